@@ -1,0 +1,1 @@
+//! SDP (RFC 8866), zero-copy parse and minimal-edit write.

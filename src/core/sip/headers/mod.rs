@@ -1,0 +1,1 @@
+//! Typed views of header values, decoded on demand from a borrowed slice.

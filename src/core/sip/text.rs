@@ -1,0 +1,1 @@
+//! Lexical helpers shared by the SIP codec (RFC 3261 §25.1).

@@ -1,0 +1,1 @@
+//! glommio shell: the only code that names the runtime.

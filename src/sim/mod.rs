@@ -1,0 +1,1 @@
+//! Virtual network and clock that runs shards with no sockets.
