@@ -73,7 +73,9 @@ impl Default for Config {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { level: "info".into() }
+        LogConfig {
+            level: "info".into(),
+        }
     }
 }
 
@@ -93,6 +95,10 @@ impl Default for SipConfig {
 
 impl Default for UdpConfig {
     fn default() -> Self {
-        UdpConfig { batch: 32, recv_buffer: 4 << 20, send_buffer: 4 << 20 }
+        UdpConfig {
+            batch: 32,
+            recv_buffer: 4 << 20,
+            send_buffer: 4 << 20,
+        }
     }
 }

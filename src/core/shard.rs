@@ -40,7 +40,11 @@ pub struct Shard {
 impl Shard {
     pub fn new(config: ShardConfig, seed: u64) -> Self {
         let _ = seed;
-        Shard { config, transmits: Default::default(), pool: Vec::new() }
+        Shard {
+            config,
+            transmits: Default::default(),
+            pool: Vec::new(),
+        }
     }
 
     pub fn config(&self) -> &ShardConfig {
@@ -48,7 +52,13 @@ impl Shard {
     }
 
     /// One UDP datagram arrived on `local` from `remote`.
-    pub fn handle_datagram(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, bytes: &[u8]) {
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        bytes: &[u8],
+    ) {
         let _ = (now, local, remote, bytes);
     }
 

@@ -1,0 +1,800 @@
+//! Zero-copy SIP message (RFC 3261 §7): one borrowed buffer, the start line, and an index of
+//! header offsets. Typed header views are decoded on demand from the indexed value slices
+//! (see [`super::headers`]); nothing is copied and nothing is allocated for messages with up
+//! to [`INLINE_HEADERS`] header lines.
+//!
+//! Owns: start-line parsing (§7.1, §7.2), header indexing with folding and compact forms
+//! (§7.3), body framing by Content-Length (§7.4.1, §18.3) and the structural checks that make
+//! a message answerable. Semantic checks of individual headers live in `validate`.
+
+use memchr::{memchr, memchr2};
+use smallvec::SmallVec;
+
+use super::error::ParseError;
+use super::header::HeaderName;
+use super::method::Method;
+
+/// Header lines indexed without touching the heap.
+pub const INLINE_HEADERS: usize = 32;
+/// Header lines indexed at most; a message with more is refused (400).
+pub const MAX_HEADERS: usize = 256;
+
+/// A byte range inside the message buffer. `u32` keeps the index small; messages are far
+/// below 4 GiB (the shell and the framer cap them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    #[inline]
+    fn new(start: usize, end: usize) -> Span {
+        // NOTE: callers pass offsets into a buffer capped below u32::MAX (checked in `parse`).
+        Span {
+            start: start as u32,
+            end: end as u32,
+        }
+    }
+
+    #[inline]
+    pub fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
+
+    #[inline]
+    pub fn len(self) -> usize {
+        (self.end - self.start) as usize
+    }
+
+    #[inline]
+    pub fn is_empty(self) -> bool {
+        self.start == self.end
+    }
+}
+
+/// One header line: its classified name and where its name and value sit. A folded value
+/// spans its continuation lines (the CRLFs inside are LWS to every decoder).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderField {
+    pub name: HeaderName,
+    /// The whole line, from the first name byte to the CRLF (exclusive).
+    pub line: Span,
+    pub name_span: Span,
+    pub value: Span,
+}
+
+/// The header index of one message.
+#[derive(Debug, Clone)]
+pub struct Headers<'a> {
+    buf: &'a [u8],
+    fields: SmallVec<[HeaderField; INLINE_HEADERS]>,
+}
+
+impl<'a> Headers<'a> {
+    /// Every header line in order.
+    #[inline]
+    pub fn fields(&self) -> &[HeaderField] {
+        &self.fields
+    }
+
+    /// The buffer the spans point into.
+    #[inline]
+    pub fn buf(&self) -> &'a [u8] {
+        self.buf
+    }
+
+    /// The value of a field (trimmed, possibly folded).
+    #[inline]
+    pub fn value(&self, f: &HeaderField) -> &'a [u8] {
+        // NOTE: spans were produced by `parse` from this same buffer.
+        &self.buf[f.value.range()]
+    }
+
+    /// The name of a field as written on the wire.
+    #[inline]
+    pub fn name(&self, f: &HeaderField) -> &'a [u8] {
+        &self.buf[f.name_span.range()]
+    }
+
+    /// The value of the first line with this name.
+    #[inline]
+    pub fn get(&self, name: HeaderName) -> Option<&'a [u8]> {
+        self.fields
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| self.value(f))
+    }
+
+    /// The first field with this name.
+    #[inline]
+    pub fn field(&self, name: HeaderName) -> Option<&HeaderField> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// The values of every line with this name, in order.
+    pub fn all(&self, name: HeaderName) -> impl Iterator<Item = &'a [u8]> + '_ {
+        self.fields
+            .iter()
+            .filter(move |f| f.name == name)
+            .map(|f| self.value(f))
+    }
+
+    /// The value of the first line whose name matches `name` case-insensitively (for
+    /// extension headers, [`HeaderName::Other`]).
+    pub fn get_by_name(&self, name: &[u8]) -> Option<&'a [u8]> {
+        let kind = HeaderName::from_bytes(name);
+        self.fields
+            .iter()
+            .find(|f| {
+                f.name == kind
+                    && (kind != HeaderName::Other || self.name(f).eq_ignore_ascii_case(name))
+            })
+            .map(|f| self.value(f))
+    }
+
+    /// How many lines carry this name.
+    pub fn count(&self, name: HeaderName) -> usize {
+        self.fields.iter().filter(|f| f.name == name).count()
+    }
+
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+}
+
+/// The first line of a request (§7.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestLine<'a> {
+    pub method: Method<'a>,
+    /// The Request-URI exactly as sent; decode it with [`super::uri::Uri`].
+    pub uri: &'a [u8],
+    pub uri_span: Span,
+}
+
+/// The first line of a response (§7.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusLine<'a> {
+    pub code: u16,
+    pub reason: &'a [u8],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartLine<'a> {
+    Request(RequestLine<'a>),
+    Response(StatusLine<'a>),
+}
+
+/// Whether bytes looked like a request or a response, as far as could be told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Request,
+    Response,
+    Unknown,
+}
+
+/// A parsed SIP message borrowing its buffer.
+#[derive(Debug, Clone)]
+pub struct Message<'a> {
+    buf: &'a [u8],
+    start: StartLine<'a>,
+    start_span: Span,
+    headers: Headers<'a>,
+    /// From the first byte after the empty line to the end of the body.
+    body: Span,
+    /// Offset of the first header line.
+    headers_start: u32,
+}
+
+/// A message that could not be taken, with as much of it as survived so that a request can
+/// still be answered (§8.2: the error response copies Via, From, To, Call-ID and CSeq).
+#[derive(Debug, Clone)]
+pub struct Rejected<'a> {
+    pub error: ParseError,
+    pub kind: Kind,
+    /// The header index, when the header section could be indexed.
+    pub headers: Option<Headers<'a>>,
+}
+
+/// How the body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// A datagram: Content-Length, if present, bounds the body and trailing octets are
+    /// ignored (RFC 4475 §3.1.1.8); without it the body is the rest of the datagram (§18.3).
+    Datagram,
+    /// One frame cut from a stream by the framer: Content-Length is mandatory (§18.3) and
+    /// must match the bytes given.
+    Stream,
+}
+
+type ParseResult<'a> = Result<Message<'a>, Box<Rejected<'a>>>;
+
+fn reject(error: ParseError, kind: Kind, headers: Option<Headers<'_>>) -> Box<Rejected<'_>> {
+    Box::new(Rejected {
+        error,
+        kind,
+        headers,
+    })
+}
+
+impl<'a> Message<'a> {
+    /// Parses one message. Structural checks only: the start line, the header index and the
+    /// body bounds; [`Message::validate`] checks the headers every request needs.
+    pub fn parse(buf: &'a [u8], framing: Framing) -> ParseResult<'a> {
+        if buf.len() >= u32::MAX as usize {
+            return Err(reject(ParseError::TooManyHeaders, Kind::Unknown, None));
+        }
+        // §7.5: CRLFs before the start line are ignored (keep-alives on streams).
+        let mut pos = 0;
+        while buf.len() >= pos + 2 && buf[pos] == b'\r' && buf[pos + 1] == b'\n' {
+            pos += 2;
+        }
+        if pos >= buf.len() || buf[pos..].iter().all(|b| b.is_ascii_whitespace()) {
+            return Err(reject(ParseError::Empty, Kind::Unknown, None));
+        }
+        let eol = match find_crlf(buf, pos) {
+            Ok(Some(eol)) => eol,
+            Ok(None) => return Err(reject(ParseError::StartLine, Kind::Unknown, None)),
+            Err(e) => {
+                return Err(reject(
+                    start_line_error(e, &buf[pos..]),
+                    Kind::Unknown,
+                    None,
+                ))
+            }
+        };
+        let line_span = Span::new(pos, eol);
+        let (kind, start) = parse_start_line(buf, line_span);
+        if kind == Kind::Unknown {
+            // NOTE: parse_start_line reports Unknown only together with an error.
+            let error = start.err().unwrap_or(ParseError::StartLine);
+            return Err(reject(error, kind, None));
+        }
+        let headers_start = eol + 2;
+        let (headers, body_start) = match index_headers(buf, headers_start) {
+            Ok(ok) => ok,
+            Err((error, headers)) => {
+                // A bad start line is the better diagnosis (505 rather than 400).
+                let error = start.err().unwrap_or(error);
+                return Err(reject(error, kind, Some(headers)));
+            }
+        };
+        let start = match start {
+            Ok(s) => s,
+            Err(e) => return Err(reject(e, kind, Some(headers))),
+        };
+        let body = match body_span(buf, &headers, body_start, framing) {
+            Ok(b) => b,
+            Err(e) => return Err(reject(e, kind, Some(headers))),
+        };
+        Ok(Message {
+            buf,
+            start,
+            start_span: line_span,
+            headers,
+            body,
+            headers_start: headers_start as u32,
+        })
+    }
+
+    /// The buffer this message borrows (it may extend past the message: see [`Message::len`]).
+    #[inline]
+    pub fn buf(&self) -> &'a [u8] {
+        self.buf
+    }
+
+    #[inline]
+    pub fn start_line(&self) -> &StartLine<'a> {
+        &self.start
+    }
+
+    /// The start line's bytes (without CRLF).
+    #[inline]
+    pub fn start_line_bytes(&self) -> &'a [u8] {
+        &self.buf[self.start_span.range()]
+    }
+
+    #[inline]
+    pub fn start_span(&self) -> Span {
+        self.start_span
+    }
+
+    /// Offset of the first header line.
+    #[inline]
+    pub fn headers_start(&self) -> usize {
+        self.headers_start as usize
+    }
+
+    #[inline]
+    pub fn request(&self) -> Option<&RequestLine<'a>> {
+        match &self.start {
+            StartLine::Request(r) => Some(r),
+            StartLine::Response(_) => None,
+        }
+    }
+
+    #[inline]
+    pub fn status(&self) -> Option<&StatusLine<'a>> {
+        match &self.start {
+            StartLine::Response(s) => Some(s),
+            StartLine::Request(_) => None,
+        }
+    }
+
+    #[inline]
+    pub fn is_request(&self) -> bool {
+        matches!(self.start, StartLine::Request(_))
+    }
+
+    /// The request method, or `None` for a response.
+    #[inline]
+    pub fn method(&self) -> Option<Method<'a>> {
+        self.request().map(|r| r.method)
+    }
+
+    #[inline]
+    pub fn headers(&self) -> &Headers<'a> {
+        &self.headers
+    }
+
+    /// Shorthand for `headers().get(name)`.
+    #[inline]
+    pub fn header(&self, name: HeaderName) -> Option<&'a [u8]> {
+        self.headers.get(name)
+    }
+
+    #[inline]
+    pub fn body(&self) -> &'a [u8] {
+        &self.buf[self.body.range()]
+    }
+
+    #[inline]
+    pub fn body_span(&self) -> Span {
+        self.body
+    }
+
+    /// Bytes from the start of the buffer to the end of the body: what the message occupies
+    /// (octets after it in a datagram are ignored).
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.body.end as usize
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Into the pieces a rejection carries, for callers that validate further.
+    pub fn into_rejected(self, error: ParseError) -> Rejected<'a> {
+        let kind = if self.is_request() {
+            Kind::Request
+        } else {
+            Kind::Response
+        };
+        Rejected {
+            error,
+            kind,
+            headers: Some(self.headers),
+        }
+    }
+}
+
+/// Finds the CR of the next CRLF at or after `from`. A bare CR or bare LF is an error;
+/// `Ok(None)` means the buffer ended first.
+#[inline]
+fn find_crlf(buf: &[u8], from: usize) -> Result<Option<usize>, ParseError> {
+    let Some(i) = memchr2(b'\r', b'\n', &buf[from..]) else {
+        return Ok(None);
+    };
+    let at = from + i;
+    if buf[at] == b'\n' {
+        return Err(ParseError::LineEnding);
+    }
+    match buf.get(at + 1) {
+        Some(b'\n') => Ok(Some(at)),
+        Some(_) => Err(ParseError::LineEnding),
+        None => Ok(None),
+    }
+}
+
+/// A line-ending error in the first line is only a 400 if the line looks like a request.
+fn start_line_error(e: ParseError, line: &[u8]) -> ParseError {
+    let token_end = line
+        .iter()
+        .position(|&b| !is_token(b))
+        .unwrap_or(line.len());
+    if token_end > 0 && line.get(token_end) == Some(&b' ') {
+        e
+    } else {
+        ParseError::StartLine
+    }
+}
+
+/// RFC 3261 §25.1 `token` characters.
+#[inline]
+pub fn is_token(b: u8) -> bool {
+    TOKEN[b as usize]
+}
+
+static TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        c += 1;
+    }
+    t
+};
+
+fn is_sip_version(v: &[u8]) -> bool {
+    v.eq_ignore_ascii_case(b"SIP/2.0")
+}
+
+/// `"SIP" "/" 1*DIGIT "." 1*DIGIT`: well formed, whatever the numbers.
+fn is_version_syntax(v: &[u8]) -> bool {
+    if v.len() < 7 || !v[..4].eq_ignore_ascii_case(b"SIP/") {
+        return false;
+    }
+    let rest = &v[4..];
+    let Some(dot) = memchr(b'.', rest) else {
+        return false;
+    };
+    let (major, minor) = (&rest[..dot], &rest[dot + 1..]);
+    !major.is_empty() && !minor.is_empty() && major.iter().chain(minor).all(u8::is_ascii_digit)
+}
+
+fn parse_start_line(buf: &[u8], span: Span) -> (Kind, Result<StartLine<'_>, ParseError>) {
+    let line = &buf[span.range()];
+    if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/") {
+        return (Kind::Response, parse_status_line(line));
+    }
+    let method_end = line
+        .iter()
+        .position(|&b| !is_token(b))
+        .unwrap_or(line.len());
+    if method_end == 0 || line.get(method_end) != Some(&b' ') {
+        return (Kind::Unknown, Err(ParseError::StartLine));
+    }
+    let method = Method::from_bytes(&line[..method_end]);
+    let uri_start = method_end + 1;
+    let Some(uri_len) = memchr(b' ', &line[uri_start..]) else {
+        return (Kind::Request, Err(ParseError::RequestLine));
+    };
+    if uri_len == 0 {
+        return (Kind::Request, Err(ParseError::RequestLine));
+    }
+    let uri_end = uri_start + uri_len;
+    let version = &line[uri_end + 1..];
+    if !is_sip_version(version) {
+        let e = if is_version_syntax(version) {
+            ParseError::Version
+        } else {
+            ParseError::RequestLine
+        };
+        return (Kind::Request, Err(e));
+    }
+    let uri_span = Span::new(
+        span.start as usize + uri_start,
+        span.start as usize + uri_end,
+    );
+    let uri = &line[uri_start..uri_end];
+    (
+        Kind::Request,
+        Ok(StartLine::Request(RequestLine {
+            method,
+            uri,
+            uri_span,
+        })),
+    )
+}
+
+fn parse_status_line(line: &[u8]) -> Result<StartLine<'_>, ParseError> {
+    let Some(sp) = memchr(b' ', line) else {
+        return Err(ParseError::StartLine);
+    };
+    if !is_sip_version(&line[..sp]) {
+        return Err(ParseError::Version);
+    }
+    let rest = &line[sp + 1..];
+    let code_end = rest
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(rest.len());
+    if code_end != 3 {
+        return Err(ParseError::StatusCode);
+    }
+    let code = rest[..3]
+        .iter()
+        .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
+    if !(100..=699).contains(&code) {
+        return Err(ParseError::StatusCode);
+    }
+    let reason = match rest.get(3) {
+        None => &rest[3..],
+        Some(b' ') => &rest[4..],
+        Some(_) => return Err(ParseError::StatusCode),
+    };
+    Ok(StartLine::Response(StatusLine { code, reason }))
+}
+
+#[inline]
+fn is_wsp(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// Indexes header lines from `pos` up to and including the empty line. Returns the index and
+/// the offset of the body; on error, the index built so far.
+#[allow(clippy::type_complexity)]
+fn index_headers(
+    buf: &[u8],
+    mut pos: usize,
+) -> Result<(Headers<'_>, usize), (ParseError, Headers<'_>)> {
+    let mut headers = Headers {
+        buf,
+        fields: SmallVec::new(),
+    };
+    loop {
+        let Some(&first) = buf.get(pos) else {
+            return Err((ParseError::Unterminated, headers));
+        };
+        if first == b'\r' {
+            return match buf.get(pos + 1) {
+                Some(b'\n') => Ok((headers, pos + 2)),
+                Some(_) => Err((ParseError::LineEnding, headers)),
+                None => Err((ParseError::Unterminated, headers)),
+            };
+        }
+        if first == b'\n' {
+            return Err((ParseError::LineEnding, headers));
+        }
+        if is_wsp(first) {
+            // A continuation line with no header before it.
+            return Err((ParseError::HeaderLine, headers));
+        }
+        let line_start = pos;
+        let mut eol = match find_crlf(buf, pos) {
+            Ok(Some(e)) => e,
+            Ok(None) => return Err((ParseError::Unterminated, headers)),
+            Err(e) => return Err((e, headers)),
+        };
+        // Unfold: continuation lines start with SP or HT (§7.3.1).
+        while buf.get(eol + 2).is_some_and(|&b| is_wsp(b)) {
+            eol = match find_crlf(buf, eol + 2) {
+                Ok(Some(e)) => e,
+                Ok(None) => return Err((ParseError::Unterminated, headers)),
+                Err(e) => return Err((e, headers)),
+            };
+        }
+        let line = &buf[line_start..eol];
+        let Some(colon) = memchr(b':', line) else {
+            return Err((ParseError::HeaderLine, headers));
+        };
+        let mut name_end = colon;
+        while name_end > 0 && is_wsp(line[name_end - 1]) {
+            name_end -= 1;
+        }
+        let name = &line[..name_end];
+        if name.is_empty() || !name.iter().all(|&b| is_token(b)) {
+            return Err((ParseError::HeaderLine, headers));
+        }
+        let mut vs = colon + 1;
+        while vs < line.len() && matches!(line[vs], b' ' | b'\t' | b'\r' | b'\n') {
+            vs += 1;
+        }
+        let mut ve = line.len();
+        while ve > vs && matches!(line[ve - 1], b' ' | b'\t' | b'\r' | b'\n') {
+            ve -= 1;
+        }
+        if headers.fields.len() == MAX_HEADERS {
+            return Err((ParseError::TooManyHeaders, headers));
+        }
+        headers.fields.push(HeaderField {
+            name: HeaderName::from_bytes(name),
+            line: Span::new(line_start, eol),
+            name_span: Span::new(line_start, line_start + name_end),
+            value: Span::new(line_start + vs, line_start + ve),
+        });
+        pos = eol + 2;
+    }
+}
+
+/// Decimal Content-Length (§20.14): digits only, at most `u32::MAX`.
+pub fn parse_content_length(v: &[u8]) -> Option<u32> {
+    if v.is_empty() || v.len() > 10 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = v.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+    u32::try_from(n).ok()
+}
+
+fn body_span(
+    buf: &[u8],
+    headers: &Headers<'_>,
+    body_start: usize,
+    framing: Framing,
+) -> Result<Span, ParseError> {
+    let mut lengths = headers.all(HeaderName::ContentLength);
+    let declared = match (lengths.next(), lengths.next()) {
+        (None, _) => None,
+        (Some(v), None) => {
+            Some(parse_content_length(v).ok_or(ParseError::Invalid(HeaderName::ContentLength))?)
+        }
+        (Some(_), Some(_)) => return Err(ParseError::Duplicate(HeaderName::ContentLength)),
+    };
+    let available = buf.len() - body_start;
+    match (declared, framing) {
+        (Some(n), _) if n as usize > available => Err(ParseError::BodyTruncated),
+        (Some(n), _) => Ok(Span::new(body_start, body_start + n as usize)),
+        (None, Framing::Datagram) => Ok(Span::new(body_start, buf.len())),
+        (None, Framing::Stream) => Err(ParseError::Missing(HeaderName::ContentLength)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OPTIONS: &[u8] = b"OPTIONS sip:127.0.0.1 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-1\r\n\
+From: <sip:a@127.0.0.1>;tag=1\r\n\
+To: <sip:127.0.0.1>\r\n\
+Call-ID: c1\r\n\
+CSeq: 1 OPTIONS\r\n\
+Max-Forwards: 70\r\n\
+Content-Length: 0\r\n\r\n";
+
+    fn parse(b: &[u8]) -> ParseResult<'_> {
+        Message::parse(b, Framing::Datagram)
+    }
+
+    #[test]
+    fn request_line_and_headers_are_indexed() {
+        let m = parse(OPTIONS).unwrap();
+        let r = m.request().unwrap();
+        assert_eq!(r.method, Method::Options);
+        assert_eq!(r.uri, b"sip:127.0.0.1");
+        assert_eq!(m.headers().len(), 7);
+        assert_eq!(m.header(HeaderName::CallId), Some(&b"c1"[..]));
+        assert_eq!(m.header(HeaderName::CSeq), Some(&b"1 OPTIONS"[..]));
+        assert_eq!(m.body(), b"");
+        assert_eq!(m.len(), OPTIONS.len());
+    }
+
+    #[test]
+    fn compact_forms_folding_and_odd_spacing() {
+        let b = b"INVITE sip:x@y SIP/2.0\r\nv  : SIP/2.0/UDP h\r\n ;branch=z9hG4bK1\r\ni:abc\r\nl: 3\r\n\r\nabcTRAILING";
+        let m = parse(b).unwrap();
+        assert_eq!(
+            m.header(HeaderName::Via),
+            Some(&b"SIP/2.0/UDP h\r\n ;branch=z9hG4bK1"[..])
+        );
+        assert_eq!(m.header(HeaderName::CallId), Some(&b"abc"[..]));
+        assert_eq!(m.body(), b"abc");
+    }
+
+    #[test]
+    fn responses_parse_with_empty_reason() {
+        let b = b"SIP/2.0 100 \r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\r\n";
+        let m = parse(b).unwrap();
+        assert_eq!(m.status().unwrap().code, 100);
+        assert_eq!(m.status().unwrap().reason, b"");
+        let big = b"SIP/2.0 4294967301 Nope\r\nVia: SIP/2.0/UDP h\r\n\r\n";
+        assert_eq!(parse(big).unwrap_err().error, ParseError::StatusCode);
+        let low = b"SIP/2.0 099 Nope\r\n\r\n";
+        assert_eq!(parse(low).unwrap_err().error, ParseError::StatusCode);
+    }
+
+    #[test]
+    fn start_line_errors_keep_headers_for_the_answer() {
+        let b = b"OPTIONS sip:a@b SIP/7.0\r\nVia: SIP/7.0/UDP c\r\nCall-ID: x\r\n\r\n";
+        let e = parse(b).unwrap_err();
+        assert_eq!(e.error, ParseError::Version);
+        assert_eq!(e.kind, Kind::Request);
+        assert_eq!(e.headers.unwrap().get(HeaderName::CallId), Some(&b"x"[..]));
+        let two_sp = b"INVITE  sip:a@b SIP/2.0\r\nCall-ID: x\r\n\r\n";
+        assert_eq!(parse(two_sp).unwrap_err().error, ParseError::RequestLine);
+        let trailing = b"OPTIONS sip:a@b SIP/2.0  \r\nCall-ID: x\r\n\r\n";
+        assert_eq!(parse(trailing).unwrap_err().error, ParseError::RequestLine);
+        let no_version = b"INVITE sip:a@b\r\nCall-ID: x\r\n\r\n";
+        assert_eq!(
+            parse(no_version).unwrap_err().error,
+            ParseError::RequestLine
+        );
+    }
+
+    #[test]
+    fn garbage_is_dropped_not_answered() {
+        for b in [
+            &b""[..],
+            b"\r\n\r\n",
+            b"   ",
+            b"\x00\x01\x02",
+            b"<html>\r\n\r\n",
+            b"GET\r\n",
+        ] {
+            let e = parse(b).unwrap_err();
+            assert!(e.headers.is_none(), "{b:?}");
+        }
+    }
+
+    #[test]
+    fn bare_line_feeds_and_header_lines_without_colon_are_errors() {
+        assert_eq!(
+            parse(b"OPTIONS sip:a SIP/2.0\nVia: x\n\n")
+                .unwrap_err()
+                .error,
+            ParseError::LineEnding
+        );
+        let b = b"OPTIONS sip:a SIP/2.0\r\nVia: x\nCall-ID: y\r\n\r\n";
+        assert_eq!(parse(b).unwrap_err().error, ParseError::LineEnding);
+        let b = b"OPTIONS sip:a SIP/2.0\r\nFoobar roobar\r\n\r\n";
+        assert_eq!(parse(b).unwrap_err().error, ParseError::HeaderLine);
+        let b = b"OPTIONS sip:a SIP/2.0\r\n folded-first: x\r\n\r\n";
+        assert_eq!(parse(b).unwrap_err().error, ParseError::HeaderLine);
+        let b = b"OPTIONS sip:a SIP/2.0\r\nBad Name: x\r\n\r\n";
+        assert_eq!(parse(b).unwrap_err().error, ParseError::HeaderLine);
+    }
+
+    #[test]
+    fn content_length_bounds_the_body() {
+        let over = b"OPTIONS sip:a SIP/2.0\r\nl: 10\r\n\r\nabc";
+        assert_eq!(parse(over).unwrap_err().error, ParseError::BodyTruncated);
+        let neg = b"OPTIONS sip:a SIP/2.0\r\nContent-Length: -1\r\n\r\n";
+        assert_eq!(
+            parse(neg).unwrap_err().error,
+            ParseError::Invalid(HeaderName::ContentLength)
+        );
+        let dup = b"OPTIONS sip:a SIP/2.0\r\nl: 1\r\nContent-Length: 1\r\n\r\nx";
+        assert_eq!(
+            parse(dup).unwrap_err().error,
+            ParseError::Duplicate(HeaderName::ContentLength)
+        );
+        let huge = b"OPTIONS sip:a SIP/2.0\r\nl: 99999999999\r\n\r\n";
+        assert_eq!(
+            parse(huge).unwrap_err().error,
+            ParseError::Invalid(HeaderName::ContentLength)
+        );
+        let none = b"OPTIONS sip:a SIP/2.0\r\nVia: x\r\n\r\nrest";
+        assert_eq!(parse(none).unwrap().body(), b"rest");
+        assert_eq!(
+            Message::parse(none, Framing::Stream).unwrap_err().error,
+            ParseError::Missing(HeaderName::ContentLength)
+        );
+    }
+
+    #[test]
+    fn unterminated_header_sections_are_errors() {
+        let b = b"OPTIONS sip:a SIP/2.0\r\nVia: x\r\nl: 0\r\n";
+        assert_eq!(parse(b).unwrap_err().error, ParseError::Unterminated);
+        let b = b"OPTIONS sip:a SIP/2.0\r\nVia: x";
+        assert_eq!(parse(b).unwrap_err().error, ParseError::Unterminated);
+    }
+
+    #[test]
+    fn leading_crlfs_are_skipped() {
+        let mut b = b"\r\n\r\n".to_vec();
+        b.extend_from_slice(OPTIONS);
+        let m = parse(&b).unwrap();
+        assert_eq!(m.method(), Some(Method::Options));
+    }
+
+    #[test]
+    fn too_many_headers_are_refused() {
+        let mut b = b"OPTIONS sip:a SIP/2.0\r\n".to_vec();
+        for _ in 0..=MAX_HEADERS {
+            b.extend_from_slice(b"X: y\r\n");
+        }
+        b.extend_from_slice(b"\r\n");
+        assert_eq!(parse(&b).unwrap_err().error, ParseError::TooManyHeaders);
+    }
+}
