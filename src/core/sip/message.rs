@@ -255,9 +255,13 @@ impl<'a> Message<'a> {
             return Err(reject(error, kind, None));
         }
         let headers_start = eol + 2;
-        let (headers, body_start) = match index_headers(buf, headers_start) {
-            Ok(ok) => ok,
-            Err((error, headers)) => {
+        let mut headers = Headers {
+            buf,
+            fields: SmallVec::new(),
+        };
+        let body_start = match index_headers(buf, headers_start, &mut headers) {
+            Ok(b) => b,
+            Err(error) => {
                 // A bad start line is the better diagnosis (505 rather than 400).
                 let error = start.err().unwrap_or(error);
                 return Err(reject(error, kind, Some(headers)));
@@ -532,52 +536,48 @@ fn is_wsp(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
-/// Indexes header lines from `pos` up to and including the empty line. Returns the index and
-/// the offset of the body; on error, the index built so far.
-#[allow(clippy::type_complexity)]
-fn index_headers(
-    buf: &[u8],
+/// Indexes header lines from `pos` up to and including the empty line into `headers` and
+/// returns the offset of the body. On error `headers` holds the lines indexed so far.
+fn index_headers<'a>(
+    buf: &'a [u8],
     mut pos: usize,
-) -> Result<(Headers<'_>, usize), (ParseError, Headers<'_>)> {
-    let mut headers = Headers {
-        buf,
-        fields: SmallVec::new(),
-    };
+    headers: &mut Headers<'a>,
+) -> Result<usize, ParseError> {
     loop {
         let Some(&first) = buf.get(pos) else {
-            return Err((ParseError::Unterminated, headers));
+            return Err(ParseError::Unterminated);
         };
         if first == b'\r' {
             return match buf.get(pos + 1) {
-                Some(b'\n') => Ok((headers, pos + 2)),
-                Some(_) => Err((ParseError::LineEnding, headers)),
-                None => Err((ParseError::Unterminated, headers)),
+                Some(b'\n') => Ok(pos + 2),
+                Some(_) => Err(ParseError::LineEnding),
+                None => Err(ParseError::Unterminated),
             };
         }
         if first == b'\n' {
-            return Err((ParseError::LineEnding, headers));
+            return Err(ParseError::LineEnding);
         }
         if is_wsp(first) {
             // A continuation line with no header before it.
-            return Err((ParseError::HeaderLine, headers));
+            return Err(ParseError::HeaderLine);
         }
         let line_start = pos;
         let mut eol = match find_crlf(buf, pos) {
             Ok(Some(e)) => e,
-            Ok(None) => return Err((ParseError::Unterminated, headers)),
-            Err(e) => return Err((e, headers)),
+            Ok(None) => return Err(ParseError::Unterminated),
+            Err(e) => return Err(e),
         };
         // Unfold: continuation lines start with SP or HT (§7.3.1).
         while buf.get(eol + 2).is_some_and(|&b| is_wsp(b)) {
             eol = match find_crlf(buf, eol + 2) {
                 Ok(Some(e)) => e,
-                Ok(None) => return Err((ParseError::Unterminated, headers)),
-                Err(e) => return Err((e, headers)),
+                Ok(None) => return Err(ParseError::Unterminated),
+                Err(e) => return Err(e),
             };
         }
         let line = &buf[line_start..eol];
         let Some(colon) = memchr(b':', line) else {
-            return Err((ParseError::HeaderLine, headers));
+            return Err(ParseError::HeaderLine);
         };
         let mut name_end = colon;
         while name_end > 0 && is_wsp(line[name_end - 1]) {
@@ -585,7 +585,7 @@ fn index_headers(
         }
         let name = &line[..name_end];
         if name.is_empty() || !name.iter().all(|&b| is_token(b)) {
-            return Err((ParseError::HeaderLine, headers));
+            return Err(ParseError::HeaderLine);
         }
         let mut vs = colon + 1;
         while vs < line.len() && matches!(line[vs], b' ' | b'\t' | b'\r' | b'\n') {
@@ -596,7 +596,7 @@ fn index_headers(
             ve -= 1;
         }
         if headers.fields.len() == MAX_HEADERS {
-            return Err((ParseError::TooManyHeaders, headers));
+            return Err(ParseError::TooManyHeaders);
         }
         headers.fields.push(HeaderField {
             name: HeaderName::from_bytes(name),

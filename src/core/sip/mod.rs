@@ -1,6 +1,7 @@
 //! SIP codec (RFC 3261 §7, §25): zero-copy parse, typed header views, writer, TCP framer.
 
 pub mod error;
+pub mod framer;
 pub mod header;
 pub mod headers;
 pub mod message;
