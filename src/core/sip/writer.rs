@@ -1,0 +1,512 @@
+//! Writing SIP: fresh messages ([`Writer`]), RFC 3261 §8.2.6 responses ([`response_to`]) and
+//! cheap edits of a parsed message ([`Editor`]) that copy every untouched byte as it came.
+//!
+//! Everything writes into a caller-owned `Vec<u8>` (a pooled buffer in the shard), so the
+//! steady state allocates nothing. Content-Length is always written by the writer itself.
+
+use std::io::Write as _;
+use std::ops::Range;
+
+use smallvec::SmallVec;
+
+use super::header::HeaderName;
+use super::message::{HeaderField, Headers, Message, Span};
+use super::method::Method;
+
+/// Builds one message: start line, header lines, then [`Writer::finish`] with the body.
+pub struct Writer<'o> {
+    out: &'o mut Vec<u8>,
+}
+
+impl<'o> Writer<'o> {
+    /// Starts `SIP/2.0 <status> <reason>`.
+    pub fn response(out: &'o mut Vec<u8>, status: u16, reason: &str) -> Writer<'o> {
+        // NOTE: writing into a Vec cannot fail.
+        let _ = write!(out, "SIP/2.0 {status} {reason}\r\n");
+        Writer { out }
+    }
+
+    /// Starts `<method> <uri> SIP/2.0`.
+    pub fn request(out: &'o mut Vec<u8>, method: Method<'_>, uri: &[u8]) -> Writer<'o> {
+        out.extend_from_slice(method.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(uri);
+        out.extend_from_slice(b" SIP/2.0\r\n");
+        Writer { out }
+    }
+
+    /// Appends `name: value`.
+    pub fn header(&mut self, name: &str, value: &[u8]) -> &mut Self {
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.extend_from_slice(b": ");
+        self.out.extend_from_slice(value);
+        self.out.extend_from_slice(b"\r\n");
+        self
+    }
+
+    /// Appends `name: value` with a formatted value (numbers, addresses) without allocating.
+    pub fn header_fmt(&mut self, name: &str, value: std::fmt::Arguments<'_>) -> &mut Self {
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.extend_from_slice(b": ");
+        let _ = self.out.write_fmt(value);
+        self.out.extend_from_slice(b"\r\n");
+        self
+    }
+
+    /// Appends `name: v1, v2, ...`.
+    pub fn header_list<'v>(
+        &mut self,
+        name: &str,
+        values: impl IntoIterator<Item = &'v [u8]>,
+    ) -> &mut Self {
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.extend_from_slice(b": ");
+        for (i, v) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.out.extend_from_slice(b", ");
+            }
+            self.out.extend_from_slice(v);
+        }
+        self.out.extend_from_slice(b"\r\n");
+        self
+    }
+
+    /// Copies a header line as it was (name and value as on the wire).
+    pub fn copy_field(&mut self, headers: &Headers<'_>, field: &HeaderField) -> &mut Self {
+        self.out
+            .extend_from_slice(&headers.buf()[field.line.range()]);
+        self.out.extend_from_slice(b"\r\n");
+        self
+    }
+
+    /// Writes Content-Length, the empty line and the body.
+    pub fn finish(self, body: &[u8]) {
+        let _ = write!(self.out, "Content-Length: {}\r\n\r\n", body.len());
+        self.out.extend_from_slice(body);
+    }
+}
+
+/// Starts a response to a request per RFC 3261 §8.2.6.2 (and §16.7 for a proxy's own): the
+/// status line, every Via line in order (the first one replaced by `top_via` when given, so
+/// `received`/`rport` from §18.2.1 and RFC 3581 can be set), From, To (with `to_tag` added
+/// unless the To already has a tag: the caller decides and passes `None` then), Call-ID and
+/// CSeq copied. Add more headers, then call [`Writer::finish`].
+pub fn response_to<'o>(
+    out: &'o mut Vec<u8>,
+    request: &Headers<'_>,
+    status: u16,
+    reason: &str,
+    top_via: Option<&[u8]>,
+    to_tag: Option<&[u8]>,
+) -> Writer<'o> {
+    let mut w = Writer::response(out, status, reason);
+    let mut first_via = true;
+    for f in request.fields() {
+        match f.name {
+            HeaderName::Via if first_via && top_via.is_some() => {
+                first_via = false;
+                // NOTE: guarded by `top_via.is_some()` above.
+                let rewritten = top_via.unwrap_or_default();
+                w.out.extend_from_slice(b"Via: ");
+                w.out.extend_from_slice(rewritten);
+                w.out.extend_from_slice(b"\r\n");
+            }
+            HeaderName::Via => {
+                first_via = false;
+                w.copy_field(request, f);
+            }
+            HeaderName::To => match to_tag {
+                Some(tag) => {
+                    w.out.extend_from_slice(b"To: ");
+                    w.out.extend_from_slice(request.value(f));
+                    w.out.extend_from_slice(b";tag=");
+                    w.out.extend_from_slice(tag);
+                    w.out.extend_from_slice(b"\r\n");
+                }
+                None => {
+                    w.copy_field(request, f);
+                }
+            },
+            HeaderName::From | HeaderName::CallId | HeaderName::CSeq => {
+                w.copy_field(request, f);
+            }
+            _ => {}
+        }
+    }
+    w
+}
+
+/// One change to a parsed message: replace `span` with `scratch[data]` (an insertion has an
+/// empty span, a removal empty data).
+#[derive(Debug, Clone)]
+struct Edit {
+    span: Span,
+    data: Range<u32>,
+}
+
+/// Records edits to a parsed message and writes the result, copying untouched bytes as they
+/// were. Edits may be given in any order; two edits must not overlap.
+pub struct Editor<'m, 'a> {
+    msg: &'m Message<'a>,
+    edits: SmallVec<[Edit; 8]>,
+    scratch: Vec<u8>,
+    body: Option<Range<u32>>,
+    removed_content_length: bool,
+}
+
+impl<'m, 'a> Editor<'m, 'a> {
+    pub fn new(msg: &'m Message<'a>) -> Self {
+        Editor {
+            msg,
+            edits: SmallVec::new(),
+            scratch: Vec::new(),
+            body: None,
+            removed_content_length: false,
+        }
+    }
+
+    fn stash(&mut self, parts: &[&[u8]]) -> Range<u32> {
+        let start = self.scratch.len() as u32;
+        for p in parts {
+            self.scratch.extend_from_slice(p);
+        }
+        start..self.scratch.len() as u32
+    }
+
+    fn push(&mut self, span: Span, parts: &[&[u8]]) {
+        let data = self.stash(parts);
+        self.edits.push(Edit { span, data });
+    }
+
+    fn at(offset: usize) -> Span {
+        Span {
+            start: offset as u32,
+            end: offset as u32,
+        }
+    }
+
+    /// A field's whole line including its CRLF.
+    fn line_with_crlf(f: &HeaderField) -> Span {
+        Span {
+            start: f.line.start,
+            end: f.line.end + 2,
+        }
+    }
+
+    /// Replaces the Request-URI (a no-op on a response).
+    pub fn set_request_uri(&mut self, uri: &[u8]) -> &mut Self {
+        if let Some(r) = self.msg.request() {
+            let span = r.uri_span;
+            self.push(span, &[uri]);
+        }
+        self
+    }
+
+    /// Inserts a header line above all others (a new topmost Via, Record-Route, Route).
+    pub fn prepend_header(&mut self, name: &str, value: &[u8]) -> &mut Self {
+        let at = Self::at(self.msg.headers_start());
+        self.push(at, &[name.as_bytes(), b": ", value, b"\r\n"]);
+        self
+    }
+
+    /// Adds a new topmost Via (§16.6 step 8).
+    pub fn prepend_via(&mut self, value: &[u8]) -> &mut Self {
+        self.prepend_header("Via", value)
+    }
+
+    /// Adds a Record-Route above any existing ones (§16.6 step 4).
+    pub fn add_record_route(&mut self, value: &[u8]) -> &mut Self {
+        self.prepend_header("Record-Route", value)
+    }
+
+    /// Appends a header line after all others.
+    pub fn append_header(&mut self, name: &str, value: &[u8]) -> &mut Self {
+        let end = self.msg.body_span().start as usize - 2;
+        self.push(Self::at(end), &[name.as_bytes(), b": ", value, b"\r\n"]);
+        self
+    }
+
+    /// Removes one header line.
+    pub fn remove_field(&mut self, f: &HeaderField) -> &mut Self {
+        if f.name == HeaderName::ContentLength {
+            self.removed_content_length = true;
+        }
+        self.push(Self::line_with_crlf(f), &[]);
+        self
+    }
+
+    /// Removes every line with this name.
+    pub fn remove_headers(&mut self, name: HeaderName) -> &mut Self {
+        let msg = self.msg;
+        for f in msg.headers().fields().iter().filter(|f| f.name == name) {
+            self.remove_field(f);
+        }
+        self
+    }
+
+    /// Replaces the value of the first line with this name and removes the others; appends
+    /// the header if there was none.
+    pub fn replace_header(&mut self, name: HeaderName, value: &[u8]) -> &mut Self {
+        let msg = self.msg;
+        let mut fields = msg.headers().fields().iter().filter(|f| f.name == name);
+        match fields.next() {
+            Some(first) => {
+                self.push(first.value, &[value]);
+                for f in fields {
+                    self.remove_field(f);
+                }
+            }
+            None => {
+                let full = name.as_str().unwrap_or("X-Unknown");
+                self.append_header(full, value);
+            }
+        }
+        self
+    }
+
+    /// Removes the first value of the topmost Via (§16.7 step 3, §18.1.2): the whole line
+    /// when it holds one value, else the value and its comma. `first_len` is the length of
+    /// the first value within the line's value, as the Via decoder reports it.
+    pub fn remove_top_via(&mut self, first_len: usize) -> &mut Self {
+        let msg = self.msg;
+        let Some(f) = msg.headers().field(HeaderName::Via) else {
+            return self;
+        };
+        let value = msg.headers().value(f);
+        if first_len >= value.len() {
+            return self.remove_field(f);
+        }
+        // Skip the comma and any LWS after the first value.
+        let mut end = first_len;
+        while end < value.len() && matches!(value[end], b',' | b' ' | b'\t' | b'\r' | b'\n') {
+            end += 1;
+        }
+        let span = Span {
+            start: f.value.start,
+            end: f.value.start + end as u32,
+        };
+        self.push(span, &[]);
+        self
+    }
+
+    /// Replaces the body; Content-Length is rewritten to match, Content-Type set if given.
+    pub fn set_body(&mut self, body: &[u8], content_type: Option<&[u8]>) -> &mut Self {
+        self.body = Some(self.stash(&[body]));
+        if let Some(ct) = content_type {
+            self.replace_header(HeaderName::ContentType, ct);
+        }
+        self
+    }
+
+    /// Writes the edited message. Content-Length always reflects the body written.
+    pub fn write_to(mut self, out: &mut Vec<u8>) {
+        let msg = self.msg;
+        let buf = msg.buf();
+        let body_span = msg.body_span();
+        let body_len = self
+            .body
+            .as_ref()
+            .map_or(body_span.len(), |r| (r.end - r.start) as usize);
+        let mut len_buf = [0u8; 10];
+        let len_text = fmt_usize(body_len, &mut len_buf);
+        // Content-Length: rewrite the existing one, or add one before the empty line.
+        let cl = msg.headers().field(HeaderName::ContentLength).copied();
+        match cl {
+            Some(f) if !self.removed_content_length => self.push(f.value, &[len_text]),
+            _ => {
+                let end = body_span.start as usize - 2;
+                self.push(Self::at(end), &[b"Content-Length: ", len_text, b"\r\n"]);
+            }
+        }
+        self.edits.sort_by_key(|e| (e.span.start, e.span.end));
+        let mut pos = 0usize;
+        for e in &self.edits {
+            let (s, end) = (e.span.start as usize, e.span.end as usize);
+            if s < pos {
+                continue; // overlapping edit: the earlier one wins
+            }
+            out.extend_from_slice(&buf[pos..s]);
+            out.extend_from_slice(&self.scratch[e.data.start as usize..e.data.end as usize]);
+            pos = end;
+        }
+        let header_end = body_span.start as usize;
+        out.extend_from_slice(&buf[pos.min(header_end)..header_end]);
+        match &self.body {
+            Some(r) => out.extend_from_slice(&self.scratch[r.start as usize..r.end as usize]),
+            None => out.extend_from_slice(msg.body()),
+        }
+    }
+}
+
+fn fmt_usize(mut n: usize, buf: &mut [u8; 10]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::sip::message::Framing;
+
+    const INVITE: &[u8] = b"INVITE sip:bob@example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP a.example.com;branch=z9hG4bK1, SIP/2.0/UDP b.example.com;branch=z9hG4bK2\r\n\
+Via: SIP/2.0/UDP c.example.com;branch=z9hG4bK3\r\n\
+To: <sip:bob@example.com>\r\n\
+From: <sip:alice@example.com>;tag=a1\r\n\
+Call-ID: w1\r\n\
+CSeq: 1 INVITE\r\n\
+X-Keep: as  it   was\r\n\
+Content-Length: 4\r\n\
+\r\n\
+body";
+
+    fn parse(b: &[u8]) -> Message<'_> {
+        Message::parse(b, Framing::Datagram).unwrap()
+    }
+
+    #[test]
+    fn a_written_request_parses_back() {
+        let mut out = Vec::new();
+        let mut w = Writer::request(&mut out, Method::Options, b"sip:x@y");
+        w.header("Via", b"SIP/2.0/UDP h;branch=z9hG4bK1")
+            .header_fmt("CSeq", format_args!("{} OPTIONS", 7));
+        w.header_list("Allow", [&b"INVITE"[..], b"ACK"]);
+        w.finish(b"hi");
+        let m = parse(&out);
+        assert_eq!(m.request().unwrap().uri, b"sip:x@y");
+        assert_eq!(m.header(HeaderName::CSeq), Some(&b"7 OPTIONS"[..]));
+        assert_eq!(m.header(HeaderName::Allow), Some(&b"INVITE, ACK"[..]));
+        assert_eq!(m.body(), b"hi");
+    }
+
+    #[test]
+    fn response_copies_the_dialog_headers_and_adds_the_to_tag() {
+        let req = parse(INVITE);
+        let mut out = Vec::new();
+        response_to(&mut out, req.headers(), 404, "Not Found", None, Some(b"t9")).finish(b"");
+        let r = parse(&out);
+        assert_eq!(r.status().unwrap().code, 404);
+        let vias: Vec<_> = r.headers().all(HeaderName::Via).collect();
+        assert_eq!(vias.len(), 2);
+        assert_eq!(vias[1], b"SIP/2.0/UDP c.example.com;branch=z9hG4bK3");
+        assert_eq!(
+            r.header(HeaderName::To),
+            Some(&b"<sip:bob@example.com>;tag=t9"[..])
+        );
+        assert_eq!(r.header(HeaderName::From), req.header(HeaderName::From));
+        assert_eq!(r.header(HeaderName::CallId), Some(&b"w1"[..]));
+        assert_eq!(r.header(HeaderName::CSeq), Some(&b"1 INVITE"[..]));
+        assert_eq!(r.headers().get_by_name(b"X-Keep"), None);
+    }
+
+    #[test]
+    fn response_can_rewrite_the_top_via() {
+        let req = parse(INVITE);
+        let mut out = Vec::new();
+        let top = b"SIP/2.0/UDP a.example.com;branch=z9hG4bK1;received=192.0.2.1";
+        response_to(&mut out, req.headers(), 200, "OK", Some(top), None).finish(b"");
+        let r = parse(&out);
+        let vias: Vec<_> = r.headers().all(HeaderName::Via).collect();
+        assert_eq!(
+            vias,
+            [&top[..], b"SIP/2.0/UDP c.example.com;branch=z9hG4bK3"]
+        );
+    }
+
+    #[test]
+    fn editor_keeps_untouched_bytes() {
+        let req = parse(INVITE);
+        let mut out = Vec::new();
+        Editor::new(&req).write_to(&mut out);
+        assert_eq!(out, INVITE);
+    }
+
+    #[test]
+    fn editor_proxy_edits() {
+        let req = parse(INVITE);
+        let mut out = Vec::new();
+        let mut e = Editor::new(&req);
+        e.set_request_uri(b"sip:bob@192.0.2.9:5062")
+            .prepend_via(b"SIP/2.0/UDP proxy.example.com;branch=z9hG4bKp")
+            .add_record_route(b"<sip:proxy.example.com;lr>")
+            .replace_header(HeaderName::CallId, b"w2")
+            .append_header("X-New", b"1");
+        e.write_to(&mut out);
+        let m = parse(&out);
+        assert_eq!(m.request().unwrap().uri, b"sip:bob@192.0.2.9:5062");
+        assert_eq!(
+            m.header(HeaderName::Via),
+            Some(&b"SIP/2.0/UDP proxy.example.com;branch=z9hG4bKp"[..])
+        );
+        assert_eq!(m.headers().count(HeaderName::Via), 3);
+        assert_eq!(
+            m.header(HeaderName::RecordRoute),
+            Some(&b"<sip:proxy.example.com;lr>"[..])
+        );
+        assert_eq!(m.header(HeaderName::CallId), Some(&b"w2"[..]));
+        assert_eq!(m.headers().get_by_name(b"x-new"), Some(&b"1"[..]));
+        assert_eq!(
+            m.headers().get_by_name(b"X-Keep"),
+            Some(&b"as  it   was"[..])
+        );
+        assert_eq!(m.body(), b"body");
+    }
+
+    #[test]
+    fn editor_removes_the_first_via_value_or_line() {
+        let req = parse(INVITE);
+        let first_len = b"SIP/2.0/UDP a.example.com;branch=z9hG4bK1".len();
+        let mut out = Vec::new();
+        let mut e = Editor::new(&req);
+        e.remove_top_via(first_len);
+        e.write_to(&mut out);
+        let m = parse(&out);
+        assert_eq!(
+            m.header(HeaderName::Via),
+            Some(&b"SIP/2.0/UDP b.example.com;branch=z9hG4bK2"[..])
+        );
+        let mut again = Vec::new();
+        let mut e = Editor::new(&m);
+        e.remove_top_via(usize::MAX);
+        e.write_to(&mut again);
+        let m2 = parse(&again);
+        assert_eq!(
+            m2.header(HeaderName::Via),
+            Some(&b"SIP/2.0/UDP c.example.com;branch=z9hG4bK3"[..])
+        );
+    }
+
+    #[test]
+    fn editor_swaps_the_body_and_fixes_content_length() {
+        let req = parse(INVITE);
+        let mut out = Vec::new();
+        let mut e = Editor::new(&req);
+        e.set_body(b"v=0\r\n", Some(b"application/sdp"));
+        e.write_to(&mut out);
+        let m = parse(&out);
+        assert_eq!(m.body(), b"v=0\r\n");
+        assert_eq!(m.header(HeaderName::ContentLength), Some(&b"5"[..]));
+        assert_eq!(
+            m.header(HeaderName::ContentType),
+            Some(&b"application/sdp"[..])
+        );
+    }
+
+    #[test]
+    fn editor_adds_a_missing_content_length() {
+        let b = b"OPTIONS sip:a SIP/2.0\r\nVia: SIP/2.0/UDP h\r\n\r\nxyz";
+        let req = parse(b);
+        let mut out = Vec::new();
+        Editor::new(&req).write_to(&mut out);
+        let m = Message::parse(&out, Framing::Stream).unwrap();
+        assert_eq!(m.body(), b"xyz");
+    }
+}
