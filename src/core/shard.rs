@@ -1,8 +1,40 @@
 //! One signalling shard's sans-IO state: everything a core owns. The shell feeds it inputs
-//! (`handle_*`) and drains its outputs (`poll_*`) after every input.
+//! (`handle_*`) and drains its outputs (`poll_*`) after every input (DESIGN §2).
+//!
+//! What a shard does with a datagram, in the order RFC 3261 asks for it:
+//! 1. parse (§7) and validate the headers every request needs (§8.1.1); a broken request is
+//!    answered with the codec's status (400, 505) when it can be answered at all, otherwise
+//!    dropped and counted;
+//! 2. responses are absorbed (no transaction matches them yet) and ACKs that match nothing are
+//!    absorbed (§17.2.3);
+//! 3. request validation as a proxy does it (§16.3): URI scheme (416), Max-Forwards (483 when
+//!    the request is not for Drongo itself), Proxy-Require (420); then as a UAS (§8.2) when the
+//!    request is for Drongo: Require (420), method (501);
+//! 4. OPTIONS to Drongo gets 200 with Allow, Accept and Supported (§11.2); CANCEL matching
+//!    nothing gets 481 (§9.2); anything else has no user here yet and gets 404.
+//!
+//! Responses go to the datagram's source address and port when `rport` is present (RFC 3581)
+//! or when the shard is configured for symmetric responses (the default at an edge); otherwise
+//! to the `received` address and the Via sent-by port (§18.2.2).
 
-use std::net::SocketAddr;
+use std::collections::VecDeque;
+use std::io::Write as _;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
+
+use crate::core::ids::{self, Rng};
+use crate::core::sip::error::{DropReason, Effect, ParseError};
+use crate::core::sip::header::HeaderName;
+use crate::core::sip::headers::{NameAddr, OptionTags, Via};
+use crate::core::sip::message::{Framing, Headers, Kind, Message};
+use crate::core::sip::method::{Method, ALLOWED};
+use crate::core::sip::uri::{Host, Scheme, Uri};
+use crate::core::sip::validate;
+use crate::core::sip::writer::{response_to, Writer};
+
+/// Option tags Drongo implements in its current role. A Require or Proxy-Require naming any
+/// other tag is answered 420 with the tag in Unsupported (§8.2.2.3, §16.3 step 5).
+pub const SUPPORTED: &[&[u8]] = &[];
 
 /// What a shard needs to know about its place in the process.
 #[derive(Debug, Clone)]
@@ -19,6 +51,8 @@ pub struct ShardConfig {
     pub symmetric_response: bool,
     /// `Server` header token; empty sends none.
     pub server_header: String,
+    /// Drop requests whose User-Agent names a known scanner, without an answer.
+    pub drop_scanners: bool,
 }
 
 /// One datagram to send. The buffer came from the shard's pool; hand it back with
@@ -30,36 +64,98 @@ pub struct Transmit {
     pub payload: Vec<u8>,
 }
 
+/// Counters a shard keeps about its own work. Plain integers: only the owning shard writes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShardStats {
+    /// Datagrams handed to the shard.
+    pub received: u64,
+    /// Requests that parsed and validated.
+    pub requests: u64,
+    /// Responses that parsed.
+    pub responses: u64,
+    /// Requests refused by the codec with a 4xx/5xx answer.
+    pub rejected: u64,
+    /// Responses Drongo sent, by class (index 1 = 1xx ... 6 = 6xx).
+    pub answered: [u64; 7],
+    /// Datagrams dropped without an answer, by [`DropReason`].
+    pub dropped: [u64; DropReason::COUNT],
+}
+
+impl ShardStats {
+    pub fn dropped(&self, reason: DropReason) -> u64 {
+        self.dropped[reason as usize]
+    }
+
+    pub fn answered(&self, class: u16) -> u64 {
+        self.answered.get(class as usize).copied().unwrap_or(0)
+    }
+
+    /// Every datagram is accounted for exactly once: parsed as a request or response,
+    /// refused, or dropped.
+    pub fn accounted(&self) -> u64 {
+        self.requests + self.responses + self.rejected + self.dropped.iter().sum::<u64>()
+    }
+}
+
+/// Buffer capacity kept for each pooled transmit buffer.
+const TRANSMIT_CAPACITY: usize = 2048;
+/// Pooled buffers kept at most; more are freed.
+const POOL_MAX: usize = 1024;
+
+/// User-Agent substrings of scanners (SIPVicious and friends).
+const SCANNERS: &[&[u8]] = &[b"friendly-scanner", b"sipvicious", b"sipcli", b"VaxSIPUserAgent", b"pplsip", b"sundayddr"];
+
 /// A signalling shard.
 pub struct Shard {
     config: ShardConfig,
-    transmits: std::collections::VecDeque<Transmit>,
+    /// Secret for stateless ids (To tags of Drongo's own answers).
+    secret: u64,
+    rng: Rng,
+    transmits: VecDeque<Transmit>,
     pool: Vec<Vec<u8>>,
+    stats: ShardStats,
 }
 
 impl Shard {
     pub fn new(config: ShardConfig, seed: u64) -> Self {
-        let _ = seed;
-        Shard {
-            config,
-            transmits: Default::default(),
-            pool: Vec::new(),
-        }
+        let mut rng = Rng::new(seed);
+        let secret = rng.next_u64();
+        Shard { config, secret, rng, transmits: VecDeque::new(), pool: Vec::new(), stats: ShardStats::default() }
     }
 
     pub fn config(&self) -> &ShardConfig {
         &self.config
     }
 
+    pub fn stats(&self) -> &ShardStats {
+        &self.stats
+    }
+
     /// One UDP datagram arrived on `local` from `remote`.
-    pub fn handle_datagram(
-        &mut self,
-        now: Instant,
-        local: SocketAddr,
-        remote: SocketAddr,
-        bytes: &[u8],
-    ) {
-        let _ = (now, local, remote, bytes);
+    pub fn handle_datagram(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, bytes: &[u8]) {
+        let _ = now;
+        self.stats.received += 1;
+        let msg = match Message::parse(bytes, Framing::Datagram) {
+            Ok(m) => m,
+            Err(rejected) => {
+                return self.refuse(local, remote, rejected.kind, rejected.error, rejected.headers.as_ref());
+            }
+        };
+        if let Err(e) = validate::message(&msg) {
+            let kind = if msg.is_request() { Kind::Request } else { Kind::Response };
+            return self.refuse(local, remote, kind, e, Some(msg.headers()));
+        }
+        match msg.method() {
+            None => {
+                self.stats.responses += 1;
+                // No transaction layer above this shard yet: every response is stray.
+                self.drop(DropReason::StrayResponse);
+            }
+            Some(method) => {
+                self.stats.requests += 1;
+                self.handle_request(local, remote, &msg, method);
+            }
+        }
     }
 
     /// The deadline returned by [`Shard::poll_timeout`] has passed.
@@ -79,7 +175,241 @@ impl Shard {
 
     /// Return a sent payload buffer to the pool.
     pub fn recycle(&mut self, mut buf: Vec<u8>) {
-        buf.clear();
-        self.pool.push(buf);
+        if self.pool.len() < POOL_MAX && buf.capacity() <= 4 * TRANSMIT_CAPACITY {
+            buf.clear();
+            self.pool.push(buf);
+        }
     }
+
+    /// Counts a datagram the shell dropped before it reached the shard (e.g. truncated).
+    pub fn count_drop(&mut self, reason: DropReason) {
+        self.stats.received += 1;
+        self.drop(reason);
+    }
+
+    fn drop(&mut self, reason: DropReason) {
+        self.stats.dropped[reason as usize] += 1;
+    }
+
+    fn buffer(&mut self) -> Vec<u8> {
+        self.pool.pop().unwrap_or_else(|| Vec::with_capacity(TRANSMIT_CAPACITY))
+    }
+
+    /// A message the codec refused: answer a request if it can be answered, else drop.
+    fn refuse(&mut self, local: SocketAddr, remote: SocketAddr, kind: Kind, error: ParseError, headers: Option<&Headers<'_>>) {
+        match (kind, error.effect(), headers) {
+            (Kind::Request, Effect::Respond(status, reason), Some(h)) if h.get(HeaderName::Via).is_some() => {
+                self.stats.rejected += 1;
+                self.respond(local, remote, h, status, reason, |_| {});
+            }
+            (Kind::Request, Effect::Respond(..), _) => self.drop(DropReason::Unanswerable),
+            (Kind::Response, _, _) => self.drop(DropReason::BadResponse),
+            (_, Effect::Drop(reason), _) => self.drop(reason),
+            (Kind::Unknown, Effect::Respond(..), _) => self.drop(DropReason::Garbage),
+        }
+    }
+
+    fn handle_request(&mut self, local: SocketAddr, remote: SocketAddr, msg: &Message<'_>, method: Method<'_>) {
+        let h = msg.headers();
+        if method == Method::Ack {
+            // §17.2.3: an ACK that matches no transaction is absorbed.
+            return self.drop(DropReason::StrayAck);
+        }
+        if self.config.drop_scanners && h.get(HeaderName::UserAgent).is_some_and(is_scanner) {
+            return self.drop(DropReason::Scanner);
+        }
+        // NOTE: validate::message has checked the Request-URI parses.
+        let Some(request) = msg.request() else { return };
+        let Ok(uri) = Uri::parse(request.uri) else { return self.drop(DropReason::Internal) };
+        if !matches!(uri.scheme(), Scheme::Sip | Scheme::Sips | Scheme::Tel) {
+            return self.respond(local, remote, h, 416, "Unsupported URI Scheme", |_| {});
+        }
+        let for_us = self.is_for_us(&uri, local);
+        if !for_us && max_forwards(h) == Some(0) {
+            return self.respond(local, remote, h, 483, "Too Many Hops", |_| {});
+        }
+        if self.unsupported(h, HeaderName::ProxyRequire) {
+            let tags = h.all(HeaderName::ProxyRequire);
+            return self.respond_unsupported(local, remote, h, tags);
+        }
+        if for_us && method != Method::Cancel && self.unsupported(h, HeaderName::Require) {
+            let tags = h.all(HeaderName::Require);
+            return self.respond_unsupported(local, remote, h, tags);
+        }
+        match method {
+            Method::Other(_) => self.respond(local, remote, h, 501, "Not Implemented", write_allow),
+            Method::Cancel => self.respond(local, remote, h, 481, "Call/Transaction Does Not Exist", |_| {}),
+            Method::Options if for_us => self.respond(local, remote, h, 200, "OK", |w| {
+                write_allow(w);
+                w.header("Accept", b"application/sdp");
+                w.header_list("Supported", SUPPORTED.iter().copied());
+            }),
+            _ => self.respond(local, remote, h, 404, "Not Found", |_| {}),
+        }
+    }
+
+    /// True when some option tag in any `name` header is not in [`SUPPORTED`].
+    fn unsupported(&self, h: &Headers<'_>, name: HeaderName) -> bool {
+        h.all(name).flat_map(OptionTags::new).any(|tag| !SUPPORTED.iter().any(|s| s.eq_ignore_ascii_case(tag)))
+    }
+
+    fn respond_unsupported<'a>(
+        &mut self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        h: &Headers<'a>,
+        tags: impl Iterator<Item = &'a [u8]>,
+    ) {
+        let mut list = [&b""[..]; 16];
+        let mut n = 0;
+        for tag in tags.flat_map(OptionTags::new) {
+            if n < list.len() && !SUPPORTED.iter().any(|s| s.eq_ignore_ascii_case(tag)) {
+                list[n] = tag;
+                n += 1;
+            }
+        }
+        self.respond(local, remote, h, 420, "Bad Extension", |w| {
+            w.header_list("Unsupported", list[..n].iter().copied());
+        })
+    }
+
+    /// Is the Request-URI one of Drongo's own addresses or domains?
+    fn is_for_us(&self, uri: &Uri<'_>, local: SocketAddr) -> bool {
+        let default_port = if uri.scheme() == Scheme::Sips { 5061 } else { 5060 };
+        let port = uri.port().unwrap_or(default_port);
+        match uri.host() {
+            Some(Host::V4(ip)) => self.is_local(IpAddr::V4(ip), port, local),
+            Some(Host::V6(ip)) => self.is_local(IpAddr::V6(ip), port, local),
+            Some(Host::Domain(name)) => {
+                name.eq_ignore_ascii_case(b"localhost") && local.ip().is_loopback() && port == local.port()
+                    || self.config.domains.iter().any(|d| d.as_bytes().eq_ignore_ascii_case(name))
+            }
+            None => false,
+        }
+    }
+
+    fn is_local(&self, ip: IpAddr, port: u16, local: SocketAddr) -> bool {
+        let ip = canonical(ip);
+        (canonical(local.ip()) == ip && local.port() == port)
+            || self.config.local_addrs.iter().any(|a| canonical(a.ip()) == ip && a.port() == port)
+    }
+
+    /// Sends a response built from the request's headers; `extra` adds headers.
+    fn respond(
+        &mut self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        h: &Headers<'_>,
+        status: u16,
+        reason: &str,
+        extra: impl FnOnce(&mut Writer<'_>),
+    ) {
+        let Some(top) = h.get(HeaderName::Via) else { return self.drop(DropReason::Unanswerable) };
+        let via = Via::first(top).ok();
+        let Some(dest) = self.response_destination(remote, via.as_ref()) else {
+            return self.drop(DropReason::NoRoute);
+        };
+        // §8.2.6.2: a To without a tag gets one (not on 100). Derived from the request so a
+        // retransmission gets the same tag.
+        let mut tag_buf = [0u8; ids::TAG_LEN];
+        let to_tag = match h.get(HeaderName::To) {
+            Some(to) if status > 100 && NameAddr::parse(to).map_or(true, |n| n.tag().is_none()) => {
+                let key = ids::keyed_hash(
+                    self.secret,
+                    &[h.get(HeaderName::CallId).unwrap_or_default(), top, h.get(HeaderName::CSeq).unwrap_or_default()],
+                );
+                Some(ids::write_tag(self.config.id, key, &mut tag_buf))
+            }
+            _ => None,
+        };
+        let mut via_buf = [0u8; 512];
+        let top_via = via.as_ref().and_then(|v| rewrite_top_via(v, remote, &mut via_buf));
+        let mut out = self.buffer();
+        let mut w = response_to(&mut out, h, status, reason, top_via, to_tag);
+        if !self.config.server_header.is_empty() {
+            w.header("Server", self.config.server_header.as_bytes());
+        }
+        extra(&mut w);
+        w.finish(b"");
+        self.stats.answered[(status / 100).min(6) as usize] += 1;
+        self.transmits.push_back(Transmit { local, remote: dest, payload: out });
+    }
+
+    /// §18.2.2 with RFC 3581: where a response goes.
+    fn response_destination(&self, remote: SocketAddr, via: Option<&Via<'_>>) -> Option<SocketAddr> {
+        let Some(via) = via else { return Some(remote) };
+        if self.config.symmetric_response || via.rport().is_some() {
+            return Some(remote);
+        }
+        let port = via.port().unwrap_or(5060);
+        if port == 0 {
+            return None;
+        }
+        Some(SocketAddr::new(remote.ip(), port))
+    }
+
+    /// Draws a fresh 64-bit value (branches and tags minted for new work).
+    pub fn random(&mut self) -> u64 {
+        self.rng.next_u64()
+    }
+}
+
+fn write_allow(w: &mut Writer<'_>) {
+    w.header_list("Allow", ALLOWED.iter().map(|m| m.as_bytes()));
+}
+
+fn is_scanner(ua: &[u8]) -> bool {
+    SCANNERS.iter().any(|s| memchr::memmem::find(ua, s).is_some())
+}
+
+fn max_forwards(h: &Headers<'_>) -> Option<u8> {
+    h.get(HeaderName::MaxForwards).and_then(|v| crate::core::sip::text::parse_u8(v).ok())
+}
+
+/// IPv4-mapped IPv6 addresses compare as IPv4.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// §18.2.1 and RFC 3581 §4: the top Via of the response gets `received` when the sent-by
+/// host differs from the source address (always when `rport` is present), and a valueless
+/// `rport` gets the source port. Returns `None` when nothing changes (or it would not fit).
+fn rewrite_top_via<'b>(via: &Via<'_>, remote: SocketAddr, out: &'b mut [u8; 512]) -> Option<&'b [u8]> {
+    let src = canonical(remote.ip());
+    let sent_by_matches = match via.host() {
+        Host::V4(ip) => canonical(IpAddr::V4(ip)) == src,
+        Host::V6(ip) => canonical(IpAddr::V6(ip)) == src,
+        Host::Domain(_) => false,
+    };
+    let rport = via.rport();
+    let fill_rport = matches!(rport, Some(None));
+    let add_received = (!sent_by_matches || rport.is_some()) && via.received().is_none();
+    if !fill_rport && !add_received {
+        return None;
+    }
+    let raw = via.as_bytes();
+    let mut cur = std::io::Cursor::new(&mut out[..]);
+    let ok = (|| -> std::io::Result<()> {
+        match via.rport_span() {
+            // Split the value around the bare `rport` and write `rport=<port>` in its place.
+            Some(span) if fill_rport => {
+                cur.write_all(&raw[..span.end])?;
+                write!(cur, "={}", remote.port())?;
+                cur.write_all(&raw[span.end..])?;
+            }
+            _ => cur.write_all(raw)?,
+        }
+        if add_received {
+            match src {
+                IpAddr::V4(ip) => write!(cur, ";received={ip}")?,
+                IpAddr::V6(ip) => write!(cur, ";received={ip}")?,
+            }
+        }
+        Ok(())
+    })();
+    let len = cur.position() as usize;
+    ok.ok().map(|_| &out[..len])
 }

@@ -1,1 +1,133 @@
-//! Virtual network and clock that runs shards with no sockets.
+//! Virtual network and clock that runs shards with no sockets (DESIGN §2, §9).
+//!
+//! A [`Sim`] owns N shards bound (virtually) to the same addresses, spreads datagrams over
+//! them the way SO_REUSEPORT does (a hash of the 4-tuple), and records everything the shards
+//! send to peers with the virtual time it left. Time only moves when a test says so, so
+//! timer behaviour is exact and every run with the same seed is the same run.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::core::shard::{Shard, ShardConfig};
+
+/// A datagram a shard sent, as a peer sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Datagram {
+    /// Virtual time since the simulation started.
+    pub at: Duration,
+    pub from: SocketAddr,
+    pub to: SocketAddr,
+    pub bytes: Vec<u8>,
+}
+
+impl Datagram {
+    /// The status code, when this is a SIP response.
+    pub fn status(&self) -> Option<u16> {
+        let line = self.bytes.strip_prefix(b"SIP/2.0 ")?;
+        std::str::from_utf8(line.get(..3)?).ok()?.parse().ok()
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes).into_owned()
+    }
+}
+
+/// N shards behind the same addresses on a virtual clock.
+pub struct Sim {
+    start: Instant,
+    now: Instant,
+    shards: Vec<Shard>,
+    sent: VecDeque<Datagram>,
+}
+
+impl Sim {
+    /// Shards built from one template config (its `id` and `shard_count` are overwritten).
+    pub fn new(shard_count: u16, template: ShardConfig, seed: u64) -> Sim {
+        let start = Instant::now();
+        let shards = (0..shard_count.max(1))
+            .map(|id| {
+                let config = ShardConfig { id, shard_count, ..template.clone() };
+                Shard::new(config, seed.wrapping_add(u64::from(id)).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            })
+            .collect();
+        Sim { start, now: start, shards, sent: VecDeque::new() }
+    }
+
+    /// A one-address template: Drongo on `addr`, symmetric responses, no Server header.
+    pub fn template(addr: SocketAddr) -> ShardConfig {
+        ShardConfig {
+            id: 0,
+            shard_count: 1,
+            local_addrs: vec![addr],
+            domains: Vec::new(),
+            symmetric_response: true,
+            server_header: String::new(),
+            drop_scanners: true,
+        }
+    }
+
+    /// Virtual time since the start.
+    pub fn elapsed(&self) -> Duration {
+        self.now - self.start
+    }
+
+    pub fn shards(&self) -> &[Shard] {
+        &self.shards
+    }
+
+    /// Which shard SO_REUSEPORT would pick for this 4-tuple.
+    pub fn shard_for(&self, from: SocketAddr, to: SocketAddr) -> usize {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in format!("{from}{to}").bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        (h % self.shards.len() as u64) as usize
+    }
+
+    /// A peer at `from` sends `bytes` to Drongo's `to`.
+    pub fn send(&mut self, from: SocketAddr, to: SocketAddr, bytes: &[u8]) {
+        let i = self.shard_for(from, to);
+        let now = self.now;
+        self.shards[i].handle_datagram(now, to, from, bytes);
+        self.drain(i);
+    }
+
+    /// Moves the clock forward, firing every shard timer that falls due on the way, in order.
+    pub fn advance(&mut self, by: Duration) {
+        let until = self.now + by;
+        loop {
+            let next = self.shards.iter().filter_map(Shard::poll_timeout).filter(|t| *t <= until).min();
+            let Some(at) = next else { break };
+            self.now = self.now.max(at);
+            for i in 0..self.shards.len() {
+                if self.shards[i].poll_timeout().is_some_and(|t| t <= self.now) {
+                    let now = self.now;
+                    self.shards[i].handle_timeout(now);
+                    self.drain(i);
+                }
+            }
+        }
+        self.now = until;
+    }
+
+    fn drain(&mut self, i: usize) {
+        let at = self.now - self.start;
+        while let Some(t) = self.shards[i].poll_transmit() {
+            self.sent.push_back(Datagram { at, from: t.local, to: t.remote, bytes: t.payload.clone() });
+            self.shards[i].recycle(t.payload);
+        }
+    }
+
+    /// Everything sent to `peer` so far, oldest first, removed from the record.
+    pub fn take(&mut self, peer: SocketAddr) -> Vec<Datagram> {
+        let (mine, rest): (Vec<_>, Vec<_>) = self.sent.drain(..).partition(|d| d.to == peer);
+        self.sent = rest.into();
+        mine
+    }
+
+    /// Everything sent to anyone so far, removed from the record.
+    pub fn take_all(&mut self) -> Vec<Datagram> {
+        self.sent.drain(..).collect()
+    }
+}

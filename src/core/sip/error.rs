@@ -69,11 +69,13 @@ pub enum DropReason {
     NoRoute,
     /// A caught bug: the shard survived it.
     Internal,
+    /// A request from a known scanner's User-Agent, dropped by policy.
+    Scanner,
 }
 
 impl DropReason {
     /// Number of reasons, for counter arrays.
-    pub const COUNT: usize = 8;
+    pub const COUNT: usize = 9;
 
     /// All reasons in counter order.
     pub const ALL: [DropReason; Self::COUNT] = [
@@ -85,6 +87,7 @@ impl DropReason {
         DropReason::Truncated,
         DropReason::NoRoute,
         DropReason::Internal,
+        DropReason::Scanner,
     ];
 
     /// A stable name for logs and metrics.
@@ -98,6 +101,7 @@ impl DropReason {
             DropReason::Truncated => "truncated",
             DropReason::NoRoute => "no_route",
             DropReason::Internal => "internal",
+            DropReason::Scanner => "scanner",
         }
     }
 }

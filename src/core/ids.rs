@@ -1,0 +1,104 @@
+//! Identifiers Drongo mints (DESIGN §3): tags, branches and the randomness behind them.
+//! Every id carries its owner shard so a message that reaches another shard can be handed
+//! to its owner by a pure function of the id. Randomness comes in as a seed from the shell;
+//! nothing here reads the OS RNG.
+
+/// A small, fast PRNG (SplitMix64). Seeded by the shell from the OS; good enough for tags and
+/// branches, which RFC 3261 §19.3 asks to be unguessable by an outside observer (the seed is
+/// secret and 64 bits of state are never sent whole).
+#[derive(Debug, Clone)]
+pub struct Rng {
+    state: u64,
+}
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng { state: seed }
+    }
+
+    #[inline]
+    pub fn next_u64(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        mix(self.state)
+    }
+}
+
+/// The SplitMix64 finaliser: a bijective 64-bit mixer.
+#[inline]
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A keyed 64-bit hash over several byte strings. Used for stateless ids that must come out
+/// the same for a retransmitted request (the To tag of a stateless answer). The key is the
+/// shard's secret, so the result is not predictable from the wire.
+pub fn keyed_hash(key: u64, parts: &[&[u8]]) -> u64 {
+    let mut h = mix(key ^ 0x6A09_E667_F3BC_C908);
+    for part in parts {
+        for chunk in part.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            h = mix(h ^ u64::from_le_bytes(word)).wrapping_add(chunk.len() as u64);
+        }
+        h = mix(h ^ 0xFF);
+    }
+    h
+}
+
+/// Length of a tag written by [`write_tag`]: 2 hex digits of shard, `-`, 16 hex digits.
+pub const TAG_LEN: usize = 19;
+
+/// Writes a tag that names the owner shard: `<shard:02x>-<value:016x>`.
+pub fn write_tag(shard: u16, value: u64, out: &mut [u8; TAG_LEN]) -> &[u8] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let shard = shard as u8;
+    out[0] = HEX[(shard >> 4) as usize];
+    out[1] = HEX[(shard & 0xF) as usize];
+    out[2] = b'-';
+    for i in 0..16 {
+        out[3 + i] = HEX[((value >> (60 - 4 * i)) & 0xF) as usize];
+    }
+    &out[..]
+}
+
+/// The owner shard of a tag written by [`write_tag`], if it is one.
+pub fn tag_shard(tag: &[u8]) -> Option<u16> {
+    if tag.len() != TAG_LEN || tag[2] != b'-' {
+        return None;
+    }
+    let hi = (tag[0] as char).to_digit(16)?;
+    let lo = (tag[1] as char).to_digit(16)?;
+    Some((hi * 16 + lo) as u16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rng_is_deterministic_per_seed() {
+        let (mut a, mut b) = (Rng::new(7), Rng::new(7));
+        assert_eq!(a.next_u64(), b.next_u64());
+        assert_ne!(Rng::new(1).next_u64(), Rng::new(2).next_u64());
+    }
+
+    #[test]
+    fn keyed_hash_depends_on_key_and_every_part() {
+        let h = keyed_hash(1, &[b"call-id", b"branch"]);
+        assert_eq!(h, keyed_hash(1, &[b"call-id", b"branch"]));
+        assert_ne!(h, keyed_hash(2, &[b"call-id", b"branch"]));
+        assert_ne!(h, keyed_hash(1, &[b"call-id", b"branch2"]));
+        assert_ne!(keyed_hash(1, &[b"ab", b"c"]), keyed_hash(1, &[b"a", b"bc"]));
+    }
+
+    #[test]
+    fn tags_carry_their_shard() {
+        let mut buf = [0u8; TAG_LEN];
+        let tag = write_tag(5, 0xdead_beef, &mut buf).to_vec();
+        assert_eq!(tag, b"05-00000000deadbeef");
+        assert_eq!(tag_shard(&tag), Some(5));
+        assert_eq!(tag_shard(b"not-a-tag"), None);
+    }
+}
