@@ -2,7 +2,7 @@
 //! file at all; an unknown key or a bad value is an error that names the key by its full dotted
 //! path (`sip.listen[1]`, `udp.batch`).
 //!
-//! Three steps, each its own function:
+//! Two steps, each its own function:
 //! - [`Config::from_toml_str`] / [`Config::load`]: parse, reject unknown keys and wrong types,
 //!   then [`Config::validate`] the values (ranges, duplicates, grammar of names);
 //! - [`Config::check_host`]: what only this host can answer (the CPUs in `shards.cores` are in
@@ -159,18 +159,19 @@ fn deserialize(text: &str) -> Result<Config, ConfigError> {
         let at = inner
             .span()
             .map(|span| Location::of_offset(text, span.start));
-        match (at_key, at) {
-            (true, _) => ConfigError::Key {
+        if at_key {
+            return ConfigError::Key {
                 key,
                 message: describe(inner.message()),
                 at,
-            },
-            (false, at) => ConfigError::Syntax {
-                at: at.unwrap_or(Location { line: 1, column: 1 }),
-                message: match inner.message().trim() {
-                    "" => "incomplete or malformed value".to_owned(),
-                    message => message.replace('\n', "; "),
-                },
+            };
+        }
+        // No key on the path: the text failed to parse as TOML at all.
+        ConfigError::Syntax {
+            at: at.unwrap_or(Location { line: 1, column: 1 }),
+            message: match inner.message().trim() {
+                "" => "incomplete or malformed value".to_owned(),
+                message => message.replace('\n', "; "),
             },
         }
     })
