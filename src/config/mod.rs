@@ -1,12 +1,30 @@
 //! Configuration: TOML -> validated [`Config`]. Every key has a default, so Drongo runs with no
-//! file at all; an unknown key or a bad value is an error that names the key.
+//! file at all; an unknown key or a bad value is an error that names the key by its full dotted
+//! path (`sip.listen[1]`, `udp.batch`).
+//!
+//! Two steps, each its own function:
+//! - [`Config::from_toml_str`] / [`Config::load`]: parse, reject unknown keys and wrong types,
+//!   then [`Config::validate`] the values (ranges, duplicates, grammar of names);
+//! - [`Config::check_host`]: what only this host can answer (the CPUs in `shards.cores` are in
+//!   the process's affinity mask); `drongo run` and `drongo check-config` run it after loading.
+//!
+//! `drongo.example.toml` beside this file lists every key with its default and meaning.
 
-use serde::Deserialize;
+mod affinity;
+mod error;
+mod validate;
+
+pub use affinity::affinity_mask;
+pub use error::{ConfigError, Location};
+
+use serde::{Deserialize, Deserializer, Serialize};
+use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::path::Path;
 
 /// The whole configuration file.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields, expecting = "a TOML document")]
 pub struct Config {
     pub log: LogConfig,
     pub shards: ShardsConfig,
@@ -15,16 +33,18 @@ pub struct Config {
 }
 
 /// `[log]`
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields, expecting = "a [log] table")]
 pub struct LogConfig {
     /// tracing filter directive, e.g. "info" or "drongo=debug"; `RUST_LOG` overrides it.
     pub level: String,
+    /// Prefix each line with a timestamp. Off under journald, which stamps lines itself.
+    pub timestamps: bool,
 }
 
 /// `[shards]`
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields, expecting = "a [shards] table")]
 pub struct ShardsConfig {
     /// CPUs to run one signalling shard on each. Empty: one shard per CPU in the process's
     /// affinity mask.
@@ -32,11 +52,12 @@ pub struct ShardsConfig {
 }
 
 /// `[sip]`
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields, expecting = "a [sip] table")]
 pub struct SipConfig {
     /// UDP listen addresses. A wildcard (0.0.0.0 / [::]) is expanded to one socket per local
     /// address of that family, so replies always leave from the address the request reached.
+    #[serde(deserialize_with = "socket_addrs")]
     pub listen: Vec<SocketAddr>,
     /// Domains Drongo serves besides its own addresses.
     pub domains: Vec<String>,
@@ -44,13 +65,14 @@ pub struct SipConfig {
     /// (what an edge element facing NATed phones wants). `false` gives plain RFC 3261
     /// §18.2.2 plus RFC 3581.
     pub symmetric_response: bool,
-    /// Token sent in the `Server` header of Drongo's own responses; empty sends none.
+    /// Value of the `Server` header (RFC 3261 §20.35) in Drongo's own responses; empty sends
+    /// none.
     pub server_header: String,
 }
 
 /// `[udp]`
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields, expecting = "a [udp] table")]
 pub struct UdpConfig {
     /// Datagrams taken per receive batch.
     pub batch: usize,
@@ -60,14 +82,145 @@ pub struct UdpConfig {
     pub send_buffer: usize,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            log: LogConfig::default(),
-            shards: ShardsConfig::default(),
-            sip: SipConfig::default(),
-            udp: UdpConfig::default(),
+impl Config {
+    /// Parses and validates a configuration. Keys left out take their defaults.
+    pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
+        let config = deserialize(text)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads, parses and validates the file at `path`; errors name the file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::from_toml_str(&text).map_err(|err| err.in_file(path))
+    }
+
+    /// The commented example configuration: every key, set to its default.
+    pub fn example_toml() -> &'static str {
+        include_str!("drongo.example.toml")
+    }
+
+    /// A few lines describing what this configuration will run, for `drongo check-config` and
+    /// the startup log.
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        // NOTE: writing to a String cannot fail.
+        let _ = match self.shards.cores.as_slice() {
+            [] => writeln!(out, "shards: one per CPU in the affinity mask"),
+            cores => writeln!(
+                out,
+                "shards: {} on CPU {}",
+                cores.len(),
+                join(cores.iter().map(ToString::to_string))
+            ),
+        };
+        let _ = writeln!(
+            out,
+            "sip.listen: {}",
+            join(self.sip.listen.iter().map(ToString::to_string))
+        );
+        let _ = match self.sip.domains.as_slice() {
+            [] => writeln!(out, "sip.domains: none"),
+            domains => writeln!(out, "sip.domains: {}", domains.join(", ")),
+        };
+        let _ = writeln!(
+            out,
+            "sip.symmetric_response: {}, sip.server_header: {:?}",
+            self.sip.symmetric_response, self.sip.server_header
+        );
+        let _ = writeln!(
+            out,
+            "udp: batch {}, recv_buffer {}, send_buffer {}",
+            self.udp.batch,
+            bytes(self.udp.recv_buffer),
+            bytes(self.udp.send_buffer)
+        );
+        let _ = write!(
+            out,
+            "log: level {:?}, timestamps {}",
+            self.log.level,
+            if self.log.timestamps { "on" } else { "off" }
+        );
+        out
+    }
+}
+
+/// Deserialises without semantic checks, mapping serde/toml errors to key paths.
+fn deserialize(text: &str) -> Result<Config, ConfigError> {
+    serde_path_to_error::deserialize(toml::Deserializer::new(text)).map_err(|err| {
+        let key = err.path().to_string();
+        let at_key = err.path().iter().next().is_some();
+        let inner = err.into_inner();
+        let at = inner
+            .span()
+            .map(|span| Location::of_offset(text, span.start));
+        if at_key {
+            return ConfigError::Key {
+                key,
+                message: describe(inner.message()),
+                at,
+            };
         }
+        // No key on the path: the text failed to parse as TOML at all.
+        ConfigError::Syntax {
+            at: at.unwrap_or(Location { line: 1, column: 1 }),
+            message: match inner.message().trim() {
+                "" => "incomplete or malformed value".to_owned(),
+                message => message.replace('\n', "; "),
+            },
+        }
+    })
+}
+
+/// Rewords serde's messages in the configuration's terms ("key" rather than "field").
+fn describe(message: &str) -> String {
+    let message = message.trim_end();
+    let Some(rest) = message.strip_prefix("unknown field `") else {
+        return message.to_owned();
+    };
+    match rest.split_once(", expected ") {
+        Some((_, known)) => format!("unknown key (expected {})", known.replace('`', "")),
+        None => "unknown key (this table has no keys)".to_owned(),
+    }
+}
+
+/// `sip.listen`: socket addresses whose parse error quotes the offending text.
+fn socket_addrs<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<SocketAddr>, D::Error> {
+    /// One element, so the path to an error ends in its index.
+    struct Addr(SocketAddr);
+
+    impl<'de> Deserialize<'de> for Addr {
+        fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+            let text = String::deserialize(de)?;
+            text.parse().map(Addr).map_err(|_| {
+                serde::de::Error::custom(format_args!(
+                    "invalid socket address {text:?}; expected IPv4:PORT or [IPv6]:PORT"
+                ))
+            })
+        }
+    }
+
+    Ok(Vec::<Addr>::deserialize(de)?
+        .into_iter()
+        .map(|addr| addr.0)
+        .collect())
+}
+
+fn join(items: impl Iterator<Item = String>) -> String {
+    items.collect::<Vec<_>>().join(", ")
+}
+
+/// `4194304` -> `4 MiB`; sizes that are not whole KiB/MiB stay in bytes.
+fn bytes(n: usize) -> String {
+    match n {
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
+        n => format!("{n} bytes"),
     }
 }
 
@@ -75,6 +228,7 @@ impl Default for LogConfig {
     fn default() -> Self {
         LogConfig {
             level: "info".into(),
+            timestamps: true,
         }
     }
 }
@@ -100,5 +254,422 @@ impl Default for UdpConfig {
             recv_buffer: 4 << 20,
             send_buffer: 4 << 20,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The error for `text`, which must be rejected.
+    fn error(text: &str) -> ConfigError {
+        match Config::from_toml_str(text) {
+            Ok(config) => panic!("accepted {text:?} as {config:?}"),
+            Err(err) => err,
+        }
+    }
+
+    /// Asserts `text` is rejected with an error about `key` whose message contains `needle`.
+    fn rejects(text: &str, key: &str, needle: &str) {
+        let err = error(text);
+        assert_eq!(err.key_path(), Some(key), "{text:?}: {err}");
+        let shown = err.to_string();
+        assert!(shown.starts_with(&format!("{key}: ")), "{shown}");
+        assert!(shown.contains(needle), "{shown:?} lacks {needle:?}");
+    }
+
+    #[test]
+    fn no_text_means_defaults() {
+        assert_eq!(Config::from_toml_str("").unwrap(), Config::default());
+        assert_eq!(
+            Config::from_toml_str("# nothing\n").unwrap(),
+            Config::default()
+        );
+        assert_eq!(
+            Config::from_toml_str("[log]\n[shards]\n[sip]\n[udp]\n").unwrap(),
+            Config::default()
+        );
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Config::default();
+        assert_eq!(c.log.level, "info");
+        assert!(c.log.timestamps);
+        assert!(c.shards.cores.is_empty());
+        assert_eq!(
+            c.sip.listen,
+            vec![
+                "0.0.0.0:5060".parse::<SocketAddr>().unwrap(),
+                "[::]:5060".parse().unwrap()
+            ]
+        );
+        assert!(c.sip.domains.is_empty());
+        assert!(c.sip.symmetric_response);
+        assert_eq!(c.sip.server_header, "");
+        assert_eq!(
+            (c.udp.batch, c.udp.recv_buffer, c.udp.send_buffer),
+            (32, 4 << 20, 4 << 20)
+        );
+    }
+
+    #[test]
+    fn every_key() {
+        let c = Config::from_toml_str(
+            r#"
+            [log]
+            level = "warn,drongo::shell=debug"
+            timestamps = false
+            [shards]
+            cores = [1, 3]
+            [sip]
+            listen = ["192.0.2.10:5060", "[2001:db8::10]:5080"]
+            domains = ["sbc.example.com", "example.net."]
+            symmetric_response = false
+            server_header = "Drongo/0.1 (edge)"
+            [udp]
+            batch = 64
+            recv_buffer = 8388608
+            send_buffer = 65536
+            "#,
+        )
+        .unwrap();
+        assert_eq!(
+            c,
+            Config {
+                log: LogConfig {
+                    level: "warn,drongo::shell=debug".into(),
+                    timestamps: false,
+                },
+                shards: ShardsConfig { cores: vec![1, 3] },
+                sip: SipConfig {
+                    listen: vec![
+                        "192.0.2.10:5060".parse().unwrap(),
+                        "[2001:db8::10]:5080".parse().unwrap()
+                    ],
+                    domains: vec!["sbc.example.com".into(), "example.net.".into()],
+                    symmetric_response: false,
+                    server_header: "Drongo/0.1 (edge)".into(),
+                },
+                udp: UdpConfig {
+                    batch: 64,
+                    recv_buffer: 8 << 20,
+                    send_buffer: 64 << 10,
+                },
+            }
+        );
+    }
+
+    #[test]
+    fn a_partial_table_keeps_the_other_defaults() {
+        let c = Config::from_toml_str("udp.batch = 8\nsip.domains = [\"example.com\"]").unwrap();
+        assert_eq!(c.udp.batch, 8);
+        assert_eq!(c.udp.recv_buffer, UdpConfig::default().recv_buffer);
+        assert_eq!(c.sip.listen, SipConfig::default().listen);
+        assert_eq!(c.log, LogConfig::default());
+    }
+
+    #[test]
+    fn example_file_is_the_defaults() {
+        assert_eq!(
+            Config::from_toml_str(Config::example_toml()).unwrap(),
+            Config::default()
+        );
+    }
+
+    /// Every key the example file sets, as dotted paths.
+    fn keys(value: &toml::Value, prefix: &str, out: &mut Vec<String>) {
+        match value.as_table() {
+            Some(table) => {
+                for (k, v) in table {
+                    let path = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    keys(v, &path, out);
+                }
+            }
+            None => out.push(prefix.to_owned()),
+        }
+    }
+
+    #[test]
+    fn example_file_lists_every_key() {
+        let mut listed = Vec::new();
+        keys(
+            &toml::from_str(Config::example_toml()).unwrap(),
+            "",
+            &mut listed,
+        );
+        let mut all = Vec::new();
+        keys(
+            &toml::Value::try_from(Config::default()).unwrap(),
+            "",
+            &mut all,
+        );
+        listed.sort();
+        all.sort();
+        assert_eq!(listed, all);
+    }
+
+    #[test]
+    fn tuning_profiles_are_valid() {
+        let two_core = Config::from_toml_str(include_str!("../../tuning/2core/drongo.toml"));
+        assert_eq!(two_core.unwrap().shards.cores, vec![1]);
+    }
+
+    #[test]
+    fn unknown_keys_name_their_path() {
+        rejects(
+            "bogus = 1",
+            "bogus",
+            "unknown key (expected one of log, shards, sip, udp)",
+        );
+        rejects("[extra]\nx = 1", "extra", "unknown key");
+        rejects(
+            "[udp]\nbatchh = 4",
+            "udp.batchh",
+            "unknown key (expected one of batch,",
+        );
+        rejects("[log]\nlevell = \"x\"", "log.levell", "unknown key");
+        rejects("sip.listenn = []", "sip.listenn", "unknown key");
+        rejects(
+            "[shards]\ncpus = [1]",
+            "shards.cpus",
+            "unknown key (expected cores)",
+        );
+    }
+
+    #[test]
+    fn unknown_key_error_has_its_location() {
+        let err = error("[log]\nlevel = \"info\"\n\n[udp]\nbatch = 4\n  batchh = 4\n");
+        assert_eq!(err.location(), Some(Location { line: 6, column: 3 }));
+        assert_eq!(
+            err.to_string(),
+            "udp.batchh: unknown key (expected one of batch, recv_buffer, send_buffer) \
+             (line 6, column 3)"
+        );
+    }
+
+    #[test]
+    fn bad_types_name_their_path() {
+        rejects("log = 5", "log", "expected a [log] table");
+        rejects(
+            "[log]\nlevel = 3",
+            "log.level",
+            "invalid type: integer `3`, expected a string",
+        );
+        rejects(
+            "[log]\ntimestamps = \"no\"",
+            "log.timestamps",
+            "expected a boolean",
+        );
+        rejects(
+            "[udp]\nbatch = \"32\"",
+            "udp.batch",
+            "invalid type: string \"32\"",
+        );
+        rejects("[udp]\nbatch = -1", "udp.batch", "invalid value");
+        rejects(
+            "[udp]\nrecv_buffer = 1.5",
+            "udp.recv_buffer",
+            "invalid type: floating point",
+        );
+        rejects("[shards]\ncores = 1", "shards.cores", "expected a sequence");
+        rejects(
+            "[shards]\ncores = [1, \"2\"]",
+            "shards.cores[1]",
+            "invalid type: string",
+        );
+        rejects(
+            "[sip]\nlisten = \"0.0.0.0:5060\"",
+            "sip.listen",
+            "expected a sequence",
+        );
+        rejects(
+            "[sip]\nlisten = [5060]",
+            "sip.listen[0]",
+            "invalid type: integer",
+        );
+        rejects(
+            "[sip]\nsymmetric_response = 1",
+            "sip.symmetric_response",
+            "expected a boolean",
+        );
+        rejects(
+            "[sip]\ndomains = [[\"a\"]]",
+            "sip.domains[0]",
+            "invalid type",
+        );
+    }
+
+    #[test]
+    fn invalid_socket_address_is_quoted() {
+        let err = error("[sip]\nlisten = [\"0.0.0.0:5060\", \"1.2.3:99\"]\n");
+        assert_eq!(err.key_path(), Some("sip.listen[1]"));
+        assert!(
+            err.to_string()
+                .starts_with("sip.listen[1]: invalid socket address \"1.2.3:99\""),
+            "{err}"
+        );
+        assert_eq!(err.location().map(|at| at.line), Some(2));
+        rejects(
+            "sip.listen = [\"::1:5060\"]",
+            "sip.listen[0]",
+            "\"::1:5060\"",
+        );
+        rejects(
+            "sip.listen = [\"example.com:5060\"]",
+            "sip.listen[0]",
+            "invalid socket address",
+        );
+    }
+
+    #[test]
+    fn syntax_errors_have_a_location() {
+        for text in [
+            "[udp\nbatch = 1",
+            "[udp]\nbatch = ",
+            "[udp]\nbatch = 1\nbatch = 2",
+            "x = \"open",
+        ] {
+            match error(text) {
+                ConfigError::Syntax { at, message } => {
+                    assert!(at.line >= 1 && !message.is_empty(), "{text:?}");
+                    assert!(!message.contains('\n'), "{text:?}");
+                }
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
+        let err = error("[udp]\nbatch = 1\nbatch = 2\n");
+        assert!(
+            err.to_string().starts_with("invalid TOML at line 3"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn semantic_errors_name_their_path() {
+        rejects("log.level = \"\"", "log.level", "must not be empty");
+        rejects(
+            "log.level = \"drongo=loud\"",
+            "log.level",
+            "invalid filter directive",
+        );
+        rejects(
+            "shards.cores = [1, 2, 1]",
+            "shards.cores[2]",
+            "CPU 1 is already listed at shards.cores[0]",
+        );
+        rejects("shards.cores = [4096]", "shards.cores[0]", "CPU 4096");
+        rejects("sip.listen = []", "sip.listen", "at least one address");
+        rejects("sip.listen = [\"192.0.2.1:0\"]", "sip.listen[0]", "port 0");
+        rejects(
+            "sip.listen = [\"224.0.1.75:5060\"]",
+            "sip.listen[0]",
+            "multicast",
+        );
+        rejects(
+            "sip.listen = [\"192.0.2.1:5060\", \"[::1]:5060\", \"192.0.2.1:5060\"]",
+            "sip.listen[2]",
+            "already listed at sip.listen[0]",
+        );
+        rejects(
+            "sip.listen = [\"192.0.2.1:5060\", \"0.0.0.0:5060\"]",
+            "sip.listen[0]",
+            "covered by the wildcard sip.listen[1] (0.0.0.0:5060)",
+        );
+        rejects(
+            "sip.listen = [\"[::]:5070\", \"[2001:db8::1]:5070\"]",
+            "sip.listen[1]",
+            "covered by the wildcard sip.listen[0]",
+        );
+        rejects(
+            "sip.domains = [\"ok.example\", \"bad domain\"]",
+            "sip.domains[1]",
+            "not a host name",
+        );
+        rejects(
+            "sip.domains = [\"Example.com\", \"example.COM.\"]",
+            "sip.domains[1]",
+            "already listed at sip.domains[0]",
+        );
+        rejects(
+            "sip.server_header = \"Drongo\\r\\nX: y\"",
+            "sip.server_header",
+            "CR or LF",
+        );
+        rejects(
+            "sip.server_header = \"Drongo/\"",
+            "sip.server_header",
+            "empty version",
+        );
+        rejects("udp.batch = 0", "udp.batch", "0 is out of range 1..=1024");
+        rejects("udp.batch = 1025", "udp.batch", "out of range");
+        rejects(
+            "udp.recv_buffer = 1024",
+            "udp.recv_buffer",
+            "1024 bytes is out of range",
+        );
+        rejects(
+            "udp.send_buffer = 2147483648",
+            "udp.send_buffer",
+            "out of range",
+        );
+    }
+
+    #[test]
+    fn wildcards_of_both_families_and_other_ports_coexist() {
+        let c = Config::from_toml_str(
+            "sip.listen = [\"0.0.0.0:5060\", \"[::]:5060\", \"192.0.2.1:5080\", \"[::1]:5080\"]",
+        )
+        .unwrap();
+        assert_eq!(c.sip.listen.len(), 4);
+    }
+
+    #[test]
+    fn load_names_the_file() {
+        let dir = std::env::temp_dir().join(format!("drongo-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.toml");
+        std::fs::write(&good, "[udp]\nbatch = 16\n").unwrap();
+        assert_eq!(Config::load(&good).unwrap().udp.batch, 16);
+
+        let bad = dir.join("bad.toml");
+        std::fs::write(&bad, "[udp]\nbatch = 0\n").unwrap();
+        let err = Config::load(&bad).unwrap_err();
+        assert_eq!(err.key_path(), Some("udp.batch"));
+        assert!(err
+            .to_string()
+            .starts_with(&format!("{}: udp.batch: ", bad.display())));
+
+        let missing = dir.join("missing.toml");
+        let err = Config::load(&missing).unwrap_err();
+        assert!(matches!(err, ConfigError::Read { .. }), "{err:?}");
+        assert!(err.to_string().starts_with(&missing.display().to_string()));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn summary_describes_the_configuration() {
+        let summary = Config::default().summary();
+        assert!(
+            summary.contains("shards: one per CPU in the affinity mask"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("sip.listen: 0.0.0.0:5060, [::]:5060"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("udp: batch 32, recv_buffer 4 MiB, send_buffer 4 MiB"),
+            "{summary}"
+        );
+        let pinned = Config::from_toml_str("shards.cores = [1, 2]").unwrap();
+        assert!(pinned.summary().starts_with("shards: 2 on CPU 1, 2\n"));
+        assert_eq!(bytes(65536), "64 KiB");
+        assert_eq!(bytes(100_000), "100000 bytes");
     }
 }

@@ -1,0 +1,360 @@
+//! Semantic checks run after parsing: ranges, duplicates, and the grammar of names and header
+//! text (RFC 3261 §25.1). Each error names the key by its full path.
+
+use super::{Config, ConfigError, LogConfig, ShardsConfig, SipConfig, UdpConfig};
+use std::net::SocketAddr;
+
+/// `udp.batch` bounds: at least one datagram, at most what one recvmmsg call is given.
+pub const BATCH_RANGE: std::ops::RangeInclusive<usize> = 1..=1024;
+/// `udp.recv_buffer` / `udp.send_buffer` bounds in bytes: 64 KiB holds one maximal datagram;
+/// past 1 GiB is a typo, not a tuning.
+pub const BUFFER_RANGE: std::ops::RangeInclusive<usize> = (64 << 10)..=(1 << 30);
+/// Longest accepted `sip.server_header`, in bytes.
+pub const SERVER_HEADER_MAX: usize = 256;
+/// CPUs a `cpu_set_t` can name (CPU_SETSIZE).
+pub const MAX_CPUS: usize = 1024;
+
+impl Config {
+    /// Checks every value against its allowed range and grammar. [`Config::from_toml_str`]
+    /// and [`Config::load`] call this; call it again after changing a `Config` in code.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.log.validate()?;
+        self.shards.validate()?;
+        self.sip.validate()?;
+        self.udp.validate()
+    }
+}
+
+impl LogConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.level.trim().is_empty() {
+            return Err(ConfigError::key(
+                "log.level",
+                "must not be empty (e.g. \"info\")",
+            ));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.level)
+            .map(drop)
+            .map_err(|err| {
+                ConfigError::key(
+                    "log.level",
+                    format!("invalid filter directive {:?}: {err}", self.level),
+                )
+            })
+    }
+}
+
+impl ShardsConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (i, &cpu) in self.cores.iter().enumerate() {
+            let key = || format!("shards.cores[{i}]");
+            if cpu >= MAX_CPUS {
+                return Err(ConfigError::key(
+                    key(),
+                    format!(
+                        "CPU {cpu} is past the last CPU Linux can name ({})",
+                        MAX_CPUS - 1
+                    ),
+                ));
+            }
+            if let Some(first) = self.cores[..i].iter().position(|&c| c == cpu) {
+                return Err(ConfigError::key(
+                    key(),
+                    format!("CPU {cpu} is already listed at shards.cores[{first}]"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl SipConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.listen.is_empty() {
+            return Err(ConfigError::key(
+                "sip.listen",
+                "must list at least one address (e.g. [\"0.0.0.0:5060\"])",
+            ));
+        }
+        for (i, addr) in self.listen.iter().enumerate() {
+            check_listen(&self.listen, i, addr)?;
+        }
+        for (i, domain) in self.domains.iter().enumerate() {
+            let key = || format!("sip.domains[{i}]");
+            check_hostname(domain).map_err(|why| ConfigError::key(key(), why))?;
+            let same = |d: &String| {
+                d.trim_end_matches('.')
+                    .eq_ignore_ascii_case(domain.trim_end_matches('.'))
+            };
+            if let Some(first) = self.domains[..i].iter().position(same) {
+                return Err(ConfigError::key(
+                    key(),
+                    format!("{domain:?} is already listed at sip.domains[{first}]"),
+                ));
+            }
+        }
+        check_server_header(&self.server_header)
+            .map_err(|why| ConfigError::key("sip.server_header", why))
+    }
+}
+
+impl UdpConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !BATCH_RANGE.contains(&self.batch) {
+            return Err(ConfigError::key(
+                "udp.batch",
+                format!(
+                    "{} is out of range {}..={}",
+                    self.batch,
+                    BATCH_RANGE.start(),
+                    BATCH_RANGE.end()
+                ),
+            ));
+        }
+        for (key, size) in [
+            ("udp.recv_buffer", self.recv_buffer),
+            ("udp.send_buffer", self.send_buffer),
+        ] {
+            if !BUFFER_RANGE.contains(&size) {
+                return Err(ConfigError::key(
+                    key,
+                    format!(
+                        "{size} bytes is out of range {}..={} (64 KiB to 1 GiB)",
+                        BUFFER_RANGE.start(),
+                        BUFFER_RANGE.end()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `sip.listen[i]`: a usable unicast address with a port, listed once. A wildcard covers every
+/// local address of its family on its port, so a specific address on the same port is a
+/// second socket on the same address.
+fn check_listen(all: &[SocketAddr], i: usize, addr: &SocketAddr) -> Result<(), ConfigError> {
+    let key = || format!("sip.listen[{i}]");
+    if addr.port() == 0 {
+        return Err(ConfigError::key(
+            key(),
+            format!("{addr}: port 0 is not allowed"),
+        ));
+    }
+    if addr.ip().is_multicast() {
+        return Err(ConfigError::key(
+            key(),
+            format!("{addr}: a multicast address cannot be listened on"),
+        ));
+    }
+    if let Some(first) = all[..i].iter().position(|a| a == addr) {
+        return Err(ConfigError::key(
+            key(),
+            format!("{addr} is already listed at sip.listen[{first}]"),
+        ));
+    }
+    let covers = |a: &SocketAddr| {
+        a.ip().is_unspecified() && a.port() == addr.port() && a.is_ipv4() == addr.is_ipv4()
+    };
+    match all.iter().position(covers) {
+        Some(j) if j != i && !addr.ip().is_unspecified() => Err(ConfigError::key(
+            key(),
+            format!(
+                "{addr} is already covered by the wildcard sip.listen[{j}] ({})",
+                all[j]
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// RFC 3261 §25.1 `hostname = *( domainlabel "." ) toplabel [ "." ]`, at most 253 bytes and
+/// 63 per label.
+pub fn check_hostname(name: &str) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("{name:?} is not a host name: {why}"));
+    if name.parse::<std::net::IpAddr>().is_ok() {
+        return bad("an IP address; local addresses are served already");
+    }
+    let trimmed = name.strip_suffix('.').unwrap_or(name);
+    if trimmed.is_empty() {
+        return bad("empty");
+    }
+    if trimmed.len() > 253 {
+        return bad("longer than 253 bytes");
+    }
+    let labels: Vec<&str> = trimmed.split('.').collect();
+    for label in &labels {
+        if label.is_empty() {
+            return bad("empty label");
+        }
+        if label.len() > 63 {
+            return bad("a label is longer than 63 bytes");
+        }
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return bad("only letters, digits, '-' and '.' are allowed");
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return bad("a label starts or ends with '-'");
+        }
+    }
+    // NOTE: `split` yields at least one label, and none is empty (checked above).
+    let top = labels[labels.len() - 1];
+    if !top.as_bytes()[0].is_ascii_alphabetic() {
+        return bad("the last label must start with a letter");
+    }
+    Ok(())
+}
+
+/// The `Server` header value, RFC 3261 §20.35 / §25.1:
+/// `server-val *(LWS server-val)`, `server-val = product / comment`,
+/// `product = token [SLASH product-version]`, `comment = LPAREN *(ctext / quoted-pair /
+/// comment) RPAREN`. Empty means no header. Line folding is not accepted: CR and LF never are.
+pub fn check_server_header(value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Ok(());
+    }
+    if value.len() > SERVER_HEADER_MAX {
+        return Err(format!("longer than {SERVER_HEADER_MAX} bytes"));
+    }
+    if value.contains(['\r', '\n']) {
+        return Err("must not contain CR or LF".into());
+    }
+    if let Some(c) = value.chars().find(|&c| c.is_control() && c != '\t') {
+        return Err(format!("must not contain the control character {c:?}"));
+    }
+    if value.starts_with([' ', '\t']) || value.ends_with([' ', '\t']) {
+        return Err("must not start or end with white space".into());
+    }
+    let mut rest = value;
+    while !rest.is_empty() {
+        rest = if rest.starts_with('(') {
+            comment(rest)?
+        } else {
+            product(rest)?
+        };
+        let next = rest.trim_start_matches([' ', '\t']);
+        if next.len() == rest.len() && !next.is_empty() {
+            return Err(format!(
+                "expected white space before {:?}",
+                next.chars().next().unwrap_or(' ')
+            ));
+        }
+        rest = next;
+    }
+    Ok(())
+}
+
+/// RFC 3261 §25.1 `token` characters.
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-.!%*_+`'~".contains(c)
+}
+
+/// `product = token [SLASH token]`; returns what follows it.
+fn product(text: &str) -> Result<&str, String> {
+    let token = |s: &str| s.find(|c| !is_token_char(c)).unwrap_or(s.len());
+    let name = token(text);
+    if name == 0 {
+        return Err(format!(
+            "{:?} is not a product token (letters, digits and -.!%*_+`'~) or a (comment)",
+            text.chars().next().unwrap_or(' ')
+        ));
+    }
+    let Some(after_slash) = text[name..].strip_prefix('/') else {
+        return Ok(&text[name..]);
+    };
+    match token(after_slash) {
+        0 => Err(format!(
+            "product {:?} has an empty version after '/'",
+            &text[..name]
+        )),
+        version => Ok(&after_slash[version..]),
+    }
+}
+
+/// `comment = "(" *(ctext / quoted-pair / comment) ")"`; `text` starts with '('. Returns
+/// what follows the closing ')'.
+fn comment(text: &str) -> Result<&str, String> {
+    let mut depth = 0usize;
+    let mut chars = text.char_indices();
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Ok(&text[at + 1..]);
+                }
+            }
+            '\\' => {
+                chars.next();
+            }
+            _ => {}
+        }
+    }
+    Err("a '(' comment is not closed".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostnames() {
+        for ok in [
+            "example.com",
+            "sbc-1.example.com.",
+            "a",
+            "x1.y2.example",
+            "EXAMPLE.org",
+        ] {
+            assert_eq!(check_hostname(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            ".",
+            "exa mple.com",
+            "-a.example.com",
+            "a-.example.com",
+            "a..b",
+            "example.123",
+            "1.2.3.4",
+            "::1",
+            "ex_ample.com",
+            "bücher.de",
+        ] {
+            assert!(check_hostname(bad).is_err(), "{bad}");
+        }
+        assert!(check_hostname(&"a".repeat(64)).is_err());
+        assert!(check_hostname(&["a"; 128].join(".")).is_err());
+    }
+
+    #[test]
+    fn server_header_values() {
+        for ok in [
+            "",
+            "Drongo",
+            "Drongo/0.1.0",
+            "Drongo/0.1 (Linux x86_64)",
+            "Drongo (edge \\) (nested) ünïcode) libfoo/2",
+        ] {
+            assert_eq!(check_server_header(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "Drongo\r\nX-Evil: 1",
+            "Drongo\n",
+            " Drongo",
+            "Drongo ",
+            "Drongo/",
+            "Drongo/1 (open",
+            "Dr@ngo",
+            "Drongo(x)",
+            "a\u{7}b",
+        ] {
+            assert!(check_server_header(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_server_header(&"a".repeat(SERVER_HEADER_MAX + 1)).is_err());
+    }
+}
