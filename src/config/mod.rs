@@ -68,6 +68,9 @@ pub struct SipConfig {
     /// Value of the `Server` header (RFC 3261 §20.35) in Drongo's own responses; empty sends
     /// none.
     pub server_header: String,
+    /// Drop requests whose User-Agent names a known scanner (SIPVicious `friendly-scanner`
+    /// and kin) without an answer, so a scan learns nothing.
+    pub drop_scanners: bool,
 }
 
 /// `[udp]`
@@ -243,6 +246,7 @@ impl Default for SipConfig {
             domains: Vec::new(),
             symmetric_response: true,
             server_header: String::new(),
+            drop_scanners: true,
         }
     }
 }
@@ -328,6 +332,7 @@ mod tests {
             domains = ["sbc.example.com", "example.net."]
             symmetric_response = false
             server_header = "Drongo/0.1 (edge)"
+            drop_scanners = false
             [udp]
             batch = 64
             recv_buffer = 8388608
@@ -351,6 +356,7 @@ mod tests {
                     domains: vec!["sbc.example.com".into(), "example.net.".into()],
                     symmetric_response: false,
                     server_header: "Drongo/0.1 (edge)".into(),
+                    drop_scanners: false,
                 },
                 udp: UdpConfig {
                     batch: 64,
