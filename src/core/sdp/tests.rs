@@ -618,7 +618,9 @@ fn attribute_edits() {
     editor
         .remove_attributes(Scope::Media(0), "maxptime")
         .unwrap();
+    editor.set_rtcp(0, 9, None).unwrap();
     editor.remove_attributes(Scope::Media(0), "X-GONE").unwrap();
+    editor.remove_attributes(Scope::Media(0), "rtcp").unwrap();
     editor
         .replace_attribute(10, NewAttribute::Ptime(30))
         .unwrap();
@@ -649,7 +651,7 @@ fn attribute_edits() {
         (audio.ptime(), audio.maxptime(), audio.direction()),
         (Some(30), None, Direction::Inactive)
     );
-    assert!(audio.rtcp_mux() && !audio.has_attribute("x-gone"));
+    assert!(audio.rtcp_mux() && !audio.has_attribute("x-gone") && audio.rtcp().is_none());
     assert_eq!(audio.attributes().filter(|a| a.is("ptime")).count(), 1);
 
     let mut editor = SdpEditor::new(&sdp);

@@ -122,6 +122,15 @@ impl Content<'_> {
         }
     }
 
+    /// The attribute name of an `a=` line, `None` for `c=`.
+    fn attribute_name(&self) -> Option<&str> {
+        match self {
+            Content::Connection(_) => None,
+            Content::Rtcp { .. } => Some("rtcp"),
+            Content::Attribute(attribute) => Some(attribute.name()),
+        }
+    }
+
     fn write(&self, out: &mut Vec<u8>) {
         match self {
             Content::Connection(ip) => {
@@ -324,10 +333,12 @@ impl<'s, 'a> SdpEditor<'s, 'a> {
         self.edits
             .extend(lines.into_iter().map(|line| LineEdit::Remove { line }));
         self.edits.retain(|edit| match edit {
-            LineEdit::Insert {
-                after,
-                with: Content::Attribute(a),
-            } => !(range.contains(after) && a.name().eq_ignore_ascii_case(name)),
+            LineEdit::Insert { after, with } => {
+                !(range.contains(after)
+                    && with
+                        .attribute_name()
+                        .is_some_and(|n| n.eq_ignore_ascii_case(name)))
+            }
             _ => true,
         });
         Ok(self)
