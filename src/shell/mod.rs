@@ -2,8 +2,8 @@
 //!
 //! Owns the sockets, the clock, the OS RNG and the threads. [`start`] binds every listen
 //! address once per shard (SO_REUSEPORT), spawns one glommio executor per shard pinned to its
-//! CPU, and hands each a [`Shard`](crate::core::shard::Shard) to drive ([`shard_driver`]
-//! describes the loop). [`run`] is [`start`] plus waiting for SIGINT/SIGTERM.
+//! CPU, and hands each a [`Shard`] to drive (`shard_driver.rs` describes the loop). [`run`]
+//! is [`start`] plus waiting for SIGINT/SIGTERM.
 //!
 //! Must not: hold SIP logic (that is `core`), share mutable state between shards (each shard
 //! only writes its own counters), or let bad network input end a shard.

@@ -8,7 +8,8 @@
 //!   recycle their buffers; when the socket is empty, wait for it to become readable;
 //! - one timer task: sleep until the shard's deadline, call [`Shard::handle_timeout`], drain
 //!   and send the same way; a receive task that moves the deadline earlier wakes it;
-//! - the stop wait: a byte (or EOF) on a Unix socket pair from the controlling thread.
+//! - the stop wait: end of file on a Unix socket pair whose other end the controlling thread
+//!   holds (it shuts it down to stop the shard; its exit closes it too).
 //!
 //! The tasks share the shard as `Rc<RefCell<Shard>>`; every borrow is taken, used and dropped
 //! between two `.await`s, never across one.
@@ -23,9 +24,10 @@
 //! catches datagrams that arrived since the last `recvmmsg`) and otherwise parks an io_uring
 //! `recvmsg(MSG_PEEK)` on its latency ring, so the executor sleeps until a datagram arrives.
 //! `MSG_PEEK` leaves the datagram queued for the next `recvmmsg`. The wait is only taken when
-//! a batch came back short, so under load the cost is one `recvmmsg` per `batch` datagrams.
+//! a batch came back short, so under load the cost is one `recvmmsg` per `batch` datagrams
+//! plus one `sendmmsg` per batch of replies. Each task yields once per batch so a flooded
+//! socket cannot starve the others or the timer.
 
-use super::affinity::cpu_list;
 use super::stats::{LogThrottle, ShardCounters};
 use super::udp::{RxBatch, TxBatch};
 use crate::core::shard::{Shard, ShardConfig, Transmit};
@@ -55,7 +57,7 @@ const MIN_REARM: Duration = Duration::from_millis(1);
 const LOG_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What the driver needs from a shard: the inputs and outputs of
-/// [`Shard`](crate::core::shard::Shard). A trait so the driver can also run test shards that
+/// [`Shard`]. A trait so the driver can also run test shards that
 /// answer, arm timers and panic on cue.
 pub(crate) trait SansIo {
     fn handle_datagram(
@@ -110,7 +112,7 @@ pub(crate) struct ShardPlan {
     pub counters: Arc<ShardCounters>,
 }
 
-/// Runs one shard until the controlling thread writes to or closes `stop`. Reports on `ready`
+/// Runs one shard until the other end of `stop` is shut down or closed (or sends a byte). Reports on `ready`
 /// once the shard and its sockets are set up.
 pub(crate) async fn run<S: SansIo + 'static>(
     plan: ShardPlan,
@@ -123,7 +125,7 @@ pub(crate) async fn run<S: SansIo + 'static>(
     let mut stop = unsafe { glommio::net::UnixStream::from_raw_fd(stop.into_raw_fd()) };
     let driver = Rc::new(Driver::new(plan, make));
     let addrs: Vec<SocketAddr> = driver.endpoints.iter().map(|e| e.local).collect();
-    info!(shard = id, cpu = cpu_list(&[driver.cpu]), sockets = ?addrs, batch = driver.batch, "shard running");
+    info!(shard = id, cpu = driver.cpu, sockets = ?addrs, batch = driver.batch, "shard running");
     // The controlling thread may have given up waiting; the shard then stops on `stop`.
     let _ = ready.send(id);
     drop(ready);
@@ -337,6 +339,7 @@ impl<S: SansIo> Driver<S> {
     /// One batch from socket `sock` through the shard, outputs drained into `out`. Returns how
     /// many datagrams the batch held; `Err(WouldBlock)` when the socket was empty.
     fn receive_batch(&self, sock: usize, out: &mut Outbox) -> io::Result<usize> {
+        // NOTE: `sock` is the calling task's own endpoint index, below `endpoints.len()`.
         let mut rx = self.rx.borrow_mut();
         let n = rx.recv(self.endpoints[sock].fd)?;
         let now = Instant::now();
@@ -387,6 +390,8 @@ impl<S: SansIo> Driver<S> {
         if out.pending.is_empty() {
             return;
         }
+        // NOTE: every index in `route`, `selected` and `deferred` below comes from
+        // `0..pending.len()`, and `pending` does not change until the buffers are recycled.
         out.route.clear();
         for t in &out.pending {
             let route = self.endpoints.iter().position(|e| e.local == t.local);
@@ -473,28 +478,32 @@ async fn receive_loop<S: SansIo>(d: Rc<Driver<S>>, sock: usize) {
     let mut out = Outbox::new(d.batch);
     let mut probe = [0u8; 1];
     loop {
-        match d.receive_batch(sock, &mut out) {
+        let drained = match d.receive_batch(sock, &mut out) {
             Ok(n) => {
                 d.flush(&mut out).await;
-                if n >= d.batch {
-                    // A full batch: more is probably queued. Let the other sockets and the
-                    // timer run before taking it.
-                    future::yield_now().await;
-                    continue;
-                }
+                // A full batch means more is probably queued; a short one that the socket
+                // is likely empty, which the wait below checks without parking if not.
+                n < d.batch
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => true,
             Err(e) => {
                 d.receive_error(sock, &e);
                 glommio::timer::sleep(RECV_ERROR_BACKOFF).await;
-                continue;
+                false
+            }
+        };
+        if drained {
+            // Wait until the socket is readable (see the module docs).
+            if let Err(e) = d.endpoints[sock].io.peek_from(&mut probe).await {
+                d.receive_error(sock, &io::Error::from(e));
+                glommio::timer::sleep(RECV_ERROR_BACKOFF).await;
             }
         }
-        // A short or empty batch: wait until the socket is readable (see module docs).
-        if let Err(e) = d.endpoints[sock].io.peek_from(&mut probe).await {
-            d.receive_error(sock, &io::Error::from(e));
-            glommio::timer::sleep(RECV_ERROR_BACKOFF).await;
-        }
+        // Neither the batch nor a wait that found data at once returns to the executor, so
+        // under steady traffic this task would never let the other sockets and the timer
+        // run. One yield per batch is a queue push; glommio's preemption timer then bounds
+        // how long the reactor (timers, readiness) goes unpolled.
+        future::yield_now().await;
     }
 }
 
