@@ -1,15 +1,387 @@
 //! glommio shell: the only code that names the runtime.
+//!
+//! Owns the sockets, the clock, the OS RNG and the threads. [`start`] binds every listen
+//! address once per shard (SO_REUSEPORT), spawns one glommio executor per shard pinned to its
+//! CPU, and hands each a [`Shard`] to drive (`shard_driver.rs` describes the loop). [`run`]
+//! is [`start`] plus waiting for SIGINT/SIGTERM.
+//!
+//! Must not: hold SIP logic (that is `core`), share mutable state between shards (each shard
+//! only writes its own counters), or let bad network input end a shard.
+
+mod addrs;
+mod affinity;
+mod shard_driver;
+mod signals;
+mod stats;
+mod udp;
+
+pub use affinity::process_cpus;
+pub use stats::ShardStats;
 
 use crate::config::Config;
+use crate::core::shard::{Shard, ShardConfig};
+use glommio::{ExecutorJoinHandle, LocalExecutorBuilder, Placement};
+use shard_driver::{MakeShard, SansIo, ShardPlan};
+use stats::ShardCounters;
+use std::io;
+use std::net::{Shutdown, SocketAddr};
+use std::os::unix::net::UnixStream;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tracing::{error, info, warn};
+use udp::{BufferSizes, Granted};
 
-/// Runs the signalling shards described by `config` until SIGINT or SIGTERM.
-///
-/// This build starts no shards: it logs the configuration it was given and returns.
-pub fn run(config: Config) -> std::io::Result<()> {
-    tracing::info!(
-        cores = ?config.shards.cores,
-        listen = ?config.sip.listen,
-        "no signalling shards in this build; stopping"
-    );
-    Ok(())
+/// How long [`start`] waits for every shard to report that it runs.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How often a shard's executor checks for preemption while tasks are runnable: under a
+/// sustained flood on one socket, the other sockets and the timer are served at least this
+/// often (glommio's default is 100 ms).
+const PREEMPT_TIMER: Duration = Duration::from_millis(10);
+
+/// Runs the signalling shards until SIGINT or SIGTERM, then stops them and returns. A second
+/// signal during shutdown exits the process at once.
+pub fn run(config: Config) -> io::Result<()> {
+    // Blocked before any thread exists, so every shard thread inherits the mask and the
+    // signals can only be taken here.
+    let signals = signals::BlockedSignals::termination()?;
+    let running = match start(config) {
+        Ok(running) => running,
+        Err(e) => {
+            signals.restore();
+            return Err(e);
+        }
+    };
+    let sig = signals.wait()?;
+    info!(signal = signals::name(sig), "stopping the shards");
+    let set = signals.set();
+    std::thread::Builder::new()
+        .name("drongo-signals".into())
+        .spawn(move || {
+            if let Ok(sig) = signals::BlockedSignals::wait_set(&set) {
+                error!(
+                    signal = signals::name(sig),
+                    "second signal during shutdown; exiting now"
+                );
+                std::process::exit(128 + sig);
+            }
+        })?;
+    running.stop()
 }
+
+/// Binds the listen addresses and starts one shard per configured core; returns once every
+/// shard runs. Stop them with [`RunningShards::stop`] (dropping the handle stops them too).
+pub fn start(config: Config) -> io::Result<RunningShards> {
+    start_with(config, Shard::new)
+}
+
+/// [`start`] with shards made by `make`.
+fn start_with<S: SansIo + 'static>(
+    config: Config,
+    make: MakeShard<S>,
+) -> io::Result<RunningShards> {
+    let allowed = affinity::process_cpus()?;
+    let cpus = affinity::shard_cpus(&config.shards.cores, &allowed)?;
+    let shard_count = u16::try_from(cpus.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "more than 65535 shards"))?;
+    affinity::ensure_memlock(cpus.len())?;
+
+    let batch = config.udp.batch.clamp(1, udp::MAX_BATCH);
+    if batch != config.udp.batch {
+        warn!(
+            configured = config.udp.batch,
+            used = batch,
+            "udp.batch clamped to 1..={}",
+            udp::MAX_BATCH
+        );
+    }
+    let sizes = BufferSizes {
+        recv: config.udp.recv_buffer,
+        send: config.udp.send_buffer,
+    };
+    let Bound {
+        local_addrs,
+        mut per_shard,
+    } = bind_all(&config.sip.listen, cpus.len(), sizes)?;
+    info!(
+        shards = shard_count,
+        cpus = affinity::cpu_list(&cpus),
+        addresses = ?local_addrs,
+        batch,
+        "starting signalling shards"
+    );
+
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let mut running = RunningShards {
+        shards: Vec::with_capacity(cpus.len()),
+        local_addrs: local_addrs.clone(),
+    };
+    for (index, (&cpu, sockets)) in cpus.iter().zip(per_shard.drain(..)).enumerate() {
+        let id = index as u16; // NOTE: index < shard_count, which fits u16 (checked above).
+        let counters = Arc::new(ShardCounters::default());
+        let plan = ShardPlan {
+            id,
+            cpu,
+            sockets,
+            config: ShardConfig {
+                id,
+                shard_count,
+                local_addrs: local_addrs.clone(),
+                domains: config.sip.domains.clone(),
+                symmetric_response: config.sip.symmetric_response,
+                server_header: config.sip.server_header.clone(),
+            },
+            seed: seed(id),
+            batch,
+            counters: counters.clone(),
+        };
+        let (stop, stop_peer) = UnixStream::pair()?;
+        let ready = ready_tx.clone();
+        let spawned = LocalExecutorBuilder::new(Placement::Fixed(cpu))
+            .name(&format!("drongo-s{id}"))
+            .io_memory(affinity::IO_MEMORY)
+            .preempt_timer(PREEMPT_TIMER)
+            .spawn(move || shard_driver::run(plan, make, stop_peer, ready));
+        match spawned {
+            Ok(join) => running.shards.push(ShardHandle {
+                id,
+                cpu,
+                stop: Some(stop),
+                join: Some(join),
+                counters,
+            }),
+            Err(e) => {
+                let _ = running.shutdown();
+                return Err(io::Error::other(format!(
+                    "starting shard {id} on CPU {cpu}: {e}"
+                )));
+            }
+        }
+    }
+    drop(ready_tx);
+
+    let deadline = Instant::now() + STARTUP_TIMEOUT;
+    let mut ready = 0;
+    while ready < running.shards.len() {
+        match ready_rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(_) => ready += 1,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                // A shard ended before reporting: its join result says why.
+                let err = running.shutdown().err();
+                return Err(
+                    err.unwrap_or_else(|| io::Error::other("a shard stopped during startup"))
+                );
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let _ = running.shutdown();
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "shards did not start in time",
+                ));
+            }
+        }
+    }
+    Ok(running)
+}
+
+/// The running shards. Dropping it stops them, like [`RunningShards::stop`].
+pub struct RunningShards {
+    shards: Vec<ShardHandle>,
+    local_addrs: Vec<SocketAddr>,
+}
+
+struct ShardHandle {
+    id: u16,
+    cpu: usize,
+    /// Shutting down or closing this end stops the shard.
+    stop: Option<UnixStream>,
+    join: Option<ExecutorJoinHandle<io::Result<()>>>,
+    counters: Arc<ShardCounters>,
+}
+
+impl RunningShards {
+    /// Every address the shards listen on, with the actual port (resolved when the config
+    /// said port 0). Every shard has a socket on each of them.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// A snapshot of every shard's counters, by shard index.
+    pub fn stats(&self) -> Vec<ShardStats> {
+        self.shards
+            .iter()
+            .map(|s| s.counters.snapshot(s.id, s.cpu))
+            .collect()
+    }
+
+    /// Stops every shard, waits for their threads to end and closes their sockets. Returns
+    /// the first error a shard ended with.
+    pub fn stop(mut self) -> io::Result<()> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> io::Result<()> {
+        // Signal all first so the shards wind down in parallel, then join.
+        for shard in &mut self.shards {
+            if let Some(stop) = shard.stop.take() {
+                // The shard reads EOF and stops. (No byte is written: a shard that already
+                // ended has closed its end, and the join below reports why.)
+                let _ = stop.shutdown(Shutdown::Both);
+            }
+        }
+        let mut first_err = None;
+        for shard in &mut self.shards {
+            let Some(join) = shard.join.take() else {
+                continue;
+            };
+            let result = match join.join() {
+                Ok(result) => result,
+                Err(e) => Err(io::Error::other(format!(
+                    "shard {} on CPU {}: {e}",
+                    shard.id, shard.cpu
+                ))),
+            };
+            let s = shard.counters.snapshot(shard.id, shard.cpu);
+            info!(
+                shard = s.shard,
+                rx = s.rx_datagrams,
+                tx = s.tx_datagrams,
+                truncated = s.rx_truncated,
+                rx_errors = s.rx_errors,
+                tx_errors = s.tx_errors,
+                panics = s.panics,
+                "shard counters at stop"
+            );
+            if let Err(e) = result {
+                error!(shard = shard.id, error = %e, "shard ended with an error");
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+}
+
+impl Drop for RunningShards {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+/// Sockets bound for every shard: `per_shard[s]` lists shard `s`'s sockets in the order of
+/// `local_addrs`.
+struct Bound {
+    local_addrs: Vec<SocketAddr>,
+    per_shard: Vec<Vec<(SocketAddr, socket2::Socket)>>,
+}
+
+/// Expands the listen list and binds each address once per shard. An address given in the
+/// config must bind; one that came from a wildcard is skipped with a warning if it cannot.
+fn bind_all(listen: &[SocketAddr], shards: usize, sizes: BufferSizes) -> io::Result<Bound> {
+    let local_ips = if listen.iter().any(|a| a.ip().is_unspecified()) {
+        addrs::local_ips()?
+    } else {
+        Vec::new()
+    };
+    let mut bound = Bound {
+        local_addrs: Vec::new(),
+        per_shard: (0..shards).map(|_| Vec::new()).collect(),
+    };
+    for group in addrs::expand(listen, &local_ips) {
+        for ip in &group.skipped_link_local {
+            info!(address = %ip, listen = %group.configured, "skipping IPv6 link-local address");
+        }
+        if group.addrs.is_empty() && !group.explicit {
+            warn!(listen = %group.configured, "no local address of this family (is IPv6 disabled?); skipped");
+        }
+        // With port 0, the first socket bound in the group picks the port for the rest.
+        let mut port = group.configured.port();
+        for mut addr in group.addrs {
+            addr.set_port(port);
+            match bind_everywhere(addr, shards, sizes) {
+                Ok((actual, sockets, granted)) => {
+                    port = actual.port();
+                    report_buffers(actual, sizes, granted);
+                    for (shard, socket) in bound.per_shard.iter_mut().zip(sockets) {
+                        shard.push((actual, socket));
+                    }
+                    bound.local_addrs.push(actual);
+                }
+                Err(e) if group.explicit => {
+                    return Err(io::Error::new(e.kind(), format!("binding {addr}: {e}")));
+                }
+                Err(e) => {
+                    warn!(address = %addr, listen = %group.configured, error = %e, "cannot bind; skipped")
+                }
+            }
+        }
+    }
+    if bound.local_addrs.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::AddrNotAvailable,
+            "no listen address could be bound",
+        ));
+    }
+    Ok(bound)
+}
+
+/// Binds `addr` `shards` times (the first learns the port when `addr` says 0).
+fn bind_everywhere(
+    addr: SocketAddr,
+    shards: usize,
+    sizes: BufferSizes,
+) -> io::Result<(SocketAddr, Vec<socket2::Socket>, Granted)> {
+    let (first, granted) = udp::bind(addr, sizes)?;
+    let actual = first
+        .local_addr()?
+        .as_socket()
+        .ok_or_else(|| io::Error::other("bound UDP socket has no IP address"))?;
+    let mut sockets = Vec::with_capacity(shards);
+    sockets.push(first);
+    for _ in 1..shards {
+        sockets.push(udp::bind(actual, sizes)?.0);
+    }
+    Ok((actual, sockets, granted))
+}
+
+fn report_buffers(addr: SocketAddr, asked: BufferSizes, granted: Granted) {
+    info!(address = %addr, rcvbuf = granted.recv, sndbuf = granted.send, "UDP socket buffers (kernel-reported)");
+    if granted.recv_capped {
+        warn!(
+            address = %addr,
+            asked = asked.recv,
+            got = granted.recv / 2,
+            "SO_RCVBUF capped by net.core.rmem_max; raise it (see tuning/) or grant CAP_NET_ADMIN"
+        );
+    }
+    if granted.send_capped {
+        warn!(
+            address = %addr,
+            asked = asked.send,
+            got = granted.send / 2,
+            "SO_SNDBUF capped by net.core.wmem_max; raise it (see tuning/) or grant CAP_NET_ADMIN"
+        );
+    }
+}
+
+/// Per-shard seed for the shard's RNG: the OS RNG, or the clock and shard id if that fails.
+fn seed(shard: u16) -> u64 {
+    let mut bytes = [0u8; 8];
+    // SAFETY: `bytes` is a writable 8-byte buffer.
+    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    if n == bytes.len() as isize {
+        return u64::from_ne_bytes(bytes);
+    }
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos
+        ^ u64::from(shard).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        ^ u64::from(std::process::id()) << 32
+}
+
+#[cfg(test)]
+mod tests;
