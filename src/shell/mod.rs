@@ -130,6 +130,7 @@ fn start_with<S: SansIo + 'static>(
                 domains: config.sip.domains.clone(),
                 symmetric_response: config.sip.symmetric_response,
                 server_header: config.sip.server_header.clone(),
+                drop_scanners: config.sip.drop_scanners,
             },
             seed: seed(id),
             batch,

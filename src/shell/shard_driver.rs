@@ -564,6 +564,7 @@ mod tests {
             domains: Vec::new(),
             symmetric_response: true,
             server_header: String::new(),
+            drop_scanners: true,
         }
     }
 
