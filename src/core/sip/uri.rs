@@ -912,7 +912,8 @@ mod tests {
             ! sip:a%3Bb@c.d sip:a;b@c.d
             ! sip:a@b.c tel:+1
             = x-foo:Abc X-FOO:Abc
-            ! x-foo:Abc x-foo:abc";
+            ! x-foo:Abc x-foo:abc
+            = sip:a@b.c;x;x=1 sip:a@b.c;x;x=1";
         for row in rows(table) {
             let mut f = row.split(' ');
             let (want, a, b) = (f.next() == Some("="), f.next().unwrap(), f.next().unwrap());
