@@ -28,7 +28,9 @@ impl fmt::Display for Invalid {
 
 impl std::error::Error for Invalid {}
 
-// Character classes, one bit each, looked up in one 256-entry table.
+// Character classes, one bit each, looked up in one 256-entry table. `%` escapes are handled
+// by the code that allows them, not by the classes.
+
 /// `token` (§25.1): alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~".
 pub(crate) const TOKEN: u16 = 1;
 /// `unreserved` (§25.1): alphanum / mark.
@@ -57,7 +59,8 @@ pub(crate) const RESERVED: u16 = 1 << 11;
 const MARK: &[u8] = b"-_.!~*'()";
 const RESERVED_CHARS: &[u8] = b";/?:@&=+$,";
 
-/// Each class: the characters beyond alphanumerics (if `alnum`) and `unreserved` (if `unres`).
+/// Each class: its bit, whether it holds every alphanumeric, whether it holds every
+/// `unreserved` character, and the other characters it holds.
 const CLASS_TABLE: [(u16, bool, bool, &[u8]); 12] = [
     (TOKEN, true, false, b"-.!%*_+`'~"),
     (UNRESERVED, true, true, b""),
@@ -270,6 +273,7 @@ fn quoted_end_lenient(s: &[u8], open: usize) -> usize {
     let mut i = open + 1;
     while let Some(off) = s.get(i..).and_then(|t| memchr::memchr2(b'"', b'\\', t)) {
         let at = i + off;
+        // NOTE: at < s.len(): memchr2 found it in s[i..].
         if s[at] == b'"' {
             return at + 1;
         }
@@ -309,8 +313,8 @@ pub fn is_quoted_string(s: &[u8]) -> bool {
 
 /// The content of a quoted-string with its quoted-pairs resolved, byte by byte.
 ///
-/// `s` should be a valid quoted-string (see [`quoted_string_len`]); given anything else the
-/// iterator yields the bytes between the first and last octet without judging them.
+/// `s` should be a valid quoted-string (see [`quoted_string_len`]). Given anything else it is
+/// not judged: outer quotes, if both are there, are dropped and `\` pairs still resolved.
 pub fn unquote(s: &[u8]) -> Unquote<'_> {
     let inner = if s.len() >= 2 && s[0] == b'"' && s[s.len() - 1] == b'"' {
         // NOTE: both ends were checked just above.
@@ -604,9 +608,9 @@ pub fn parse_ipv6(s: &[u8]) -> Option<Ipv6Addr> {
         return None;
     }
     let mut buf = [0u8; MAX];
+    // NOTE: below, i + 3 <= s.len() (":::" found at i), and s.len() - 1 < MAX.
     let text = match memchr::memmem::find(s, b":::") {
         Some(i) if !s[i + 3..].contains(&b':') && s[i + 3..].contains(&b'.') => {
-            // NOTE: i + 3 <= s.len() (found ":::" at i); the copy is s.len() - 1 <= MAX.
             buf[..i + 2].copy_from_slice(&s[..i + 2]);
             buf[i + 2..s.len() - 1].copy_from_slice(&s[i + 3..]);
             &buf[..s.len() - 1]

@@ -244,6 +244,7 @@ impl<'a> Uri<'a> {
                 // NOTE: at < rest.len().
                 let userinfo = &rest[..at];
                 let (user, password) = match memchr(b':', userinfo) {
+                    // NOTE: c < userinfo.len().
                     Some(c) => (&userinfo[..c], Some(&userinfo[c + 1..])),
                     None => (userinfo, None),
                 };
@@ -265,6 +266,7 @@ impl<'a> Uri<'a> {
         self.host = Some(Host::parse(host)?);
         if let Some(after) = s.strip_prefix(b":") {
             let digits = after.iter().take_while(|b| b.is_ascii_digit()).count();
+            // NOTE: digits <= after.len().
             self.port = Some(parse_u16(&after[..digits])?);
             s = &after[digits..];
         }
@@ -436,6 +438,7 @@ impl<'a> Uri<'a> {
 
 fn split_at_eq(p: &[u8]) -> (&[u8], Option<&[u8]>) {
     match memchr(b'=', p) {
+        // NOTE: i < p.len().
         Some(i) => (&p[..i], Some(&p[i + 1..])),
         None => (p, None),
     }

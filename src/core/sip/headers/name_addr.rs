@@ -262,6 +262,7 @@ pub fn parse_qvalue(s: &[u8]) -> Result<u16, Invalid> {
         if !d.is_ascii_digit() {
             return Err(Invalid);
         }
+        // NOTE: i < frac.len() <= 3.
         q += u16::from(d - b'0') * [100, 10, 1][i];
     }
     if q > 1000 {
