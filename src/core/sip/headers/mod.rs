@@ -33,3 +33,6 @@ pub use scalar::{
 };
 pub use session_timer::{MinSE, Refresher, SessionExpires};
 pub use via::{Via, Vias, BRANCH_COOKIE};
+
+#[cfg(test)]
+mod conformance_tests;
