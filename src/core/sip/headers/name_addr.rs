@@ -1,0 +1,657 @@
+//! `( name-addr / addr-spec ) *( SEMI param )`: From, To, Contact, Route, Record-Route, Path,
+//! Refer-To, Referred-By, Reply-To (RFC 3261 §20.10, §20.20, §20.39, grammar §25.1).
+//!
+//! Rules applied (RFC 3261 §20.10): without `<>`, parameters after the URI belong to the header,
+//! not the URI (RFC 4475 §3.3.12), and a URI that would contain `,`, `?` or `;` must be in
+//! `<>`, so such an addr-spec is rejected (RFC 4475 §3.1.2.13). A token display name may touch
+//! the `<` (RFC 4475 §3.1.1.6). An unterminated quoted string or `<` is an error
+//! (RFC 4475 §3.1.2.6). LWS just inside the brackets (`< sip:a@b >`, RFC 4475 §3.1.2.14) is
+//! tolerated and is not part of the URI; LWS inside the URI is an error.
+//!
+//! Header parameters with a defined grammar are checked when present: `tag` (token),
+//! `expires` (delta-seconds, u32), `q` (qvalue), `reg-id` (RFC 5626 §4.2), `+sip.instance`
+//! (RFC 5626 §4.1) and `pub-gruu` / `temp-gruu` (RFC 5627 §10), all quoted strings.
+
+use memchr::memchr;
+
+use crate::core::sip::text::{
+    is_lws, is_quoted_string, is_token, is_token_char, parse_u32, quoted_string_len, skip_lws,
+    strip_quotes, trim, trim_end, unquote, unquote_into, CommaSplit, Invalid, Param, Params,
+    Unquote,
+};
+use crate::core::sip::uri::Uri;
+
+/// A display name as received: a quoted-string (quotes included) or one or more tokens
+/// separated by LWS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DisplayName<'a> {
+    raw: &'a [u8],
+}
+
+/// One `name-addr` or `addr-spec` with its header parameters.
+#[derive(Debug, Clone, Copy)]
+pub struct NameAddr<'a> {
+    raw: &'a [u8],
+    display_name: Option<DisplayName<'a>>,
+    uri: Uri<'a>,
+    bracketed: bool,
+    params: &'a [u8],
+    tag: Option<&'a [u8]>,
+    expires: Option<u32>,
+    q: Option<u16>,
+}
+
+/// Refer-To (RFC 3515 §2.1): a name-addr or addr-spec with parameters.
+pub type ReferTo<'a> = NameAddr<'a>;
+/// Referred-By (RFC 3892 §3): a name-addr or addr-spec with parameters.
+pub type ReferredBy<'a> = NameAddr<'a>;
+
+impl<'a> DisplayName<'a> {
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    pub fn is_quoted(&self) -> bool {
+        self.raw.first() == Some(&b'"')
+    }
+
+    /// The name with quotes removed and quoted-pairs resolved (`"J Rosenberg \\\""` gives
+    /// `J Rosenberg \"`); token words come out as received.
+    pub fn unquoted(&self) -> Unquote<'a> {
+        unquote(self.raw)
+    }
+
+    /// Writes [`DisplayName::unquoted`] into `out`; errors if `out` is too small.
+    pub fn unquote_into(&self, out: &mut [u8]) -> Result<usize, Invalid> {
+        if self.is_quoted() {
+            return unquote_into(self.raw, out);
+        }
+        let dst = out.get_mut(..self.raw.len()).ok_or(Invalid)?;
+        dst.copy_from_slice(self.raw);
+        Ok(self.raw.len())
+    }
+}
+
+impl<'a> NameAddr<'a> {
+    /// Parses a `name-addr` or an `addr-spec`, then the header parameters. Surrounding LWS is
+    /// ignored.
+    pub fn parse(value: &'a [u8]) -> Result<Self, Invalid> {
+        Self::parse_with(value, false)
+    }
+
+    /// As [`NameAddr::parse`], but only the `name-addr` form (`<...>`) is accepted, as in
+    /// Route, Record-Route and Path (RFC 3261 §20.30, §20.34; RFC 3327 §4).
+    pub fn parse_bracketed(value: &'a [u8]) -> Result<Self, Invalid> {
+        Self::parse_with(value, true)
+    }
+
+    fn parse_with(value: &'a [u8], need_brackets: bool) -> Result<Self, Invalid> {
+        let raw = trim(value);
+        let (display_name, rest) = if raw.first() == Some(&b'"') {
+            let n = quoted_string_len(raw)?;
+            // NOTE: n <= raw.len() (quoted_string_len success).
+            (Some(DisplayName { raw: &raw[..n] }), skip_lws(&raw[n..]))
+        } else {
+            let n = raw
+                .iter()
+                .position(|&b| !(is_token_char(b) || is_lws(b)))
+                .unwrap_or(raw.len());
+            if raw.get(n) == Some(&b'<') {
+                let words = trim(&raw[..n]);
+                let name = (!words.is_empty()).then_some(DisplayName { raw: words });
+                (name, &raw[n..])
+            } else {
+                (None, raw)
+            }
+        };
+        let (uri, bracketed, tail) = if let Some(inner) = rest.strip_prefix(b"<") {
+            let close = memchr(b'>', inner).ok_or(Invalid)?;
+            // NOTE: close < inner.len().
+            (trim(&inner[..close]), true, &inner[close + 1..])
+        } else {
+            if need_brackets || display_name.is_some() {
+                return Err(Invalid);
+            }
+            let end = memchr(b';', rest).unwrap_or(rest.len());
+            // NOTE: end <= rest.len().
+            let uri = trim_end(&rest[..end]);
+            if memchr::memchr2(b'?', b',', uri).is_some() {
+                return Err(Invalid);
+            }
+            (uri, false, &rest[end..])
+        };
+        let params = skip_lws(tail);
+        let mut na = NameAddr {
+            raw,
+            display_name,
+            uri: Uri::parse(uri)?,
+            bracketed,
+            params,
+            tag: None,
+            expires: None,
+            q: None,
+        };
+        for p in Params::new(params) {
+            na.check_param(p?)?;
+        }
+        Ok(na)
+    }
+
+    fn check_param(&mut self, p: Param<'a>) -> Result<(), Invalid> {
+        let is = |name: &[u8]| p.name.eq_ignore_ascii_case(name);
+        let quoted = |v: &[u8]| {
+            if is_quoted_string(v) {
+                Ok(())
+            } else {
+                Err(Invalid)
+            }
+        };
+        match p.value {
+            Some(v) if is(b"tag") => {
+                if !is_token(v) {
+                    return Err(Invalid);
+                }
+                self.tag.get_or_insert(v);
+            }
+            Some(v) if is(b"expires") => {
+                let e = parse_u32(v)?;
+                self.expires.get_or_insert(e);
+            }
+            Some(v) if is(b"q") => {
+                let q = parse_qvalue(v)?;
+                self.q.get_or_insert(q);
+            }
+            Some(v) if is(b"reg-id") => match parse_u32(v)? {
+                1..=0x7fff_ffff => {}
+                _ => return Err(Invalid),
+            },
+            Some(v) if is(b"+sip.instance") || is(b"pub-gruu") || is(b"temp-gruu") => quoted(v)?,
+            None if is(b"tag") || is(b"expires") || is(b"q") || is(b"reg-id") => {
+                return Err(Invalid);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The element as received, LWS trimmed.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    pub fn display_name(&self) -> Option<DisplayName<'a>> {
+        self.display_name
+    }
+
+    pub fn uri(&self) -> &Uri<'a> {
+        &self.uri
+    }
+
+    /// True for the `name-addr` form (`<...>`).
+    pub fn is_bracketed(&self) -> bool {
+        self.bracketed
+    }
+
+    /// `tag` (RFC 3261 §19.3), in From and To.
+    pub fn tag(&self) -> Option<&'a [u8]> {
+        self.tag
+    }
+
+    /// Contact `expires` (RFC 3261 §20.10).
+    pub fn expires(&self) -> Option<u32> {
+        self.expires
+    }
+
+    /// Contact `q` in thousandths: `q=0.7` is 700 (RFC 3261 §20.10).
+    pub fn q(&self) -> Option<u16> {
+        self.q
+    }
+
+    /// `+sip.instance` without its quotes: `<urn:uuid:...>` (RFC 5626 §4.1).
+    pub fn instance(&self) -> Option<&'a [u8]> {
+        self.param(b"+sip.instance").flatten().map(strip_quotes)
+    }
+
+    /// `reg-id` (RFC 5626 §4.2).
+    pub fn reg_id(&self) -> Option<u32> {
+        self.param(b"reg-id")
+            .flatten()
+            .and_then(|v| parse_u32(v).ok())
+    }
+
+    /// `pub-gruu` without its quotes (RFC 5627 §10).
+    pub fn pub_gruu(&self) -> Option<&'a [u8]> {
+        self.param(b"pub-gruu").flatten().map(strip_quotes)
+    }
+
+    /// `temp-gruu` without its quotes (RFC 5627 §10).
+    pub fn temp_gruu(&self) -> Option<&'a [u8]> {
+        self.param(b"temp-gruu").flatten().map(strip_quotes)
+    }
+
+    /// Value of header parameter `name` (case-insensitive): `None` if absent, `Some(None)` if
+    /// present without a value. A quoted value keeps its quotes.
+    pub fn param(&self, name: &[u8]) -> Option<Option<&'a [u8]>> {
+        Params::new(self.params).find(name)
+    }
+
+    pub fn params(&self) -> Params<'a> {
+        Params::new(self.params)
+    }
+
+    /// The header parameters as received, from the first `;`; empty if none.
+    pub fn params_raw(&self) -> &'a [u8] {
+        self.params
+    }
+}
+
+/// `qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )` (RFC 3261 §25.1), in
+/// thousandths.
+pub fn parse_qvalue(s: &[u8]) -> Result<u16, Invalid> {
+    let (int, frac) = match s {
+        [i] => (*i, &[][..]),
+        [i, b'.', frac @ ..] if frac.len() <= 3 => (*i, frac),
+        _ => return Err(Invalid),
+    };
+    let mut q: u16 = match int {
+        b'0' => 0,
+        b'1' => 1000,
+        _ => return Err(Invalid),
+    };
+    for (i, &d) in frac.iter().enumerate() {
+        if !d.is_ascii_digit() {
+            return Err(Invalid);
+        }
+        // NOTE: i < frac.len() <= 3.
+        q += u16::from(d - b'0') * [100, 10, 1][i];
+    }
+    if q > 1000 {
+        return Err(Invalid);
+    }
+    Ok(q)
+}
+
+/// The elements of one header field holding a list of name-addrs (Contact, Route,
+/// Record-Route, Path), in order. A malformed or empty element yields one `Err` and ends the
+/// iteration; an empty header value is an error too (§25.1: `1#`).
+#[derive(Debug, Clone)]
+pub struct NameAddrs<'a> {
+    elements: CommaSplit<'a>,
+    need_brackets: bool,
+    started: bool,
+    failed: bool,
+}
+
+impl<'a> NameAddrs<'a> {
+    /// Elements in either form (Contact, Reply-To).
+    pub fn new(value: &'a [u8]) -> Self {
+        NameAddrs {
+            elements: CommaSplit::new(value),
+            need_brackets: false,
+            started: false,
+            failed: false,
+        }
+    }
+
+    /// Elements in the `name-addr` form only (Route, Record-Route, Path, Service-Route).
+    pub fn bracketed(value: &'a [u8]) -> Self {
+        NameAddrs {
+            need_brackets: true,
+            ..NameAddrs::new(value)
+        }
+    }
+}
+
+impl<'a> Iterator for NameAddrs<'a> {
+    type Item = Result<NameAddr<'a>, Invalid>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let first = !self.started;
+        self.started = true;
+        let item = match self.elements.next() {
+            Some(e) => NameAddr::parse_with(e, self.need_brackets),
+            None if first => Err(Invalid),
+            None => return None,
+        };
+        self.failed = item.is_err();
+        Some(item)
+    }
+}
+
+/// A Contact header value (RFC 3261 §20.10): `*` (only in a REGISTER that removes every
+/// binding, §10.2.2) or a list of contacts.
+#[derive(Debug, Clone)]
+pub enum ContactValue<'a> {
+    Star,
+    Contacts(NameAddrs<'a>),
+}
+
+impl<'a> ContactValue<'a> {
+    /// Errors only on an empty value; the contacts are decoded as they are iterated.
+    pub fn parse(value: &'a [u8]) -> Result<Self, Invalid> {
+        match trim(value) {
+            b"" => Err(Invalid),
+            b"*" => Ok(ContactValue::Star),
+            _ => Ok(ContactValue::Contacts(NameAddrs::new(value))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::sip::uri::{Host, Scheme};
+    use proptest::prelude::*;
+
+    fn na(s: &[u8]) -> NameAddr<'_> {
+        NameAddr::parse(s).unwrap_or_else(|_| panic!("{:?}", String::from_utf8_lossy(s)))
+    }
+
+    fn contacts(s: &[u8]) -> Result<Vec<NameAddr<'_>>, Invalid> {
+        match ContactValue::parse(s)? {
+            ContactValue::Star => Ok(Vec::new()),
+            ContactValue::Contacts(list) => list.collect(),
+        }
+    }
+
+    fn unquoted(d: DisplayName<'_>) -> Vec<u8> {
+        d.unquoted().collect()
+    }
+
+    #[test]
+    fn rfc3261_examples() {
+        let a = na(b"\"A. G. Bell\" <sip:agb@bell-telephone.com> ;tag=a48s");
+        assert_eq!(a.display_name().map(unquoted), Some(b"A. G. Bell".to_vec()));
+        assert_eq!(a.uri().user(), Some(&b"agb"[..]));
+        assert_eq!(a.tag(), Some(&b"a48s"[..]));
+        assert!(a.is_bracketed());
+        let a = na(b"Anonymous <sip:c8oqz84zk7z@privacy.org>;tag=hyh8");
+        assert_eq!(
+            a.display_name().map(|d| d.as_bytes()),
+            Some(&b"Anonymous"[..])
+        );
+        let a = na(b"sip:+12125551212@server.phone2net.com;tag=887s");
+        assert_eq!((a.display_name(), a.is_bracketed()), (None, false));
+        assert_eq!(a.tag(), Some(&b"887s"[..]));
+        assert_eq!(a.uri().params_raw(), b"");
+        assert_eq!(a.params_raw(), b";tag=887s");
+
+        let list = contacts(
+            b"\"Mr. Watson\" <sip:watson@worcester.bell-telephone.com>;q=0.7; expires=3600, \
+              \"Mr. Watson\" <mailto:watson@bell-telephone.com> ;q=0.1",
+        )
+        .unwrap();
+        assert_eq!(list.len(), 2);
+        assert_eq!((list[0].q(), list[0].expires()), (Some(700), Some(3600)));
+        assert_eq!(list[1].uri().scheme(), Scheme::Other(b"mailto"));
+        assert_eq!(list[1].q(), Some(100));
+        assert!(matches!(
+            ContactValue::parse(b" * "),
+            Ok(ContactValue::Star)
+        ));
+    }
+
+    #[test]
+    fn rfc4475_valid_name_addrs() {
+        // §3.1.1.1 wsinv.
+        let a = na(b"\r\n sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n");
+        assert_eq!(
+            a.uri().host(),
+            Some(Host::Domain(b"chair-dnrc.example.com"))
+        );
+        assert_eq!(a.tag(), Some(&b"1918181833n"[..]));
+        let a = na(
+            b"\"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com>\r\n  ;\r\n  tag = 98asjd8",
+        );
+        assert_eq!(
+            a.display_name().map(unquoted),
+            Some(b"J Rosenberg \\\"".to_vec())
+        );
+        assert_eq!(a.tag(), Some(&b"98asjd8"[..]));
+        let a = na(b"\"Quoted string \\\"\\\"\" <sip:jdrosen@example.com> ; newparam =\r\n      newvalue ;\r\n  secondparam ; q = 0.33");
+        assert_eq!(a.q(), Some(330));
+        assert_eq!(a.param(b"newparam"), Some(Some(&b"newvalue"[..])));
+        assert_eq!(a.param(b"secondparam"), Some(None));
+        let mut buf = [0u8; 20];
+        let n = a.display_name().unwrap().unquote_into(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"Quoted string \"\"");
+
+        // §3.1.1.2 intmeth: quoted BEL/NUL/DEL, token display name, UTF-8 quoted parameter.
+        let a = na(b"\"BEL:\\\x07 NUL:\\\x00 DEL:\\\x7f\" <sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*@example.com>");
+        assert_eq!(
+            a.display_name().map(unquoted),
+            Some(b"BEL:\x07 NUL:\x00 DEL:\x7f".to_vec())
+        );
+        assert_eq!(a.uri().params_raw(), b"");
+        let from = [
+            &b"token1~` token2'+_ token3*%!.- <sip:mundane@example.com>;fromParam''~+*_!.-%=\""[..],
+            "\u{0440}\u{0430}\u{0431}\u{043e}\u{0442}\u{0430}\u{044e}\u{0449}\u{0438}\u{0439}"
+                .as_bytes(),
+            b"\";tag=_token~1'+`*%!-.",
+        ]
+        .concat();
+        let a = na(&from);
+        assert_eq!(
+            a.display_name().map(|d| d.as_bytes()),
+            Some(&b"token1~` token2'+_ token3*%!.-"[..])
+        );
+        assert_eq!(a.tag(), Some(&b"_token~1'+`*%!-."[..]));
+
+        // §3.1.1.6 lwsdisp.
+        let a = na(b"caller<sip:caller@example.com>;tag=323");
+        assert_eq!(a.display_name().map(|d| d.as_bytes()), Some(&b"caller"[..]));
+
+        // §3.1.1.4 escnull and §3.1.1.3 esc01.
+        assert_eq!(
+            na(b"sip:null-%00-null@example.com").uri().user(),
+            Some(&b"null-%00-null"[..])
+        );
+        let a = na(b"\r\n  <sip:cal%6Cer@host5.example.net;%6C%72;n%61me=v%61lue%25%34%31>");
+        assert!(a.uri().has_lr());
+        assert_eq!(a.params_raw(), b"");
+
+        // §3.1.1.7 longreq: no LWS before '<', long valueless URI parameter.
+        let a = na(b"\"I have a user name of extreme proportion\"<sip:user@example.com:6000;unknownparam1=verylongvalue;longparamname=shortvalue;verylongParameterNameWithNoValue>");
+        assert_eq!(a.uri().port(), Some(6000));
+        assert_eq!(
+            a.uri().param(b"verylongparameternamewithnovalue"),
+            Some(None)
+        );
+
+        // §3.3.4 unksm2: other schemes.
+        assert_eq!(
+            na(b"isbn:2983792873").uri().scheme(),
+            Scheme::Other(b"isbn")
+        );
+        assert_eq!(
+            na(b"<http://www.example.com>;tag=3234233").tag(),
+            Some(&b"3234233"[..])
+        );
+        assert_eq!(
+            na(b"<name:John_Smith>").uri().opaque(),
+            Some(&b"John_Smith"[..])
+        );
+    }
+
+    #[test]
+    fn rfc4475_cparam_params_belong_where_the_brackets_say() {
+        // §3.3.12 cparam01: no <>, the parameter is a header parameter.
+        let a = na(b"sip:+19725552222@gw1.example.net;unknownparam");
+        assert_eq!(a.param(b"unknownparam"), Some(None));
+        assert_eq!(a.uri().param(b"unknownparam"), None);
+        // §3.3.13 cparam02: inside <>, it is a URI parameter.
+        let a = na(b"<sip:+19725552222@gw1.example.net;unknownparam>");
+        assert_eq!(a.param(b"unknownparam"), None);
+        assert_eq!(a.uri().param(b"unknownparam"), Some(None));
+        // §3.3.14 regescrt: an escaped header inside <> is kept.
+        let a = na(b"<sip:user@example.com?Route=%3Csip:sip.example.com%3E>");
+        assert_eq!(a.uri().headers_raw(), b"?Route=%3Csip:sip.example.com%3E");
+    }
+
+    #[test]
+    fn rfc4475_invalid_name_addrs() {
+        for bad in [
+            // §3.1.2.1 badinv01.
+            &b"\"Joe\" <sip:joe@example.org>;;;;"[..],
+            // §3.1.2.6 quotbal.
+            b"\"Mr. J. User <sip:j.user@example.com>",
+            // §3.1.2.13 regbadct: escaped header without <>.
+            b"sip:user@example.com?Route=%3Csip:sip.example.com%3E",
+            // §3.1.2.15 baddn: unquoted display name with a comma.
+            b"Bell, Alexander <sip:a.g.bell@example.com>;tag=43",
+            // §3.1.2.4 scalar02: expires above 2^32-1.
+            b"<sip:user@host129.example.com>\r\n  ;expires=280297596632815",
+        ] {
+            assert!(
+                NameAddr::parse(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert!(contacts(b"\"Joe\" <sip:joe@example.org>;;;;").is_err());
+        assert!(contacts(b"Watson, Thomas <sip:t.watson@example.org>").is_err());
+    }
+
+    #[test]
+    fn rfc4475_badaspec_spaces_inside_brackets_are_trimmed() {
+        let a = na(b"\"Watson, Thomas\" < sip:t.watson@example.org >");
+        assert_eq!(a.uri().as_bytes(), b"sip:t.watson@example.org");
+        assert_eq!(
+            a.display_name().map(unquoted),
+            Some(b"Watson, Thomas".to_vec())
+        );
+        assert!(NameAddr::parse(b"<sip:t.watson @example.org>").is_err());
+    }
+
+    #[test]
+    fn rfc5626_and_rfc5627_contact_params() {
+        let a = na(b"<sip:line1@192.0.2.2;transport=tcp>;reg-id=1;+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-000A95A0E128>\"");
+        assert_eq!(a.reg_id(), Some(1));
+        assert_eq!(
+            a.instance(),
+            Some(&b"<urn:uuid:00000000-0000-1000-8000-000A95A0E128>"[..])
+        );
+        let a = na(b"<sip:callee@192.0.2.1>;pub-gruu=\"sip:callee@example.com;gr=urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6\";temp-gruu=\"sip:tgruu.7hs==jd7vnzga5w7fajsc7-ajd6fabz0f8g5@example.com;gr\";+sip.instance=\"<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>\";expires=3600");
+        let gruu = Uri::parse(a.pub_gruu().unwrap()).unwrap();
+        assert_eq!(
+            gruu.param(b"gr"),
+            Some(Some(&b"urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6"[..]))
+        );
+        let temp = Uri::parse(a.temp_gruu().unwrap()).unwrap();
+        assert_eq!(temp.param(b"gr"), Some(None));
+        assert_eq!(a.expires(), Some(3600));
+        for bad in [
+            &b"<sip:a@b>;reg-id=0"[..],
+            b"<sip:a@b>;reg-id=2147483648",
+            b"<sip:a@b>;+sip.instance=urn",
+            b"<sip:a@b>;pub-gruu=x",
+        ] {
+            assert!(
+                NameAddr::parse(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn qvalues() {
+        for (s, q) in [
+            ("0", 0),
+            ("1", 1000),
+            ("0.", 0),
+            ("0.7", 700),
+            ("0.33", 330),
+            ("0.001", 1),
+            ("1.000", 1000),
+        ] {
+            assert_eq!(parse_qvalue(s.as_bytes()), Ok(q), "{s}");
+        }
+        for bad in ["", "2", "1.001", "0.1234", ".5", "0,5", "01", "0.a", "-0"] {
+            assert_eq!(parse_qvalue(bad.as_bytes()), Err(Invalid), "{bad}");
+        }
+    }
+
+    #[test]
+    fn malformed_name_addrs() {
+        for bad in [
+            &b""[..],
+            b"<>",
+            b"<sip:a@b",
+            b"sip:a@b>",
+            b"\"x\" sip:a@b",
+            b"x sip:a@b",
+            b"sip:a@b;tag",
+            b"sip:a@b;tag=\"q\"",
+            b"sip:a@b;q=2",
+            b"sip:a@b;expires=-1",
+            b"sip:a,b@c",
+            b"<sip:a@b> x",
+            b"<sip:a@b>;",
+            b"\"a\"<sip:a@b>x",
+            b"sip:a@b ;tag=1 x",
+        ] {
+            assert!(
+                NameAddr::parse(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert!(NameAddr::parse_bracketed(b"sip:a@b;lr").is_err());
+        let r: Result<Vec<_>, _> =
+            NameAddrs::bracketed(b"<sip:p1.example.com;lr>,\r\n <sip:p2.example.com;lr>").collect();
+        assert_eq!(r.map(|v| v.iter().all(|a| a.uri().has_lr())), Ok(true));
+        assert!(NameAddrs::bracketed(b"<sip:a@b>, sip:c@d").any(|r| r.is_err()));
+        assert!(NameAddrs::new(b"").next().unwrap().is_err());
+        assert!(NameAddrs::new(b"<sip:a@b>,").any(|r| r.is_err()));
+        assert!(ContactValue::parse(b" ").is_err());
+        assert!(contacts(b"*, <sip:a@b>").is_err());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(s in proptest::collection::vec(any::<u8>(), 0..80)) {
+            for a in NameAddrs::new(&s).flatten() {
+                let _ = (a.instance(), a.reg_id(), a.params().count(), a.display_name().map(|d| d.unquoted().count()));
+            }
+            let _ = NameAddrs::bracketed(&s).count();
+        }
+
+        #[test]
+        fn name_addr_shaped_text_never_panics(s in "[\" a-z]{0,4}<?sip:[a-z@.;=?<>\",]{0,16}>?[ ;=a-z\"0-9.]{0,16}") {
+            if let Ok(a) = NameAddr::parse(s.as_bytes()) {
+                let _ = (a.tag(), a.params().count(), a.display_name().map(|d| d.unquoted().count()));
+            }
+        }
+
+        #[test]
+        fn generated_name_addrs_parse_back(
+            name in proptest::option::of("[a-zA-Z0-9 ,<>@;\\\\\"]{0,10}"),
+            user in "[a-z0-9]{1,8}",
+            host in "[a-z]{1,8}\\.example\\.com",
+            tag in proptest::option::of("[a-zA-Z0-9.!%*_+`'~-]{1,12}"),
+            q in proptest::option::of(0u16..=1000),
+        ) {
+            let mut s = String::new();
+            if let Some(n) = &name {
+                s += "\"";
+                s += &n.replace('\\', "\\\\").replace('"', "\\\"");
+                s += "\" ";
+            }
+            s += &format!("<sip:{user}@{host}>");
+            if let Some(t) = &tag { s += &format!(" ;tag={t}"); }
+            if let Some(q) = q { s += &format!(";q={}.{:03}", q / 1000, q % 1000); }
+            let a = NameAddr::parse(s.as_bytes()).map_err(|_| TestCaseError::fail(s.clone()))?;
+            prop_assert_eq!(a.display_name().map(unquoted), name.map(String::into_bytes));
+            prop_assert_eq!(a.uri().user(), Some(user.as_bytes()));
+            prop_assert_eq!(a.uri().host(), Some(Host::Domain(host.as_bytes())));
+            prop_assert_eq!(a.tag(), tag.as_deref().map(str::as_bytes));
+            prop_assert_eq!(a.q(), q);
+        }
+    }
+}
