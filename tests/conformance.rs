@@ -15,7 +15,9 @@ const SERVER: &str = "127.0.0.1:5060";
 const PEER: &str = "192.0.2.200:5060";
 
 fn corpus_dir(corpus: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/conformance").join(corpus)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/conformance")
+        .join(corpus)
 }
 
 /// `(name, expect)` rows of a manifest.
@@ -34,7 +36,11 @@ fn manifest(corpus: &str) -> Vec<(String, String)> {
 fn vector(corpus: &str, name: &str) -> Vec<u8> {
     let dir = corpus_dir(corpus);
     let wire = dir.join("wire").join(format!("{name}.dat"));
-    let path = if wire.exists() { wire } else { dir.join(format!("{name}.dat")) };
+    let path = if wire.exists() {
+        wire
+    } else {
+        dir.join(format!("{name}.dat"))
+    };
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -46,7 +52,11 @@ fn exchange(bytes: &[u8]) -> Vec<Datagram> {
     sim.send(peer, server, bytes);
     let got = sim.take(peer);
     let stats = sim.shards()[0].stats();
-    assert_eq!(stats.accounted(), 1, "every datagram is accounted for once: {stats:?}");
+    assert_eq!(
+        stats.accounted(),
+        1,
+        "every datagram is accounted for once: {stats:?}"
+    );
     got
 }
 
@@ -69,7 +79,10 @@ fn matches(expect: &str, replies: &[Datagram]) -> bool {
 
 fn check(corpus: &str, name: &str) {
     let rows = manifest(corpus);
-    let (_, expect) = rows.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("{name} not in manifest"));
+    let (_, expect) = rows
+        .iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("{name} not in manifest"));
     let replies = exchange(&vector(corpus, name));
     let got: Vec<String> = replies
         .iter()
@@ -82,7 +95,9 @@ fn check(corpus: &str, name: &str) {
     );
     for r in &replies {
         assert_eq!(r.to, PEER.parse().unwrap(), "replies go back to the source");
-        assert!(drongo::core::sip::Message::parse(&r.bytes, drongo::core::sip::Framing::Stream).is_ok());
+        assert!(
+            drongo::core::sip::Message::parse(&r.bytes, drongo::core::sip::Framing::Stream).is_ok()
+        );
     }
 }
 
@@ -161,7 +176,10 @@ mod stream {
     use drongo::core::sip::framer::{Frame, FrameError, Framer, FramerLimits};
 
     fn frame(name: &str) -> Result<Frame, FrameError> {
-        let limits = FramerLimits { max_header_section: 16 * 1024, max_body: 16 * 1024 };
+        let limits = FramerLimits {
+            max_header_section: 16 * 1024,
+            max_body: 16 * 1024,
+        };
         Framer::new(limits).next(&vector("rfc4475", name))
     }
 
@@ -183,13 +201,17 @@ mod stream {
 
     #[test]
     fn messages_with_a_content_length_frame_whole() {
-        for name in ["wsinv", "intmeth", "esc01", "longreq", "mpart01", "badinv01", "multi01", "sdp01"] {
+        for name in [
+            "wsinv", "intmeth", "esc01", "longreq", "mpart01", "badinv01", "multi01", "sdp01",
+        ] {
             let bytes = vector("rfc4475", name);
             assert_eq!(frame(name), Ok(Frame::Message(bytes.len())), "{name}");
         }
         // dblreq's REGISTER frames alone; the INVITE after it is the next frame.
         let bytes = vector("rfc4475", "dblreq");
-        let Ok(Frame::Message(n)) = frame("dblreq") else { panic!("dblreq") };
+        let Ok(Frame::Message(n)) = frame("dblreq") else {
+            panic!("dblreq")
+        };
         assert!(n < bytes.len());
         assert!(bytes[..n].starts_with(b"REGISTER"));
     }

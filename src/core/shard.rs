@@ -25,7 +25,7 @@ use std::time::Instant;
 use crate::core::ids::{self, Rng};
 use crate::core::sip::error::{DropReason, Effect, ParseError};
 use crate::core::sip::header::HeaderName;
-use crate::core::sip::headers::{NameAddr, OptionTags, Via};
+use crate::core::sip::headers::{NameAddr, OptionTags, Via, Vias};
 use crate::core::sip::message::{Framing, Headers, Kind, Message};
 use crate::core::sip::method::{Method, ALLOWED};
 use crate::core::sip::uri::{Host, Scheme, Uri};
@@ -71,9 +71,9 @@ pub struct ShardStats {
     pub received: u64,
     /// Requests that parsed and validated.
     pub requests: u64,
-    /// Responses that parsed.
+    /// Responses that parsed and validated.
     pub responses: u64,
-    /// Requests refused by the codec with a 4xx/5xx answer.
+    /// Requests refused by the codec with a 4xx/5xx answer (also counted in `answered`).
     pub rejected: u64,
     /// Responses Drongo sent, by class (index 1 = 1xx ... 6 = 6xx).
     pub answered: [u64; 7],
@@ -90,10 +90,10 @@ impl ShardStats {
         self.answered.get(class as usize).copied().unwrap_or(0)
     }
 
-    /// Every datagram is accounted for exactly once: parsed as a request or response,
-    /// refused, or dropped.
+    /// Datagrams whose fate is known: each is answered once or dropped once. Equal to
+    /// `received` after every input; tests and the fuzz target check it.
     pub fn accounted(&self) -> u64 {
-        self.requests + self.responses + self.rejected + self.dropped.iter().sum::<u64>()
+        self.answered.iter().sum::<u64>() + self.dropped.iter().sum::<u64>()
     }
 }
 
@@ -103,7 +103,14 @@ const TRANSMIT_CAPACITY: usize = 2048;
 const POOL_MAX: usize = 1024;
 
 /// User-Agent substrings of scanners (SIPVicious and friends).
-const SCANNERS: &[&[u8]] = &[b"friendly-scanner", b"sipvicious", b"sipcli", b"VaxSIPUserAgent", b"pplsip", b"sundayddr"];
+const SCANNERS: &[&[u8]] = &[
+    b"friendly-scanner",
+    b"sipvicious",
+    b"sipcli",
+    b"VaxSIPUserAgent",
+    b"pplsip",
+    b"sundayddr",
+];
 
 /// A signalling shard.
 pub struct Shard {
@@ -120,7 +127,14 @@ impl Shard {
     pub fn new(config: ShardConfig, seed: u64) -> Self {
         let mut rng = Rng::new(seed);
         let secret = rng.next_u64();
-        Shard { config, secret, rng, transmits: VecDeque::new(), pool: Vec::new(), stats: ShardStats::default() }
+        Shard {
+            config,
+            secret,
+            rng,
+            transmits: VecDeque::new(),
+            pool: Vec::new(),
+            stats: ShardStats::default(),
+        }
     }
 
     pub fn config(&self) -> &ShardConfig {
@@ -132,17 +146,33 @@ impl Shard {
     }
 
     /// One UDP datagram arrived on `local` from `remote`.
-    pub fn handle_datagram(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, bytes: &[u8]) {
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        bytes: &[u8],
+    ) {
         let _ = now;
         self.stats.received += 1;
         let msg = match Message::parse(bytes, Framing::Datagram) {
             Ok(m) => m,
             Err(rejected) => {
-                return self.refuse(local, remote, rejected.kind, rejected.error, rejected.headers.as_ref());
+                return self.refuse(
+                    local,
+                    remote,
+                    rejected.kind,
+                    rejected.error,
+                    rejected.headers.as_ref(),
+                );
             }
         };
         if let Err(e) = validate::message(&msg) {
-            let kind = if msg.is_request() { Kind::Request } else { Kind::Response };
+            let kind = if msg.is_request() {
+                Kind::Request
+            } else {
+                Kind::Response
+            };
             return self.refuse(local, remote, kind, e, Some(msg.headers()));
         }
         match msg.method() {
@@ -192,13 +222,24 @@ impl Shard {
     }
 
     fn buffer(&mut self) -> Vec<u8> {
-        self.pool.pop().unwrap_or_else(|| Vec::with_capacity(TRANSMIT_CAPACITY))
+        self.pool
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(TRANSMIT_CAPACITY))
     }
 
     /// A message the codec refused: answer a request if it can be answered, else drop.
-    fn refuse(&mut self, local: SocketAddr, remote: SocketAddr, kind: Kind, error: ParseError, headers: Option<&Headers<'_>>) {
+    fn refuse(
+        &mut self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        kind: Kind,
+        error: ParseError,
+        headers: Option<&Headers<'_>>,
+    ) {
         match (kind, error.effect(), headers) {
-            (Kind::Request, Effect::Respond(status, reason), Some(h)) if h.get(HeaderName::Via).is_some() => {
+            (Kind::Request, Effect::Respond(status, reason), Some(h))
+                if h.get(HeaderName::Via).is_some() =>
+            {
                 self.stats.rejected += 1;
                 self.respond(local, remote, h, status, reason, |_| {});
             }
@@ -209,7 +250,13 @@ impl Shard {
         }
     }
 
-    fn handle_request(&mut self, local: SocketAddr, remote: SocketAddr, msg: &Message<'_>, method: Method<'_>) {
+    fn handle_request(
+        &mut self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        msg: &Message<'_>,
+        method: Method<'_>,
+    ) {
         let h = msg.headers();
         if method == Method::Ack {
             // §17.2.3: an ACK that matches no transaction is absorbed.
@@ -220,7 +267,9 @@ impl Shard {
         }
         // NOTE: validate::message has checked the Request-URI parses.
         let Some(request) = msg.request() else { return };
-        let Ok(uri) = Uri::parse(request.uri) else { return self.drop(DropReason::Internal) };
+        let Ok(uri) = Uri::parse(request.uri) else {
+            return self.drop(DropReason::Internal);
+        };
         if !matches!(uri.scheme(), Scheme::Sip | Scheme::Sips | Scheme::Tel) {
             return self.respond(local, remote, h, 416, "Unsupported URI Scheme", |_| {});
         }
@@ -238,7 +287,14 @@ impl Shard {
         }
         match method {
             Method::Other(_) => self.respond(local, remote, h, 501, "Not Implemented", write_allow),
-            Method::Cancel => self.respond(local, remote, h, 481, "Call/Transaction Does Not Exist", |_| {}),
+            Method::Cancel => self.respond(
+                local,
+                remote,
+                h,
+                481,
+                "Call/Transaction Does Not Exist",
+                |_| {},
+            ),
             Method::Options if for_us => self.respond(local, remote, h, 200, "OK", |w| {
                 write_allow(w);
                 w.header("Accept", b"application/sdp");
@@ -250,7 +306,10 @@ impl Shard {
 
     /// True when some option tag in any `name` header is not in [`SUPPORTED`].
     fn unsupported(&self, h: &Headers<'_>, name: HeaderName) -> bool {
-        h.all(name).flat_map(OptionTags::new).any(|tag| !SUPPORTED.iter().any(|s| s.eq_ignore_ascii_case(tag)))
+        h.all(name)
+            .flat_map(OptionTags::new)
+            .flatten()
+            .any(|tag| !SUPPORTED.iter().any(|s| s.eq_ignore_ascii_case(tag)))
     }
 
     fn respond_unsupported<'a>(
@@ -262,7 +321,7 @@ impl Shard {
     ) {
         let mut list = [&b""[..]; 16];
         let mut n = 0;
-        for tag in tags.flat_map(OptionTags::new) {
+        for tag in tags.flat_map(OptionTags::new).flatten() {
             if n < list.len() && !SUPPORTED.iter().any(|s| s.eq_ignore_ascii_case(tag)) {
                 list[n] = tag;
                 n += 1;
@@ -275,14 +334,24 @@ impl Shard {
 
     /// Is the Request-URI one of Drongo's own addresses or domains?
     fn is_for_us(&self, uri: &Uri<'_>, local: SocketAddr) -> bool {
-        let default_port = if uri.scheme() == Scheme::Sips { 5061 } else { 5060 };
+        let default_port = if uri.scheme() == Scheme::Sips {
+            5061
+        } else {
+            5060
+        };
         let port = uri.port().unwrap_or(default_port);
         match uri.host() {
             Some(Host::V4(ip)) => self.is_local(IpAddr::V4(ip), port, local),
             Some(Host::V6(ip)) => self.is_local(IpAddr::V6(ip), port, local),
             Some(Host::Domain(name)) => {
-                name.eq_ignore_ascii_case(b"localhost") && local.ip().is_loopback() && port == local.port()
-                    || self.config.domains.iter().any(|d| d.as_bytes().eq_ignore_ascii_case(name))
+                name.eq_ignore_ascii_case(b"localhost")
+                    && local.ip().is_loopback()
+                    && port == local.port()
+                    || self
+                        .config
+                        .domains
+                        .iter()
+                        .any(|d| d.as_bytes().eq_ignore_ascii_case(name))
             }
             None => false,
         }
@@ -291,7 +360,11 @@ impl Shard {
     fn is_local(&self, ip: IpAddr, port: u16, local: SocketAddr) -> bool {
         let ip = canonical(ip);
         (canonical(local.ip()) == ip && local.port() == port)
-            || self.config.local_addrs.iter().any(|a| canonical(a.ip()) == ip && a.port() == port)
+            || self
+                .config
+                .local_addrs
+                .iter()
+                .any(|a| canonical(a.ip()) == ip && a.port() == port)
     }
 
     /// Sends a response built from the request's headers; `extra` adds headers.
@@ -304,8 +377,10 @@ impl Shard {
         reason: &str,
         extra: impl FnOnce(&mut Writer<'_>),
     ) {
-        let Some(top) = h.get(HeaderName::Via) else { return self.drop(DropReason::Unanswerable) };
-        let via = Via::first(top).ok();
+        let Some(top) = h.get(HeaderName::Via) else {
+            return self.drop(DropReason::Unanswerable);
+        };
+        let via = Vias::new(top).next().and_then(Result::ok);
         let Some(dest) = self.response_destination(remote, via.as_ref()) else {
             return self.drop(DropReason::NoRoute);
         };
@@ -316,14 +391,20 @@ impl Shard {
             Some(to) if status > 100 && NameAddr::parse(to).map_or(true, |n| n.tag().is_none()) => {
                 let key = ids::keyed_hash(
                     self.secret,
-                    &[h.get(HeaderName::CallId).unwrap_or_default(), top, h.get(HeaderName::CSeq).unwrap_or_default()],
+                    &[
+                        h.get(HeaderName::CallId).unwrap_or_default(),
+                        top,
+                        h.get(HeaderName::CSeq).unwrap_or_default(),
+                    ],
                 );
                 Some(ids::write_tag(self.config.id, key, &mut tag_buf))
             }
             _ => None,
         };
         let mut via_buf = [0u8; 512];
-        let top_via = via.as_ref().and_then(|v| rewrite_top_via(v, remote, &mut via_buf));
+        let top_via = via
+            .as_ref()
+            .and_then(|v| rewrite_top_via(v, remote, &mut via_buf));
         let mut out = self.buffer();
         let mut w = response_to(&mut out, h, status, reason, top_via, to_tag);
         if !self.config.server_header.is_empty() {
@@ -332,11 +413,19 @@ impl Shard {
         extra(&mut w);
         w.finish(b"");
         self.stats.answered[(status / 100).min(6) as usize] += 1;
-        self.transmits.push_back(Transmit { local, remote: dest, payload: out });
+        self.transmits.push_back(Transmit {
+            local,
+            remote: dest,
+            payload: out,
+        });
     }
 
     /// §18.2.2 with RFC 3581: where a response goes.
-    fn response_destination(&self, remote: SocketAddr, via: Option<&Via<'_>>) -> Option<SocketAddr> {
+    fn response_destination(
+        &self,
+        remote: SocketAddr,
+        via: Option<&Via<'_>>,
+    ) -> Option<SocketAddr> {
         let Some(via) = via else { return Some(remote) };
         if self.config.symmetric_response || via.rport().is_some() {
             return Some(remote);
@@ -359,11 +448,14 @@ fn write_allow(w: &mut Writer<'_>) {
 }
 
 fn is_scanner(ua: &[u8]) -> bool {
-    SCANNERS.iter().any(|s| memchr::memmem::find(ua, s).is_some())
+    SCANNERS
+        .iter()
+        .any(|s| memchr::memmem::find(ua, s).is_some())
 }
 
 fn max_forwards(h: &Headers<'_>) -> Option<u8> {
-    h.get(HeaderName::MaxForwards).and_then(|v| crate::core::sip::text::parse_u8(v).ok())
+    h.get(HeaderName::MaxForwards)
+        .and_then(|v| crate::core::sip::text::parse_u8(v).ok())
 }
 
 /// IPv4-mapped IPv6 addresses compare as IPv4.
@@ -377,7 +469,11 @@ fn canonical(ip: IpAddr) -> IpAddr {
 /// §18.2.1 and RFC 3581 §4: the top Via of the response gets `received` when the sent-by
 /// host differs from the source address (always when `rport` is present), and a valueless
 /// `rport` gets the source port. Returns `None` when nothing changes (or it would not fit).
-fn rewrite_top_via<'b>(via: &Via<'_>, remote: SocketAddr, out: &'b mut [u8; 512]) -> Option<&'b [u8]> {
+fn rewrite_top_via<'b>(
+    via: &Via<'_>,
+    remote: SocketAddr,
+    out: &'b mut [u8; 512],
+) -> Option<&'b [u8]> {
     let src = canonical(remote.ip());
     let sent_by_matches = match via.host() {
         Host::V4(ip) => canonical(IpAddr::V4(ip)) == src,
@@ -393,12 +489,12 @@ fn rewrite_top_via<'b>(via: &Via<'_>, remote: SocketAddr, out: &'b mut [u8; 512]
     let raw = via.as_bytes();
     let mut cur = std::io::Cursor::new(&mut out[..]);
     let ok = (|| -> std::io::Result<()> {
-        match via.rport_span() {
-            // Split the value around the bare `rport` and write `rport=<port>` in its place.
-            Some(span) if fill_rport => {
-                cur.write_all(&raw[..span.end])?;
+        match bare_rport_end(via) {
+            // Split the value after the bare `rport` and write `=<port>` there.
+            Some(end) if fill_rport => {
+                cur.write_all(&raw[..end])?;
                 write!(cur, "={}", remote.port())?;
-                cur.write_all(&raw[span.end..])?;
+                cur.write_all(&raw[end..])?;
             }
             _ => cur.write_all(raw)?,
         }
@@ -412,4 +508,16 @@ fn rewrite_top_via<'b>(via: &Via<'_>, remote: SocketAddr, out: &'b mut [u8; 512]
     })();
     let len = cur.position() as usize;
     ok.ok().map(|_| &out[..len])
+}
+
+/// Offset just past a valueless `rport` parameter name within the Via's bytes.
+fn bare_rport_end(via: &Via<'_>) -> Option<usize> {
+    let raw = via.as_bytes();
+    let p = via
+        .params()
+        .flatten()
+        .find(|p| p.name.eq_ignore_ascii_case(b"rport") && p.value.is_none())?;
+    // NOTE: the parameter name is a sub-slice of the Via's bytes, so the offset is in range.
+    let offset = (p.name.as_ptr() as usize).checked_sub(raw.as_ptr() as usize)?;
+    Some(offset + p.name.len()).filter(|end| *end <= raw.len())
 }

@@ -47,11 +47,24 @@ impl Sim {
         let start = Instant::now();
         let shards = (0..shard_count.max(1))
             .map(|id| {
-                let config = ShardConfig { id, shard_count, ..template.clone() };
-                Shard::new(config, seed.wrapping_add(u64::from(id)).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+                let config = ShardConfig {
+                    id,
+                    shard_count,
+                    ..template.clone()
+                };
+                Shard::new(
+                    config,
+                    seed.wrapping_add(u64::from(id))
+                        .wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                )
             })
             .collect();
-        Sim { start, now: start, shards, sent: VecDeque::new() }
+        Sim {
+            start,
+            now: start,
+            shards,
+            sent: VecDeque::new(),
+        }
     }
 
     /// A one-address template: Drongo on `addr`, symmetric responses, no Server header.
@@ -97,7 +110,12 @@ impl Sim {
     pub fn advance(&mut self, by: Duration) {
         let until = self.now + by;
         loop {
-            let next = self.shards.iter().filter_map(Shard::poll_timeout).filter(|t| *t <= until).min();
+            let next = self
+                .shards
+                .iter()
+                .filter_map(Shard::poll_timeout)
+                .filter(|t| *t <= until)
+                .min();
             let Some(at) = next else { break };
             self.now = self.now.max(at);
             for i in 0..self.shards.len() {
@@ -114,7 +132,12 @@ impl Sim {
     fn drain(&mut self, i: usize) {
         let at = self.now - self.start;
         while let Some(t) = self.shards[i].poll_transmit() {
-            self.sent.push_back(Datagram { at, from: t.local, to: t.remote, bytes: t.payload.clone() });
+            self.sent.push_back(Datagram {
+                at,
+                from: t.local,
+                to: t.remote,
+                bytes: t.payload.clone(),
+            });
             self.shards[i].recycle(t.payload);
         }
     }

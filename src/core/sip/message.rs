@@ -13,6 +13,7 @@ use smallvec::SmallVec;
 use super::error::ParseError;
 use super::header::HeaderName;
 use super::method::Method;
+use super::text::is_token_char as is_token;
 
 /// Header lines indexed without touching the heap.
 pub const INLINE_HEADERS: usize = 32;
@@ -418,27 +419,6 @@ fn start_line_error(e: ParseError, line: &[u8]) -> ParseError {
         ParseError::StartLine
     }
 }
-
-/// RFC 3261 §25.1 `token` characters.
-#[inline]
-pub fn is_token(b: u8) -> bool {
-    TOKEN[b as usize]
-}
-
-static TOKEN: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut c = 0;
-    while c < 256 {
-        let b = c as u8;
-        t[c] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-            );
-        c += 1;
-    }
-    t
-};
 
 fn is_sip_version(v: &[u8]) -> bool {
     v.eq_ignore_ascii_case(b"SIP/2.0")

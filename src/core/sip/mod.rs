@@ -8,6 +8,7 @@ pub mod message;
 pub mod method;
 pub mod text;
 pub mod uri;
+pub mod validate;
 pub mod writer;
 
 pub use error::{DropReason, Effect, ParseError};

@@ -5,13 +5,18 @@
 
 use super::error::ParseError;
 use super::header::HeaderName;
-use super::headers::{CSeq, CallId, MaxForwards, NameAddr, Vias};
+use super::headers::{CSeq, CallId, MaxForwards, NameAddr, OptionTags, Vias};
 use super::message::Message;
 use super::uri::Uri;
 
 /// Headers without which no response can be matched or built (§8.1.1).
-const REQUIRED: [HeaderName; 5] =
-    [HeaderName::Via, HeaderName::From, HeaderName::To, HeaderName::CallId, HeaderName::CSeq];
+const REQUIRED: [HeaderName; 5] = [
+    HeaderName::Via,
+    HeaderName::From,
+    HeaderName::To,
+    HeaderName::CallId,
+    HeaderName::CSeq,
+];
 
 /// Validates a parsed message. The first failure found is returned.
 pub fn message(msg: &Message<'_>) -> Result<(), ParseError> {
@@ -38,7 +43,11 @@ pub fn message(msg: &Message<'_>) -> Result<(), ParseError> {
             _ => return Err(ParseError::Duplicate(*name)),
         }
     }
-    for (count, name) in singles.iter().zip([HeaderName::MaxForwards, HeaderName::ContentType, HeaderName::ContentLength]) {
+    for (count, name) in singles.iter().zip([
+        HeaderName::MaxForwards,
+        HeaderName::ContentType,
+        HeaderName::ContentLength,
+    ]) {
         if *count > 1 {
             return Err(ParseError::Duplicate(name));
         }
@@ -53,9 +62,17 @@ pub fn message(msg: &Message<'_>) -> Result<(), ParseError> {
     NameAddr::parse(get(HeaderName::From)).map_err(|_| ParseError::Invalid(HeaderName::From))?;
     NameAddr::parse(get(HeaderName::To)).map_err(|_| ParseError::Invalid(HeaderName::To))?;
     CallId::parse(get(HeaderName::CallId)).map_err(|_| ParseError::Invalid(HeaderName::CallId))?;
-    let cseq = CSeq::parse(get(HeaderName::CSeq)).map_err(|_| ParseError::Invalid(HeaderName::CSeq))?;
+    let cseq =
+        CSeq::parse(get(HeaderName::CSeq)).map_err(|_| ParseError::Invalid(HeaderName::CSeq))?;
     if let Some(mf) = h.get(HeaderName::MaxForwards) {
         MaxForwards::parse(mf).map_err(|_| ParseError::Invalid(HeaderName::MaxForwards))?;
+    }
+    for name in [HeaderName::Require, HeaderName::ProxyRequire] {
+        for v in h.all(name) {
+            for tag in OptionTags::new(v) {
+                tag.map_err(|_| ParseError::Invalid(name))?;
+            }
+        }
     }
     if let Some(r) = msg.request() {
         if cseq.method != r.method {
