@@ -55,10 +55,33 @@ pub struct ShardConfig {
     pub drop_scanners: bool,
 }
 
-/// One datagram to send. The buffer came from the shard's pool; hand it back with
+/// A connection id the shell assigns to each TCP connection it owns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConnId(pub u64);
+
+/// How a message came in, and so how its answer leaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// A UDP datagram.
+    Udp,
+    /// A stream connection owned by this shard's shell.
+    Stream(ConnId),
+}
+
+/// Where a message came from.
+#[derive(Debug, Clone, Copy)]
+struct Source {
+    flow: Flow,
+    local: SocketAddr,
+    remote: SocketAddr,
+}
+
+/// One message to send: a datagram from `local` to `remote`, or bytes for connection `conn`
+/// when `flow` is [`Flow::Stream`]. The buffer came from the shard's pool; hand it back with
 /// [`Shard::recycle`] once sent so the steady state allocates nothing.
 #[derive(Debug)]
 pub struct Transmit {
+    pub flow: Flow,
     pub local: SocketAddr,
     pub remote: SocketAddr,
     pub payload: Vec<u8>,
@@ -153,18 +176,41 @@ impl Shard {
         remote: SocketAddr,
         bytes: &[u8],
     ) {
+        let src = Source {
+            flow: Flow::Udp,
+            local,
+            remote,
+        };
+        self.handle_message(now, src, bytes, Framing::Datagram);
+    }
+
+    /// One complete message, cut from connection `conn` by the shell's
+    /// [`crate::core::sip::framer::Framer`], arrived on `local` from `remote`. Responses to it
+    /// go back on the same connection (§18.2.2).
+    pub fn handle_stream_message(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        local: SocketAddr,
+        remote: SocketAddr,
+        bytes: &[u8],
+    ) {
+        let src = Source {
+            flow: Flow::Stream(conn),
+            local,
+            remote,
+        };
+        self.handle_message(now, src, bytes, Framing::Stream);
+    }
+
+    fn handle_message(&mut self, now: Instant, src: Source, bytes: &[u8], framing: Framing) {
         let _ = now;
         self.stats.received += 1;
-        let msg = match Message::parse(bytes, Framing::Datagram) {
+        let msg = match Message::parse(bytes, framing) {
             Ok(m) => m,
             Err(rejected) => {
-                return self.refuse(
-                    local,
-                    remote,
-                    rejected.kind,
-                    rejected.error,
-                    rejected.headers.as_ref(),
-                );
+                let headers = rejected.headers.as_ref();
+                return self.refuse(src, rejected.kind, rejected.error, headers);
             }
         };
         if let Err(e) = validate::message(&msg) {
@@ -173,7 +219,7 @@ impl Shard {
             } else {
                 Kind::Response
             };
-            return self.refuse(local, remote, kind, e, Some(msg.headers()));
+            return self.refuse(src, kind, e, Some(msg.headers()));
         }
         match msg.method() {
             None => {
@@ -183,7 +229,7 @@ impl Shard {
             }
             Some(method) => {
                 self.stats.requests += 1;
-                self.handle_request(local, remote, &msg, method);
+                self.handle_request(src, &msg, method);
             }
         }
     }
@@ -230,8 +276,7 @@ impl Shard {
     /// A message the codec refused: answer a request if it can be answered, else drop.
     fn refuse(
         &mut self,
-        local: SocketAddr,
-        remote: SocketAddr,
+        src: Source,
         kind: Kind,
         error: ParseError,
         headers: Option<&Headers<'_>>,
@@ -241,7 +286,7 @@ impl Shard {
                 if h.get(HeaderName::Via).is_some() =>
             {
                 self.stats.rejected += 1;
-                self.respond(local, remote, h, status, reason, |_| {});
+                self.respond(src, h, status, reason, |_| {});
             }
             (Kind::Request, Effect::Respond(..), _) => self.drop(DropReason::Unanswerable),
             (Kind::Response, _, _) => self.drop(DropReason::BadResponse),
@@ -250,13 +295,7 @@ impl Shard {
         }
     }
 
-    fn handle_request(
-        &mut self,
-        local: SocketAddr,
-        remote: SocketAddr,
-        msg: &Message<'_>,
-        method: Method<'_>,
-    ) {
+    fn handle_request(&mut self, src: Source, msg: &Message<'_>, method: Method<'_>) {
         let h = msg.headers();
         if method == Method::Ack {
             // §17.2.3: an ACK that matches no transaction is absorbed.
@@ -271,36 +310,29 @@ impl Shard {
             return self.drop(DropReason::Internal);
         };
         if !matches!(uri.scheme(), Scheme::Sip | Scheme::Sips | Scheme::Tel) {
-            return self.respond(local, remote, h, 416, "Unsupported URI Scheme", |_| {});
+            return self.respond(src, h, 416, "Unsupported URI Scheme", |_| {});
         }
-        let for_us = self.is_for_us(&uri, local);
+        let for_us = self.is_for_us(&uri, src.local);
         if !for_us && max_forwards(h) == Some(0) {
-            return self.respond(local, remote, h, 483, "Too Many Hops", |_| {});
+            return self.respond(src, h, 483, "Too Many Hops", |_| {});
         }
         if self.unsupported(h, HeaderName::ProxyRequire) {
             let tags = h.all(HeaderName::ProxyRequire);
-            return self.respond_unsupported(local, remote, h, tags);
+            return self.respond_unsupported(src, h, tags);
         }
         if for_us && method != Method::Cancel && self.unsupported(h, HeaderName::Require) {
             let tags = h.all(HeaderName::Require);
-            return self.respond_unsupported(local, remote, h, tags);
+            return self.respond_unsupported(src, h, tags);
         }
         match method {
-            Method::Other(_) => self.respond(local, remote, h, 501, "Not Implemented", write_allow),
-            Method::Cancel => self.respond(
-                local,
-                remote,
-                h,
-                481,
-                "Call/Transaction Does Not Exist",
-                |_| {},
-            ),
-            Method::Options if for_us => self.respond(local, remote, h, 200, "OK", |w| {
+            Method::Other(_) => self.respond(src, h, 501, "Not Implemented", write_allow),
+            Method::Cancel => self.respond(src, h, 481, "Call/Transaction Does Not Exist", |_| {}),
+            Method::Options if for_us => self.respond(src, h, 200, "OK", |w| {
                 write_allow(w);
                 w.header("Accept", b"application/sdp");
                 w.header_list("Supported", SUPPORTED.iter().copied());
             }),
-            _ => self.respond(local, remote, h, 404, "Not Found", |_| {}),
+            _ => self.respond(src, h, 404, "Not Found", |_| {}),
         }
     }
 
@@ -314,8 +346,7 @@ impl Shard {
 
     fn respond_unsupported<'a>(
         &mut self,
-        local: SocketAddr,
-        remote: SocketAddr,
+        src: Source,
         h: &Headers<'a>,
         tags: impl Iterator<Item = &'a [u8]>,
     ) {
@@ -327,7 +358,7 @@ impl Shard {
                 n += 1;
             }
         }
-        self.respond(local, remote, h, 420, "Bad Extension", |w| {
+        self.respond(src, h, 420, "Bad Extension", |w| {
             w.header_list("Unsupported", list[..n].iter().copied());
         })
     }
@@ -370,8 +401,7 @@ impl Shard {
     /// Sends a response built from the request's headers; `extra` adds headers.
     fn respond(
         &mut self,
-        local: SocketAddr,
-        remote: SocketAddr,
+        src: Source,
         h: &Headers<'_>,
         status: u16,
         reason: &str,
@@ -381,7 +411,7 @@ impl Shard {
             return self.drop(DropReason::Unanswerable);
         };
         let via = Vias::new(top).next().and_then(Result::ok);
-        let Some(dest) = self.response_destination(remote, via.as_ref()) else {
+        let Some(dest) = self.response_destination(src, via.as_ref()) else {
             return self.drop(DropReason::NoRoute);
         };
         // §8.2.6.2: a To without a tag gets one (not on 100). Derived from the request so a
@@ -404,7 +434,7 @@ impl Shard {
         let mut via_buf = [0u8; 512];
         let top_via = via
             .as_ref()
-            .and_then(|v| rewrite_top_via(v, remote, &mut via_buf));
+            .and_then(|v| rewrite_top_via(v, src.remote, &mut via_buf));
         let mut out = self.buffer();
         let mut w = response_to(&mut out, h, status, reason, top_via, to_tag);
         if !self.config.server_header.is_empty() {
@@ -414,19 +444,21 @@ impl Shard {
         w.finish(b"");
         self.stats.answered[(status / 100).min(6) as usize] += 1;
         self.transmits.push_back(Transmit {
-            local,
+            flow: src.flow,
+            local: src.local,
             remote: dest,
             payload: out,
         });
     }
 
     /// §18.2.2 with RFC 3581: where a response goes.
-    fn response_destination(
-        &self,
-        remote: SocketAddr,
-        via: Option<&Via<'_>>,
-    ) -> Option<SocketAddr> {
+    fn response_destination(&self, src: Source, via: Option<&Via<'_>>) -> Option<SocketAddr> {
+        let remote = src.remote;
         let Some(via) = via else { return Some(remote) };
+        if matches!(src.flow, Flow::Stream(_)) {
+            // The connection the request came on; the shell falls back to §18.2.2 if closed.
+            return Some(remote);
+        }
         if self.config.symmetric_response || via.rport().is_some() {
             return Some(remote);
         }

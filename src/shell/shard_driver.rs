@@ -621,6 +621,7 @@ mod tests {
             let mut out = Outbox::new(4);
             for i in 0..6u8 {
                 out.pending.push(Transmit {
+                    flow: crate::core::shard::Flow::Udp,
                     local,
                     remote,
                     payload: vec![i; 20],
@@ -628,6 +629,7 @@ mod tests {
             }
             let stranger: SocketAddr = "127.0.0.2:5060".parse().unwrap();
             out.pending.push(Transmit {
+                flow: crate::core::shard::Flow::Udp,
                 local: stranger,
                 remote,
                 payload: vec![9; 20],

@@ -30,6 +30,7 @@ impl Echo {
         let mut payload = self.pool.pop().unwrap_or_default();
         payload.extend_from_slice(bytes);
         self.out.push_back(Transmit {
+            flow: crate::core::shard::Flow::Udp,
             local,
             remote,
             payload,

@@ -416,6 +416,7 @@ mod tests {
         let to = peer.local_addr().unwrap();
         let outbox: Vec<Transmit> = (0..5u8)
             .map(|i| Transmit {
+                flow: crate::core::shard::Flow::Udp,
                 local: addr,
                 remote: to,
                 payload: vec![i; 10 + i as usize],
@@ -439,6 +440,7 @@ mod tests {
     fn sendmmsg_reports_a_family_mismatch_as_an_error() {
         let (s, addr, _) = loopback_pair();
         let outbox = vec![Transmit {
+            flow: crate::core::shard::Flow::Udp,
             local: addr,
             remote: "[::1]:9".parse().unwrap(),
             payload: vec![1],
