@@ -1,0 +1,383 @@
+//! Whole shards on the simulator's virtual network and clock: what Drongo answers to OPTIONS,
+//! to requests it cannot serve, and to malformed input, with 1 and 2 shards.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use drongo::core::shard::ShardConfig;
+use drongo::core::sip::{DropReason, Framing, HeaderName, Message};
+use drongo::sim::{Datagram, Sim};
+
+const SERVER: &str = "127.0.0.1:5060";
+const PHONE: &str = "192.0.2.10:40000";
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn sim() -> Sim {
+    Sim::new(1, Sim::template(addr(SERVER)), 7)
+}
+
+/// A request with the headers RFC 3261 §8.1.1 requires; `extra` lines go before the blank line.
+fn request(method: &str, uri: &str, via: &str, extra: &str) -> Vec<u8> {
+    format!(
+        "{method} {uri} SIP/2.0\r\n\
+         Via: {via}\r\n\
+         From: <sip:alice@example.com>;tag=a1\r\n\
+         To: <{uri}>\r\n\
+         Call-ID: sim-{method}-1@example.com\r\n\
+         CSeq: 1 {method}\r\n\
+         Max-Forwards: 70\r\n\
+         {extra}\
+         Content-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+fn options(extra: &str) -> Vec<u8> {
+    request(
+        "OPTIONS",
+        "sip:127.0.0.1:5060",
+        "SIP/2.0/UDP 192.0.2.10:40000;branch=z9hG4bK-o1;rport",
+        extra,
+    )
+}
+
+/// Sends one datagram from the phone and returns the single answer, parsed.
+fn answer(sim: &mut Sim, bytes: &[u8]) -> Datagram {
+    sim.send(addr(PHONE), addr(SERVER), bytes);
+    let mut got = sim.take(addr(PHONE));
+    assert_eq!(got.len(), 1, "one answer expected, got {got:?}");
+    got.remove(0)
+}
+
+fn header<'a>(d: &'a Datagram, name: HeaderName) -> Option<&'a [u8]> {
+    Message::parse(&d.bytes, Framing::Stream)
+        .expect("answers parse")
+        .header(name)
+}
+
+fn assert_silent(sim: &mut Sim, bytes: &[u8], reason: DropReason) {
+    let before = sim.shards()[0].stats().dropped(reason);
+    sim.send(addr(PHONE), addr(SERVER), bytes);
+    assert!(sim.take_all().is_empty(), "no answer expected");
+    assert_eq!(
+        sim.shards()[0].stats().dropped(reason),
+        before + 1,
+        "{reason:?} counted"
+    );
+}
+
+#[test]
+fn options_to_drongo_gets_200_with_allow_accept_and_supported() {
+    let mut sim = sim();
+    let d = answer(&mut sim, &options(""));
+    assert_eq!(d.status(), Some(200));
+    assert_eq!(d.from, addr(SERVER));
+    let allow = header(&d, HeaderName::Allow).unwrap();
+    for m in ["INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER"] {
+        assert!(
+            allow.windows(m.len()).any(|w| w == m.as_bytes()),
+            "Allow lists {m}"
+        );
+    }
+    assert_eq!(
+        header(&d, HeaderName::Accept),
+        Some(&b"application/sdp"[..])
+    );
+    assert!(header(&d, HeaderName::Supported).is_some());
+    assert_eq!(
+        header(&d, HeaderName::Server),
+        None,
+        "no fingerprint by default"
+    );
+    assert_eq!(
+        header(&d, HeaderName::CallId),
+        Some(&b"sim-OPTIONS-1@example.com"[..])
+    );
+    assert_eq!(header(&d, HeaderName::CSeq), Some(&b"1 OPTIONS"[..]));
+}
+
+#[test]
+fn the_answer_fills_rport_and_received_and_tags_the_to() {
+    let mut sim = sim();
+    let d = answer(&mut sim, &options(""));
+    let via = header(&d, HeaderName::Via).unwrap();
+    assert_eq!(
+        via,
+        b"SIP/2.0/UDP 192.0.2.10:40000;branch=z9hG4bK-o1;rport=40000;received=192.0.2.10"
+    );
+    let to = header(&d, HeaderName::To).unwrap();
+    assert!(
+        to.starts_with(b"<sip:127.0.0.1:5060>;tag="),
+        "{}",
+        String::from_utf8_lossy(to)
+    );
+    // A retransmission gets the same answer, To tag included.
+    let again = answer(&mut sim, &options(""));
+    assert_eq!(header(&again, HeaderName::To), Some(to));
+}
+
+#[test]
+fn received_is_added_when_the_sent_by_is_not_the_source() {
+    let mut sim = sim();
+    let req = request(
+        "OPTIONS",
+        "sip:127.0.0.1",
+        "SIP/2.0/UDP phone.example.com;branch=z9hG4bK-x",
+        "",
+    );
+    let d = answer(&mut sim, &req);
+    assert_eq!(
+        header(&d, HeaderName::Via),
+        Some(&b"SIP/2.0/UDP phone.example.com;branch=z9hG4bK-x;received=192.0.2.10"[..])
+    );
+    // Symmetric by default: back to the source port although the Via says 5060.
+    assert_eq!(d.to, addr(PHONE));
+}
+
+#[test]
+fn plain_rfc3261_response_routing_when_configured() {
+    let template = ShardConfig {
+        symmetric_response: false,
+        ..Sim::template(addr(SERVER))
+    };
+    let mut sim = Sim::new(1, template, 7);
+    let req = request(
+        "OPTIONS",
+        "sip:127.0.0.1",
+        "SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bK-p",
+        "",
+    );
+    sim.send(addr(PHONE), addr(SERVER), &req);
+    let got = sim.take_all();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0].to,
+        addr("192.0.2.10:5070"),
+        "§18.2.2: received address, sent-by port"
+    );
+    // rport asks for the source port (RFC 3581).
+    let req = request(
+        "OPTIONS",
+        "sip:127.0.0.1",
+        "SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bK-q;rport",
+        "",
+    );
+    sim.send(addr(PHONE), addr(SERVER), &req);
+    assert_eq!(sim.take_all()[0].to, addr(PHONE));
+}
+
+#[test]
+fn requests_drongo_cannot_serve_yet_get_final_answers() {
+    let mut sim = sim();
+    let via = "SIP/2.0/UDP 192.0.2.10:40000;branch=z9hG4bK-i1";
+    let d = answer(
+        &mut sim,
+        &request("INVITE", "sip:nobody@127.0.0.1", via, ""),
+    );
+    assert_eq!(d.status(), Some(404));
+    assert!(header(&d, HeaderName::To)
+        .unwrap()
+        .windows(5)
+        .any(|w| w == b";tag="));
+    let d = answer(&mut sim, &request("REGISTER", "sip:127.0.0.1", via, ""));
+    assert_eq!(d.status(), Some(404));
+    let d = answer(&mut sim, &request("FROB", "sip:127.0.0.1", via, ""));
+    assert_eq!(d.status(), Some(501));
+    assert!(header(&d, HeaderName::Allow).is_some(), "501 lists Allow");
+    let d = answer(
+        &mut sim,
+        &request("CANCEL", "sip:nobody@127.0.0.1", via, ""),
+    );
+    assert_eq!(d.status(), Some(481), "§9.2: CANCEL matching nothing");
+}
+
+#[test]
+fn proxy_checks_before_forwarding() {
+    let mut sim = sim();
+    let via = "SIP/2.0/UDP 192.0.2.10:40000;branch=z9hG4bK-m";
+    let zero = request("OPTIONS", "sip:bob@example.com", via, "").replace_mf(0);
+    assert_eq!(answer(&mut sim, &zero).status(), Some(483));
+    // Max-Forwards 0 to Drongo itself: OPTIONS is answered (RFC 3261 §16.3 step 3, §11).
+    let to_us = options("").replace_mf(0);
+    assert_eq!(answer(&mut sim, &to_us).status(), Some(200));
+    let pr = request(
+        "OPTIONS",
+        "sip:bob@example.com",
+        via,
+        "Proxy-Require: fooext, barext\r\n",
+    );
+    let d = answer(&mut sim, &pr);
+    assert_eq!(d.status(), Some(420));
+    assert_eq!(
+        header(&d, HeaderName::Unsupported),
+        Some(&b"fooext, barext"[..])
+    );
+    // Require is for the UAS: a proxy does not check it, Drongo as the UAS does.
+    let req = request("OPTIONS", "sip:bob@example.com", via, "Require: fooext\r\n");
+    assert_eq!(answer(&mut sim, &req).status(), Some(404));
+    assert_eq!(
+        answer(&mut sim, &options("Require: fooext\r\n")).status(),
+        Some(420)
+    );
+    let scheme = request("OPTIONS", "mailto:bob@example.com", via, "");
+    assert_eq!(answer(&mut sim, &scheme).status(), Some(416));
+}
+
+#[test]
+fn malformed_requests_get_the_codec_status() {
+    let mut sim = sim();
+    let ok = options("");
+    let cases: [(Vec<u8>, u16); 7] = [
+        (
+            String::from_utf8(ok.clone())
+                .unwrap()
+                .replace("SIP/2.0\r\n", "SIP/3.0\r\n")
+                .into_bytes(),
+            505,
+        ),
+        (
+            String::from_utf8(ok.clone())
+                .unwrap()
+                .replace("Call-ID: sim-OPTIONS-1@example.com\r\n", "")
+                .into_bytes(),
+            400,
+        ),
+        (
+            String::from_utf8(ok.clone())
+                .unwrap()
+                .replace("CSeq: 1 OPTIONS", "CSeq: 1 INVITE")
+                .into_bytes(),
+            400,
+        ),
+        (
+            String::from_utf8(ok.clone())
+                .unwrap()
+                .replace("CSeq: 1 OPTIONS", "CSeq: 99999999999 OPTIONS")
+                .into_bytes(),
+            400,
+        ),
+        (
+            String::from_utf8(ok.clone())
+                .unwrap()
+                .replace("Max-Forwards: 70", "Max-Forwards: 256")
+                .into_bytes(),
+            400,
+        ),
+        (
+            String::from_utf8(ok.clone())
+                .unwrap()
+                .replace("Content-Length: 0", "Content-Length: 10")
+                .into_bytes(),
+            400,
+        ),
+        (
+            String::from_utf8(ok.clone())
+                .unwrap()
+                .replace(
+                    "From: <sip:alice@example.com>",
+                    "From: \"unterminated <sip:a@b>",
+                )
+                .into_bytes(),
+            400,
+        ),
+    ];
+    for (bytes, status) in cases {
+        let d = answer(&mut sim, &bytes);
+        assert_eq!(
+            d.status(),
+            Some(status),
+            "{}",
+            String::from_utf8_lossy(&bytes)
+        );
+    }
+    assert_eq!(sim.shards()[0].stats().rejected, 7);
+}
+
+#[test]
+fn what_cannot_be_answered_is_dropped_and_counted() {
+    let mut sim = sim();
+    let via = "SIP/2.0/UDP 192.0.2.10:40000;branch=z9hG4bK-a";
+    assert_silent(
+        &mut sim,
+        &request("ACK", "sip:nobody@127.0.0.1", via, ""),
+        DropReason::StrayAck,
+    );
+    let response = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK-r\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\nCall-ID: r\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+    assert_silent(&mut sim, response, DropReason::StrayResponse);
+    assert_silent(
+        &mut sim,
+        b"SIP/2.0 999 Nope\r\n\r\n",
+        DropReason::BadResponse,
+    );
+    assert_silent(&mut sim, b"\x16\x03\x01\x02\x00 hello", DropReason::Garbage);
+    assert_silent(&mut sim, b"", DropReason::Garbage);
+    let no_via = String::from_utf8(options("")).unwrap().replace(
+        &format!(
+            "Via: {}\r\n",
+            "SIP/2.0/UDP 192.0.2.10:40000;branch=z9hG4bK-o1;rport"
+        ),
+        "",
+    );
+    assert_silent(&mut sim, no_via.as_bytes(), DropReason::Unanswerable);
+    assert_silent(
+        &mut sim,
+        &options("User-Agent: friendly-scanner\r\n"),
+        DropReason::Scanner,
+    );
+    let stats = sim.shards()[0].stats();
+    assert_eq!(stats.accounted(), stats.received);
+}
+
+#[test]
+fn the_virtual_clock_moves_only_when_told() {
+    let mut sim = sim();
+    assert_eq!(sim.elapsed(), Duration::ZERO);
+    answer(&mut sim, &options(""));
+    sim.advance(Duration::from_secs(64));
+    assert_eq!(sim.elapsed(), Duration::from_secs(64));
+    assert!(sim.take_all().is_empty(), "nothing is sent on its own");
+}
+
+#[test]
+fn two_shards_share_the_load_and_answer_everyone() {
+    let mut sim = Sim::new(2, Sim::template(addr(SERVER)), 9);
+    for port in 0..200u16 {
+        let phone = SocketAddr::new(addr(PHONE).ip(), 30000 + port);
+        let via = format!("SIP/2.0/UDP {phone};branch=z9hG4bK-{port};rport");
+        let req = request("OPTIONS", "sip:127.0.0.1", &via, "");
+        sim.send(phone, addr(SERVER), &req);
+        let got = sim.take(phone);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].status(), Some(200));
+        let to = header(&got[0], HeaderName::To).unwrap();
+        let tag = &to[to.len() - 19..];
+        let shard = drongo::core::ids::tag_shard(tag).unwrap() as usize;
+        assert_eq!(
+            shard,
+            sim.shard_for(phone, addr(SERVER)),
+            "the To tag names the shard that answered"
+        );
+    }
+    let (a, b) = (
+        sim.shards()[0].stats().received,
+        sim.shards()[1].stats().received,
+    );
+    assert_eq!(a + b, 200);
+    assert!(a > 50 && b > 50, "both shards took a share: {a} / {b}");
+}
+
+trait ReplaceMf {
+    fn replace_mf(self, mf: u32) -> Vec<u8>;
+}
+
+impl ReplaceMf for Vec<u8> {
+    fn replace_mf(self, mf: u32) -> Vec<u8> {
+        String::from_utf8(self)
+            .unwrap()
+            .replace("Max-Forwards: 70", &format!("Max-Forwards: {mf}"))
+            .into_bytes()
+    }
+}
