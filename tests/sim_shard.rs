@@ -52,7 +52,7 @@ fn answer(sim: &mut Sim, bytes: &[u8]) -> Datagram {
     got.remove(0)
 }
 
-fn header<'a>(d: &'a Datagram, name: HeaderName) -> Option<&'a [u8]> {
+fn header(d: &Datagram, name: HeaderName) -> Option<&[u8]> {
     Message::parse(&d.bytes, Framing::Stream)
         .expect("answers parse")
         .header(name)

@@ -363,39 +363,32 @@ impl Shard {
         })
     }
 
-    /// Is the Request-URI one of Drongo's own addresses or domains?
+    /// Is the Request-URI one of Drongo's own addresses or domains? A URI without a port
+    /// matches on any port Drongo listens on; an explicit port must be one of them.
     fn is_for_us(&self, uri: &Uri<'_>, local: SocketAddr) -> bool {
-        let default_port = if uri.scheme() == Scheme::Sips {
-            5061
-        } else {
-            5060
-        };
-        let port = uri.port().unwrap_or(default_port);
+        let port = uri.port();
         match uri.host() {
             Some(Host::V4(ip)) => self.is_local(IpAddr::V4(ip), port, local),
             Some(Host::V6(ip)) => self.is_local(IpAddr::V6(ip), port, local),
             Some(Host::Domain(name)) => {
-                name.eq_ignore_ascii_case(b"localhost")
-                    && local.ip().is_loopback()
-                    && port == local.port()
-                    || self
-                        .config
-                        .domains
-                        .iter()
-                        .any(|d| d.as_bytes().eq_ignore_ascii_case(name))
+                let port_ok = port.is_none_or(|p| p == local.port());
+                port_ok
+                    && (name.eq_ignore_ascii_case(b"localhost") && local.ip().is_loopback()
+                        || self.config.domains.iter().any(|d| {
+                            let d = d.strip_suffix('.').unwrap_or(d);
+                            let name = name.strip_suffix(b".").unwrap_or(name);
+                            d.as_bytes().eq_ignore_ascii_case(name)
+                        }))
             }
             None => false,
         }
     }
 
-    fn is_local(&self, ip: IpAddr, port: u16, local: SocketAddr) -> bool {
+    fn is_local(&self, ip: IpAddr, port: Option<u16>, local: SocketAddr) -> bool {
         let ip = canonical(ip);
-        (canonical(local.ip()) == ip && local.port() == port)
-            || self
-                .config
-                .local_addrs
-                .iter()
-                .any(|a| canonical(a.ip()) == ip && a.port() == port)
+        let matches =
+            |a: &SocketAddr| canonical(a.ip()) == ip && port.is_none_or(|p| p == a.port());
+        matches(&local) || self.config.local_addrs.iter().any(matches)
     }
 
     /// Sends a response built from the request's headers; `extra` adds headers.
