@@ -557,44 +557,50 @@ pub fn unescape_into(s: &[u8], out: &mut [u8]) -> Result<usize, Invalid> {
 }
 
 /// `hostname` (§25.1): labels of alphanumerics and inner hyphens, the last one starting with a
-/// letter, optionally a final dot.
+/// letter, optionally a final dot. One pass, no splitting.
 pub fn is_hostname(s: &[u8]) -> bool {
     let s = s.strip_suffix(b".").unwrap_or(s);
-    let mut top: &[u8] = &[];
-    for label in s.split(|&b| b == b'.') {
-        let ok = match label {
-            [first, .., last] => {
-                first.is_ascii_alphanumeric()
-                    && last.is_ascii_alphanumeric()
-                    && label
-                        .iter()
-                        .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+    // `prev` starts as a dot so that the first label is checked like any other.
+    let (mut prev, mut top_first) = (b'.', 0u8);
+    for &b in s {
+        match b {
+            b'.' if prev == b'.' || prev == b'-' => return false,
+            b'-' if prev == b'.' => return false,
+            b'.' | b'-' => {}
+            _ if b.is_ascii_alphanumeric() => {
+                if prev == b'.' {
+                    top_first = b;
+                }
             }
-            [only] => only.is_ascii_alphanumeric(),
-            [] => false,
-        };
-        if !ok {
-            return false;
+            _ => return false,
         }
-        top = label;
+        prev = b;
     }
-    top.first().is_some_and(u8::is_ascii_alphabetic)
+    prev.is_ascii_alphanumeric() && top_first.is_ascii_alphabetic()
 }
 
-/// `IPv4address` (§25.1): four groups of 1 to 3 digits, each at most 255.
+/// `IPv4address` (§25.1): four groups of 1 to 3 digits, each at most 255. One pass.
 pub fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
     let mut octets = [0u8; 4];
-    let mut groups = s.split(|&b| b == b'.');
-    for o in &mut octets {
-        let g = groups.next()?;
-        if g.len() > 3 {
-            return None;
+    let (mut group, mut value, mut digits) = (0usize, 0u16, 0u8);
+    for &b in s {
+        match b {
+            b'0'..=b'9' if digits < 3 => {
+                value = value * 10 + u16::from(b - b'0');
+                digits += 1;
+            }
+            b'.' if digits > 0 && group < 3 => {
+                // NOTE: group < 3 (guard).
+                octets[group] = u8::try_from(value).ok()?;
+                (group, value, digits) = (group + 1, 0, 0);
+            }
+            _ => return None,
         }
-        *o = parse_u8(g).ok()?;
     }
-    if groups.next().is_some() {
+    if group != 3 || digits == 0 {
         return None;
     }
+    octets[3] = u8::try_from(value).ok()?;
     Some(Ipv4Addr::from(octets))
 }
 

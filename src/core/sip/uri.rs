@@ -462,7 +462,14 @@ fn validate_uri_params(params: &[u8]) -> Result<(), Invalid> {
         if v.is_empty() || !all_escaped(v, PARAM) {
             return Err(Invalid);
         }
-        let is = |known: &[u8]| escaped_eq_ignore_case(name, known);
+        let plain = memchr(b'%', name).is_none();
+        let is = |known: &[u8]| {
+            if plain {
+                name.eq_ignore_ascii_case(known)
+            } else {
+                escaped_eq_ignore_case(name, known)
+            }
+        };
         let ok = if is(b"transport") || is(b"user") || is(b"method") {
             is_token(v)
         } else if is(b"ttl") {
