@@ -1,7 +1,7 @@
 //! Every header of the RFC 4475 and RFC 5118 torture messages through the typed views, and
 //! every Request-URI through the URI parser. Each message asserts exactly which decodes fail.
 //!
-//! The corpora live in `../shared/conformance` beside the repository (see its README). The
+//! The corpora are the copy under `tests/conformance` (see its SOURCE.md). The
 //! header section is split here with folding kept inside each value, the way the message
 //! parser hands values over.
 
@@ -43,7 +43,7 @@ const BAD_REQUEST_URIS: &[&str] = &[
 
 fn corpus(dir: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/conformance")
+        .join("tests/conformance")
         .join(dir)
 }
 
