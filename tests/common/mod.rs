@@ -56,3 +56,121 @@ fn matches(expect: &str, replies: &[Datagram]) -> bool {
 pub fn grade(expect: &str, replies: &[Datagram]) -> bool {
     expect.split('|').any(|alt| matches(alt, replies))
 }
+
+/// A `drongo` process started from the built binary with its own config file, on a free
+/// loopback port. It is stopped by PID (SIGTERM, then SIGKILL) when dropped.
+pub struct Drongo {
+    pub child: std::process::Child,
+    pub port: u16,
+    pub dir: PathBuf,
+}
+
+impl Drongo {
+    /// Starts `drongo run` with `[sip] listen = ["127.0.0.1:<free port>"]` plus `extra` TOML
+    /// (other sections), and waits until it answers an OPTIONS.
+    pub fn start(extra: &str) -> Drongo {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("drongo-test-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("drongo.toml");
+        let text = format!("[sip]\nlisten = [\"127.0.0.1:{port}\"]\n{extra}\n");
+        std::fs::write(&config, text).unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_drongo"))
+            .args(["run", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "warn")
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn drongo");
+        let d = Drongo { child, port, dir };
+        d.wait_ready();
+        d
+    }
+
+    pub fn addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    fn wait_ready(&self) {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_millis(100)))
+            .unwrap();
+        let me = s.local_addr().unwrap();
+        let ping = format!(
+            "OPTIONS sip:{0} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK-ready;rport\r\n\
+             From: <sip:ready@{me}>;tag=r\r\nTo: <sip:{0}>\r\nCall-ID: ready\r\nCSeq: 1 OPTIONS\r\n\
+             Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+            self.addr()
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut buf = [0u8; 2048];
+        while std::time::Instant::now() < deadline {
+            s.send_to(ping.as_bytes(), self.addr()).unwrap();
+            if let Ok((n, _)) = s.recv_from(&mut buf) {
+                if buf[..n].starts_with(b"SIP/2.0 200") {
+                    return;
+                }
+            }
+        }
+        panic!("drongo did not answer on {} within 30 s", self.addr());
+    }
+
+    /// Stops the process by PID and returns whether it exited cleanly.
+    pub fn stop(mut self) -> bool {
+        self.terminate()
+    }
+
+    fn terminate(&mut self) -> bool {
+        let pid = self.child.id() as libc::pid_t;
+        // SAFETY: signalling a child we spawned and have not reaped.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        false
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Drongo {
+    fn drop(&mut self) {
+        if self.alive() {
+            self.terminate();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A loopback port free for both UDP and TCP right now.
+pub fn free_port() -> u16 {
+    loop {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// The `sipp` binary, or a panic that says how to get it.
+pub fn sipp() -> &'static str {
+    let found = std::process::Command::new("sipp")
+        .arg("-v")
+        .output()
+        .is_ok();
+    assert!(
+        found,
+        "sipp not found: run tests/run.sh, which installs Debian's sip-tester"
+    );
+    "sipp"
+}
