@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Server CPU per OPTIONS under a SIPp load on loopback, Drongo and Kamailio side by side.
+#
+#   bench/sipp-options.sh [RATE] [SECONDS] [TRANSPORT]      defaults: 10000 10 u1
+#
+# Drongo runs one signalling shard pinned to CPU 1; Kamailio 5.6 (Debian, bench/peers/
+# kamailio.cfg, tlsf allocator, 2 UDP workers) is pinned to CPU 1 as well; SIPp runs on
+# CPU 0. Each server answers RATE*SECONDS OPTIONS; its CPU time (utime + stime from /proc,
+# summed over its threads or processes) is read before and after, and divided by the
+# requests SIPp saw answered. Prints one line per server and the ratio. Installs sip-tester
+# and kamailio from Debian when missing (KAMAILIO=0 skips Kamailio).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rate=${1:-10000}
+secs=${2:-10}
+transport=${3:-u1}
+count=$((rate * secs))
+server_cpu=${SERVER_CPU:-1}
+load_cpu=${LOAD_CPU:-0}
+with_kamailio=${KAMAILIO:-1}
+
+need=()
+command -v sipp >/dev/null || need+=(sip-tester)
+[ "$with_kamailio" = 1 ] && ! command -v kamailio >/dev/null && need+=(kamailio)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+cargo build --release -q
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  sleep 0.5
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# CPU ticks (utime + stime) of the given PIDs; a process's stat includes all its threads.
+ticks() {
+  local total=0 p f
+  for p in "$@"; do
+    [ -r "/proc/$p/stat" ] || continue
+    f=$(sed 's/^.*) //' "/proc/$p/stat")
+    set -- $f
+    total=$((total + ${12} + ${13}))
+  done
+  echo "$total"
+}
+
+# Runs the load against 127.0.0.1:$1; prints the count of answered requests.
+load() {
+  local port=$1 name=$2
+  taskset -c "$load_cpu" sipp "127.0.0.1:$port" -sf bench/sipp/options.xml -t "$transport" \
+    -i 127.0.0.1 -p 0 -m "$count" -r "$rate" -l $((rate * 2)) -buff_size 4194304 \
+    -timeout $((secs * 3 + 30))s -nostdin -trace_stat -stf "$work/$name.csv" >/dev/null 2>&1 || true
+  awk -F';' 'NR==1{for(i=1;i<=NF;i++) if($i=="SuccessfulCall(C)") c=i; next} NF>1{v=$c} END{print v+0}' "$work/$name.csv"
+}
+
+warm() {
+  taskset -c "$load_cpu" sipp "127.0.0.1:$1" -sf bench/sipp/options.xml -t "$transport" -i 127.0.0.1 -p 0 \
+    -m 200 -r 200 -timeout 20s -nostdin >/dev/null 2>&1
+}
+
+hz=$(getconf CLK_TCK)
+report() { # name ticks answered
+  awk -v n="$1" -v t="$2" -v a="$3" -v hz="$hz" -v r="$rate" \
+    'BEGIN { us = (a > 0) ? t / hz * 1e6 / a : 0; printf "%-9s %7.2f us CPU per OPTIONS  (%d answered of %d at %d/s)\n", n, us, a, '"$count"', r; print us > "/dev/stderr" }'
+}
+
+echo "OPTIONS at ${rate}/s for ${secs}s over ${transport}; server on CPU ${server_cpu}, SIPp on CPU ${load_cpu}"
+
+port=$(free_port)
+cat > "$work/drongo.toml" <<TOML
+[log]
+level = "warn"
+[shards]
+cores = [$server_cpu]
+[sip]
+listen = ["127.0.0.1:$port"]
+[udp]
+batch = 32
+TOML
+target/release/drongo run --config "$work/drongo.toml" &
+dpid=$!
+pids+=("$dpid")
+sleep 1
+warm "$port"
+before=$(ticks "$dpid")
+answered=$(load "$port" drongo)
+after=$(ticks "$dpid")
+report drongo $((after - before)) "$answered" 2>/dev/null
+d_us=$(report drongo $((after - before)) "$answered" 2>&1 >/dev/null)
+
+if [ "$with_kamailio" = 1 ]; then
+  kport=$(free_port)
+  taskset -c "$server_cpu" kamailio -DD -E -f bench/peers/kamailio.cfg -A "LISTEN_PORT=$kport" \
+    -m 256 -M 16 -x tlsf -w "$work" -P "$work/kamailio.pid" >"$work/kamailio.log" 2>&1 &
+  kpid=$!
+  pids+=("$kpid")
+  sleep 2
+  warm "$kport"
+  kpids=$(pgrep -f "LISTEN_PORT=$kport" | tr '\n' ' ')
+  before=$(ticks $kpids)
+  answered=$(load "$kport" kamailio)
+  after=$(ticks $kpids)
+  report kamailio $((after - before)) "$answered" 2>/dev/null
+  k_us=$(report kamailio $((after - before)) "$answered" 2>&1 >/dev/null)
+  awk -v d="$d_us" -v k="$k_us" 'BEGIN { if (d > 0) printf "ratio     Drongo uses %.2fx the CPU of Kamailio per OPTIONS (%.1fx less)\n", d / k, k / d }'
+fi
