@@ -133,41 +133,124 @@ const TABLE: &[(&str, Option<u8>, HeaderName)] = &[
     ("WWW-Authenticate", None, HeaderName::WwwAuthenticate),
 ];
 
+/// Compact forms (RFC 3261 §7.3.3 and the extensions' own), indexed by byte, either case.
+static COMPACT: [HeaderName; 256] = {
+    let mut t = [HeaderName::Other; 256];
+    t[b'a' as usize] = HeaderName::AcceptContact;
+    t[b'A' as usize] = HeaderName::AcceptContact;
+    t[b'u' as usize] = HeaderName::AllowEvents;
+    t[b'U' as usize] = HeaderName::AllowEvents;
+    t[b'i' as usize] = HeaderName::CallId;
+    t[b'I' as usize] = HeaderName::CallId;
+    t[b'm' as usize] = HeaderName::Contact;
+    t[b'M' as usize] = HeaderName::Contact;
+    t[b'e' as usize] = HeaderName::ContentEncoding;
+    t[b'E' as usize] = HeaderName::ContentEncoding;
+    t[b'l' as usize] = HeaderName::ContentLength;
+    t[b'L' as usize] = HeaderName::ContentLength;
+    t[b'c' as usize] = HeaderName::ContentType;
+    t[b'C' as usize] = HeaderName::ContentType;
+    t[b'o' as usize] = HeaderName::Event;
+    t[b'O' as usize] = HeaderName::Event;
+    t[b'f' as usize] = HeaderName::From;
+    t[b'F' as usize] = HeaderName::From;
+    t[b'r' as usize] = HeaderName::ReferTo;
+    t[b'R' as usize] = HeaderName::ReferTo;
+    t[b'b' as usize] = HeaderName::ReferredBy;
+    t[b'B' as usize] = HeaderName::ReferredBy;
+    t[b'j' as usize] = HeaderName::RejectContact;
+    t[b'J' as usize] = HeaderName::RejectContact;
+    t[b'x' as usize] = HeaderName::SessionExpires;
+    t[b'X' as usize] = HeaderName::SessionExpires;
+    t[b's' as usize] = HeaderName::Subject;
+    t[b'S' as usize] = HeaderName::Subject;
+    t[b'k' as usize] = HeaderName::Supported;
+    t[b'K' as usize] = HeaderName::Supported;
+    t[b't' as usize] = HeaderName::To;
+    t[b'T' as usize] = HeaderName::To;
+    t[b'v' as usize] = HeaderName::Via;
+    t[b'V' as usize] = HeaderName::Via;
+    t[b'd' as usize] = HeaderName::RequestDisposition;
+    t[b'D' as usize] = HeaderName::RequestDisposition;
+    t
+};
+
 impl HeaderName {
     /// Classifies a header name as it appears on the wire (any case, compact forms too).
+    /// One jump on (length, first letter), then one case-insensitive compare.
     #[inline]
     pub fn from_bytes(name: &[u8]) -> HeaderName {
-        match name.len() {
-            0 => HeaderName::Other,
-            1 => Self::from_compact(name[0]),
-            // Fast path for the headers every message carries.
-            2 if name.eq_ignore_ascii_case(b"to") => HeaderName::To,
-            3 if name.eq_ignore_ascii_case(b"via") => HeaderName::Via,
-            4 if name.eq_ignore_ascii_case(b"from") => HeaderName::From,
-            4 if name.eq_ignore_ascii_case(b"cseq") => HeaderName::CSeq,
-            7 if name.eq_ignore_ascii_case(b"call-id") => HeaderName::CallId,
-            7 if name.eq_ignore_ascii_case(b"contact") => HeaderName::Contact,
-            12 if name.eq_ignore_ascii_case(b"max-forwards") => HeaderName::MaxForwards,
-            14 if name.eq_ignore_ascii_case(b"content-length") => HeaderName::ContentLength,
-            _ => Self::from_table(name),
+        #[inline(always)]
+        fn eq(name: &[u8], lower: &[u8]) -> bool {
+            name.eq_ignore_ascii_case(lower)
         }
-    }
-
-    fn from_compact(c: u8) -> HeaderName {
-        let c = c.to_ascii_lowercase();
-        TABLE
-            .iter()
-            .find(|(_, compact, _)| *compact == Some(c))
-            .map_or(HeaderName::Other, |(_, _, h)| *h)
-    }
-
-    fn from_table(name: &[u8]) -> HeaderName {
-        TABLE
-            .iter()
-            .find(|(full, _, _)| {
-                full.len() == name.len() && full.as_bytes().eq_ignore_ascii_case(name)
-            })
-            .map_or(HeaderName::Other, |(_, _, h)| *h)
+        let Some(&first) = name.first() else {
+            return HeaderName::Other;
+        };
+        if name.len() == 1 {
+            return COMPACT[first as usize];
+        }
+        match (name.len(), first | 0x20) {
+            (2, b't') if eq(name, b"to") => HeaderName::To,
+            (3, b'v') if eq(name, b"via") => HeaderName::Via,
+            (4, b'c') if eq(name, b"cseq") => HeaderName::CSeq,
+            (4, b'd') if eq(name, b"date") => HeaderName::Date,
+            (4, b'f') if eq(name, b"from") => HeaderName::From,
+            (4, b'p') if eq(name, b"path") => HeaderName::Path,
+            (4, b'r') if eq(name, b"rack") => HeaderName::RAck,
+            (4, b'r') if eq(name, b"rseq") => HeaderName::RSeq,
+            (5, b'a') if eq(name, b"allow") => HeaderName::Allow,
+            (5, b'e') if eq(name, b"event") => HeaderName::Event,
+            (5, b'r') if eq(name, b"route") => HeaderName::Route,
+            (6, b'a') if eq(name, b"accept") => HeaderName::Accept,
+            (6, b'm') if eq(name, b"min-se") => HeaderName::MinSe,
+            (6, b'r') if eq(name, b"reason") => HeaderName::Reason,
+            (6, b's') if eq(name, b"server") => HeaderName::Server,
+            (7, b'c') if eq(name, b"call-id") => HeaderName::CallId,
+            (7, b'c') if eq(name, b"contact") => HeaderName::Contact,
+            (7, b'e') if eq(name, b"expires") => HeaderName::Expires,
+            (7, b'r') if eq(name, b"require") => HeaderName::Require,
+            (7, b's') if eq(name, b"subject") => HeaderName::Subject,
+            (7, b'w') if eq(name, b"warning") => HeaderName::Warning,
+            (8, b'p') if eq(name, b"priority") => HeaderName::Priority,
+            (8, b'r') if eq(name, b"refer-to") => HeaderName::ReferTo,
+            (8, b'r') if eq(name, b"replaces") => HeaderName::Replaces,
+            (8, b'r') if eq(name, b"reply-to") => HeaderName::ReplyTo,
+            (9, b'c') if eq(name, b"call-info") => HeaderName::CallInfo,
+            (9, b's') if eq(name, b"supported") => HeaderName::Supported,
+            (9, b't') if eq(name, b"timestamp") => HeaderName::Timestamp,
+            (10, b'a') if eq(name, b"alert-info") => HeaderName::AlertInfo,
+            (10, b'e') if eq(name, b"error-info") => HeaderName::ErrorInfo,
+            (10, b'u') if eq(name, b"user-agent") => HeaderName::UserAgent,
+            (11, b'i') if eq(name, b"in-reply-to") => HeaderName::InReplyTo,
+            (11, b'm') if eq(name, b"min-expires") => HeaderName::MinExpires,
+            (11, b'r') if eq(name, b"referred-by") => HeaderName::ReferredBy,
+            (11, b'r') if eq(name, b"retry-after") => HeaderName::RetryAfter,
+            (11, b'u') if eq(name, b"unsupported") => HeaderName::Unsupported,
+            (12, b'a') if eq(name, b"allow-events") => HeaderName::AllowEvents,
+            (12, b'c') if eq(name, b"content-type") => HeaderName::ContentType,
+            (12, b'm') if eq(name, b"max-forwards") => HeaderName::MaxForwards,
+            (12, b'm') if eq(name, b"mime-version") => HeaderName::MimeVersion,
+            (12, b'o') if eq(name, b"organization") => HeaderName::Organization,
+            (12, b'r') if eq(name, b"record-route") => HeaderName::RecordRoute,
+            (13, b'a') if eq(name, b"authorization") => HeaderName::Authorization,
+            (13, b'p') if eq(name, b"proxy-require") => HeaderName::ProxyRequire,
+            (14, b'a') if eq(name, b"accept-contact") => HeaderName::AcceptContact,
+            (14, b'c') if eq(name, b"content-length") => HeaderName::ContentLength,
+            (14, b'r') if eq(name, b"reject-contact") => HeaderName::RejectContact,
+            (15, b'a') if eq(name, b"accept-encoding") => HeaderName::AcceptEncoding,
+            (15, b'a') if eq(name, b"accept-language") => HeaderName::AcceptLanguage,
+            (15, b's') if eq(name, b"session-expires") => HeaderName::SessionExpires,
+            (16, b'c') if eq(name, b"content-encoding") => HeaderName::ContentEncoding,
+            (16, b'c') if eq(name, b"content-language") => HeaderName::ContentLanguage,
+            (16, b'w') if eq(name, b"www-authenticate") => HeaderName::WwwAuthenticate,
+            (18, b'p') if eq(name, b"proxy-authenticate") => HeaderName::ProxyAuthenticate,
+            (18, b's') if eq(name, b"subscription-state") => HeaderName::SubscriptionState,
+            (19, b'c') if eq(name, b"content-disposition") => HeaderName::ContentDisposition,
+            (19, b'p') if eq(name, b"proxy-authorization") => HeaderName::ProxyAuthorization,
+            (19, b'r') if eq(name, b"request-disposition") => HeaderName::RequestDisposition,
+            _ => HeaderName::Other,
+        }
     }
 
     /// The full name in RFC capitalisation; `None` for [`HeaderName::Other`].

@@ -70,6 +70,10 @@ pub struct HeaderField {
 pub struct Headers<'a> {
     buf: &'a [u8],
     fields: SmallVec<[HeaderField; INLINE_HEADERS]>,
+    /// Index of the first Content-Length field and how many there are, noted while
+    /// indexing so framing the body needs no second pass.
+    content_length: Option<u16>,
+    content_lengths: u8,
 }
 
 impl<'a> Headers<'a> {
@@ -259,6 +263,8 @@ impl<'a> Message<'a> {
         let mut headers = Headers {
             buf,
             fields: SmallVec::new(),
+            content_length: None,
+            content_lengths: 0,
         };
         let body_start = match index_headers(buf, headers_start, &mut headers) {
             Ok(b) => b,
@@ -556,17 +562,19 @@ fn index_headers<'a>(
             };
         }
         let line = &buf[line_start..eol];
-        let Some(colon) = memchr(b':', line) else {
-            return Err(ParseError::HeaderLine);
-        };
-        let mut name_end = colon;
-        while name_end > 0 && is_wsp(line[name_end - 1]) {
-            name_end -= 1;
+        // One forward scan: token bytes of the name, optional SP/HT, then the colon.
+        let mut i = 0;
+        while i < line.len() && is_token(line[i]) {
+            i += 1;
         }
-        let name = &line[..name_end];
-        if name.is_empty() || !name.iter().all(|&b| is_token(b)) {
+        let name_end = i;
+        while i < line.len() && is_wsp(line[i]) {
+            i += 1;
+        }
+        if name_end == 0 || line.get(i) != Some(&b':') {
             return Err(ParseError::HeaderLine);
         }
+        let colon = i;
         let mut vs = colon + 1;
         while vs < line.len() && matches!(line[vs], b' ' | b'\t' | b'\r' | b'\n') {
             vs += 1;
@@ -578,8 +586,15 @@ fn index_headers<'a>(
         if headers.fields.len() == MAX_HEADERS {
             return Err(ParseError::TooManyHeaders);
         }
+        let name = HeaderName::from_bytes(&line[..name_end]);
+        if name == HeaderName::ContentLength {
+            headers.content_lengths = headers.content_lengths.saturating_add(1);
+            headers
+                .content_length
+                .get_or_insert(headers.fields.len() as u16);
+        }
         headers.fields.push(HeaderField {
-            name: HeaderName::from_bytes(name),
+            name,
             line: Span::new(line_start, eol),
             name_span: Span::new(line_start, line_start + name_end),
             value: Span::new(line_start + vs, line_start + ve),
@@ -603,13 +618,17 @@ fn body_span(
     body_start: usize,
     framing: Framing,
 ) -> Result<Span, ParseError> {
-    let mut lengths = headers.all(HeaderName::ContentLength);
-    let declared = match (lengths.next(), lengths.next()) {
+    let declared = match (headers.content_length, headers.content_lengths) {
         (None, _) => None,
-        (Some(v), None) => {
-            Some(parse_content_length(v).ok_or(ParseError::Invalid(HeaderName::ContentLength))?)
+        (Some(i), 1) => {
+            // NOTE: the index was recorded when the field was pushed.
+            let value = headers.value(&headers.fields[i as usize]);
+            Some(
+                parse_content_length(value)
+                    .ok_or(ParseError::Invalid(HeaderName::ContentLength))?,
+            )
         }
-        (Some(_), Some(_)) => return Err(ParseError::Duplicate(HeaderName::ContentLength)),
+        (Some(_), _) => return Err(ParseError::Duplicate(HeaderName::ContentLength)),
     };
     let available = buf.len() - body_start;
     match (declared, framing) {
