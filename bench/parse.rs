@@ -23,6 +23,7 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput};
+use drongo::core::sip::headers::{CSeq, ContentLength, MaxForwards, NameAddr, NameAddrs, Vias};
 use drongo::core::sip::message::{Framing, Message};
 use drongo::core::sip::HeaderName;
 use memchr::memmem::Finder;
@@ -168,26 +169,44 @@ fn read_routing_headers(msg: &Message<'_>) -> usize {
     drongo_routing(msg).digest()
 }
 
-/// The routing headers of a parsed Drongo message: the raw values of the top Via, From, To,
-/// Call-ID, CSeq, Max-Forwards, Route, Contact and Content-Length from the header index, with
-/// the Via branch, the From/To tags, the CSeq and Max-Forwards numbers, the Contact URI and
-/// the Content-Length decoded from them.
+/// The routing headers of a parsed Drongo message, decoded with Drongo's own typed views, as
+/// the shard does: the top Via (`Vias`) with its branch, the From and To tags (`NameAddr`),
+/// Call-ID, the CSeq and Max-Forwards numbers, the Route value, the Contact URI and the
+/// Content-Length.
 fn drongo_routing<'a>(msg: &Message<'a>) -> Routing<'a> {
     let h = msg.headers();
-    let top_via = first_entry(h.get(HeaderName::Via).unwrap_or_default());
-    let from = h.get(HeaderName::From).unwrap_or_default();
-    let to = h.get(HeaderName::To).unwrap_or_default();
+    let via = h
+        .get(HeaderName::Via)
+        .and_then(|v| Vias::new(v).next())
+        .and_then(Result::ok);
+    let from = h
+        .get(HeaderName::From)
+        .and_then(|v| NameAddr::parse(v).ok());
+    let to = h.get(HeaderName::To).and_then(|v| NameAddr::parse(v).ok());
+    let contact = h
+        .get(HeaderName::Contact)
+        .and_then(|v| NameAddrs::new(v).next())
+        .and_then(Result::ok);
     Routing {
-        top_via,
-        branch: via_branch(top_via).unwrap_or_default(),
-        from_tag: tag(from).unwrap_or_default(),
-        to_tag: tag(to).unwrap_or_default(),
+        top_via: via.map_or(&b""[..], |v| v.as_bytes()),
+        branch: via.and_then(|v| v.branch()).unwrap_or_default(),
+        from_tag: from.and_then(|f| f.tag()).unwrap_or_default(),
+        to_tag: to.and_then(|t| t.tag()).unwrap_or_default(),
         call_id: h.get(HeaderName::CallId).unwrap_or_default(),
-        cseq: number(h.get(HeaderName::CSeq).unwrap_or_default()),
-        max_forwards: number(h.get(HeaderName::MaxForwards).unwrap_or_default()),
+        cseq: h
+            .get(HeaderName::CSeq)
+            .and_then(|v| CSeq::parse(v).ok())
+            .map_or(0, |c| c.seq),
+        max_forwards: h
+            .get(HeaderName::MaxForwards)
+            .and_then(|v| MaxForwards::parse(v).ok())
+            .map_or(0, |m| u32::from(m.0)),
         route: h.get(HeaderName::Route).unwrap_or_default(),
-        contact_uri: angle_uri(h.get(HeaderName::Contact).unwrap_or_default()),
-        content_length: number(h.get(HeaderName::ContentLength).unwrap_or_default()),
+        contact_uri: contact.map_or(&b""[..], |c| c.uri().as_bytes()),
+        content_length: h
+            .get(HeaderName::ContentLength)
+            .and_then(|v| ContentLength::parse(v).ok())
+            .map_or(0, |c| c.0),
         body_len: msg.body().len(),
     }
 }
