@@ -39,7 +39,7 @@ fn request_parts(
     )
 }
 
-fn build(parts: &(usize, String, String, u16, Vec<(String, String)>, Vec<u8>)) -> Vec<u8> {
+fn build(parts: &Parts) -> Vec<u8> {
     let (m, user, host, port, extra, body) = parts;
     let method = METHODS[*m];
     let uri = format!("sip:{user}@{host}:{port}");
