@@ -27,8 +27,9 @@ const METHODS: [Method<'static>; 6] = [
 ];
 
 /// A request's parts: method index, user, host, port, extension headers, body.
-fn request_parts(
-) -> impl Strategy<Value = (usize, String, String, u16, Vec<(String, String)>, Vec<u8>)> {
+type Parts = (usize, String, String, u16, Vec<(String, String)>, Vec<u8>);
+
+fn request_parts() -> impl Strategy<Value = Parts> {
     (
         0..METHODS.len(),
         "[a-z][a-z0-9._-]{0,15}",
