@@ -30,6 +30,7 @@ pub struct Config {
     pub shards: ShardsConfig,
     pub sip: SipConfig,
     pub udp: UdpConfig,
+    pub tcp: TcpConfig,
 }
 
 /// `[log]`
@@ -55,8 +56,9 @@ pub struct ShardsConfig {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields, expecting = "a [sip] table")]
 pub struct SipConfig {
-    /// UDP listen addresses. A wildcard (0.0.0.0 / [::]) is expanded to one socket per local
-    /// address of that family, so replies always leave from the address the request reached.
+    /// Listen addresses, for UDP and (with `tcp.enabled`) TCP on the same port. A wildcard
+    /// (0.0.0.0 / [::]) is expanded to one socket per local address of that family, so replies
+    /// always leave from the address the request reached.
     #[serde(deserialize_with = "socket_addrs")]
     pub listen: Vec<SocketAddr>,
     /// Domains Drongo serves besides its own addresses.
@@ -83,6 +85,23 @@ pub struct UdpConfig {
     pub recv_buffer: usize,
     /// SO_SNDBUF in bytes.
     pub send_buffer: usize,
+}
+
+/// `[tcp]`
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields, expecting = "a [tcp] table")]
+pub struct TcpConfig {
+    /// Listen for SIP over TCP on every address (and port) of `sip.listen` as well.
+    pub enabled: bool,
+    /// Largest message accepted on a connection, header section and body together, in bytes.
+    /// A peer that sends more loses the connection.
+    pub max_message: usize,
+    /// Connections each shard holds at most; one accepted beyond that is closed at once.
+    pub max_connections: usize,
+    /// A connection that carries no bytes either way for this long is closed.
+    pub idle_timeout_secs: u64,
+    /// A connection that started a message must finish its header section within this long.
+    pub header_timeout_secs: u64,
 }
 
 impl Config {
@@ -143,6 +162,19 @@ impl Config {
             bytes(self.udp.recv_buffer),
             bytes(self.udp.send_buffer)
         );
+        let _ = if self.tcp.enabled {
+            writeln!(
+                out,
+                "tcp: max_message {}, max_connections {} per shard, idle_timeout {} s, \
+                 header_timeout {} s",
+                bytes(self.tcp.max_message),
+                self.tcp.max_connections,
+                self.tcp.idle_timeout_secs,
+                self.tcp.header_timeout_secs
+            )
+        } else {
+            writeln!(out, "tcp: off")
+        };
         let _ = write!(
             out,
             "log: level {:?}, timestamps {}",
@@ -261,6 +293,18 @@ impl Default for UdpConfig {
     }
 }
 
+impl Default for TcpConfig {
+    fn default() -> Self {
+        TcpConfig {
+            enabled: true,
+            max_message: 65535,
+            max_connections: 16384,
+            idle_timeout_secs: 600,
+            header_timeout_secs: 10,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,7 +334,7 @@ mod tests {
             Config::default()
         );
         assert_eq!(
-            Config::from_toml_str("[log]\n[shards]\n[sip]\n[udp]\n").unwrap(),
+            Config::from_toml_str("[log]\n[shards]\n[sip]\n[udp]\n[tcp]\n").unwrap(),
             Config::default()
         );
         Config::default().validate().unwrap();
@@ -316,6 +360,16 @@ mod tests {
             (c.udp.batch, c.udp.recv_buffer, c.udp.send_buffer),
             (32, 4 << 20, 4 << 20)
         );
+        assert!(c.tcp.enabled);
+        assert_eq!(
+            (
+                c.tcp.max_message,
+                c.tcp.max_connections,
+                c.tcp.idle_timeout_secs,
+                c.tcp.header_timeout_secs
+            ),
+            (65535, 16384, 600, 10)
+        );
     }
 
     #[test]
@@ -337,6 +391,12 @@ mod tests {
             batch = 64
             recv_buffer = 8388608
             send_buffer = 65536
+            [tcp]
+            enabled = false
+            max_message = 131072
+            max_connections = 1000
+            idle_timeout_secs = 120
+            header_timeout_secs = 5
             "#,
         )
         .unwrap();
@@ -362,6 +422,13 @@ mod tests {
                     batch: 64,
                     recv_buffer: 8 << 20,
                     send_buffer: 64 << 10,
+                },
+                tcp: TcpConfig {
+                    enabled: false,
+                    max_message: 128 << 10,
+                    max_connections: 1000,
+                    idle_timeout_secs: 120,
+                    header_timeout_secs: 5,
                 },
             }
         );
@@ -431,7 +498,7 @@ mod tests {
         rejects(
             "bogus = 1",
             "bogus",
-            "unknown key (expected one of log, shards, sip, udp)",
+            "unknown key (expected one of log, shards, sip, udp, tcp)",
         );
         rejects("[extra]\nx = 1", "extra", "unknown key");
         rejects(
@@ -445,6 +512,11 @@ mod tests {
             "[shards]\ncpus = [1]",
             "shards.cpus",
             "unknown key (expected cores)",
+        );
+        rejects(
+            "[tcp]\nidle_timeout = 5",
+            "tcp.idle_timeout",
+            "unknown key (expected one of enabled, max_message,",
         );
     }
 
@@ -484,6 +556,13 @@ mod tests {
             "invalid type: floating point",
         );
         rejects("[shards]\ncores = 1", "shards.cores", "expected a sequence");
+        rejects("tcp = 1", "tcp", "expected a [tcp] table");
+        rejects("tcp.enabled = \"yes\"", "tcp.enabled", "expected a boolean");
+        rejects(
+            "tcp.max_connections = -1",
+            "tcp.max_connections",
+            "invalid value",
+        );
         rejects(
             "[shards]\ncores = [1, \"2\"]",
             "shards.cores[1]",
@@ -624,6 +703,36 @@ mod tests {
             "udp.send_buffer",
             "out of range",
         );
+        rejects(
+            "tcp.max_message = 512",
+            "tcp.max_message",
+            "512 bytes is out of range 1024..=16777216",
+        );
+        rejects(
+            "tcp.max_message = 16777217",
+            "tcp.max_message",
+            "out of range",
+        );
+        rejects(
+            "tcp.max_connections = 0",
+            "tcp.max_connections",
+            "0 is out of range 1..=1000000",
+        );
+        rejects(
+            "tcp.idle_timeout_secs = 0",
+            "tcp.idle_timeout_secs",
+            "0 is out of range 1..=86400",
+        );
+        rejects(
+            "tcp.header_timeout_secs = 3601",
+            "tcp.header_timeout_secs",
+            "3601 is out of range 1..=3600",
+        );
+        rejects(
+            "tcp.idle_timeout_secs = 5\ntcp.header_timeout_secs = 10",
+            "tcp.header_timeout_secs",
+            "10 is longer than tcp.idle_timeout_secs (5)",
+        );
     }
 
     #[test]
@@ -673,6 +782,15 @@ mod tests {
             summary.contains("udp: batch 32, recv_buffer 4 MiB, send_buffer 4 MiB"),
             "{summary}"
         );
+        assert!(
+            summary.contains(
+                "tcp: max_message 65535 bytes, max_connections 16384 per shard, \
+                 idle_timeout 600 s, header_timeout 10 s"
+            ),
+            "{summary}"
+        );
+        let off = Config::from_toml_str("tcp.enabled = false").unwrap();
+        assert!(off.summary().contains("tcp: off\n"));
         let pinned = Config::from_toml_str("shards.cores = [1, 2]").unwrap();
         assert!(pinned.summary().starts_with("shards: 2 on CPU 1, 2\n"));
         assert_eq!(bytes(65536), "64 KiB");

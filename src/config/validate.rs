@@ -1,7 +1,7 @@
 //! Semantic checks run after parsing: ranges, duplicates, and the grammar of names and header
 //! text (RFC 3261 §25.1). Each error names the key by its full path.
 
-use super::{Config, ConfigError, LogConfig, ShardsConfig, SipConfig, UdpConfig};
+use super::{Config, ConfigError, LogConfig, ShardsConfig, SipConfig, TcpConfig, UdpConfig};
 use std::net::SocketAddr;
 
 /// `udp.batch` bounds: at least one datagram, at most what one recvmmsg call is given.
@@ -9,6 +9,15 @@ pub const BATCH_RANGE: std::ops::RangeInclusive<usize> = 1..=1024;
 /// `udp.recv_buffer` / `udp.send_buffer` bounds in bytes: 64 KiB holds one maximal datagram;
 /// past 1 GiB is a typo, not a tuning.
 pub const BUFFER_RANGE: std::ops::RangeInclusive<usize> = (64 << 10)..=(1 << 30);
+/// `tcp.max_message` bounds in bytes: below 1 KiB no INVITE with SDP fits; past 16 MiB is a
+/// typo, not a SIP message.
+pub const MAX_MESSAGE_RANGE: std::ops::RangeInclusive<usize> = (1 << 10)..=(16 << 20);
+/// `tcp.max_connections` bounds, per shard.
+pub const MAX_CONNECTIONS_RANGE: std::ops::RangeInclusive<usize> = 1..=1_000_000;
+/// `tcp.idle_timeout_secs` bounds: up to a day.
+pub const IDLE_TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 1..=86_400;
+/// `tcp.header_timeout_secs` bounds: up to an hour.
+pub const HEADER_TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 1..=3_600;
 /// Longest accepted `sip.server_header`, in bytes.
 pub const SERVER_HEADER_MAX: usize = 256;
 /// CPUs a `cpu_set_t` can name (CPU_SETSIZE).
@@ -21,7 +30,8 @@ impl Config {
         self.log.validate()?;
         self.shards.validate()?;
         self.sip.validate()?;
-        self.udp.validate()
+        self.udp.validate()?;
+        self.tcp.validate()
     }
 }
 
@@ -128,6 +138,67 @@ impl UdpConfig {
         }
         Ok(())
     }
+}
+
+impl TcpConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !MAX_MESSAGE_RANGE.contains(&self.max_message) {
+            return Err(ConfigError::key(
+                "tcp.max_message",
+                format!(
+                    "{} bytes is out of range {}..={} (1 KiB to 16 MiB)",
+                    self.max_message,
+                    MAX_MESSAGE_RANGE.start(),
+                    MAX_MESSAGE_RANGE.end()
+                ),
+            ));
+        }
+        in_range(
+            "tcp.max_connections",
+            self.max_connections,
+            &MAX_CONNECTIONS_RANGE,
+        )?;
+        in_range(
+            "tcp.idle_timeout_secs",
+            self.idle_timeout_secs,
+            &IDLE_TIMEOUT_RANGE,
+        )?;
+        in_range(
+            "tcp.header_timeout_secs",
+            self.header_timeout_secs,
+            &HEADER_TIMEOUT_RANGE,
+        )?;
+        if self.header_timeout_secs > self.idle_timeout_secs {
+            return Err(ConfigError::key(
+                "tcp.header_timeout_secs",
+                format!(
+                    "{} is longer than tcp.idle_timeout_secs ({}), which would cut the \
+                     connection first",
+                    self.header_timeout_secs, self.idle_timeout_secs
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `key = value` with `value` inside `range`.
+fn in_range<T: PartialOrd + std::fmt::Display>(
+    key: &str,
+    value: T,
+    range: &std::ops::RangeInclusive<T>,
+) -> Result<(), ConfigError> {
+    if range.contains(&value) {
+        return Ok(());
+    }
+    Err(ConfigError::key(
+        key,
+        format!(
+            "{value} is out of range {}..={}",
+            range.start(),
+            range.end()
+        ),
+    ))
 }
 
 /// `sip.listen[i]`: a usable unicast address with a port, listed once. A wildcard covers every

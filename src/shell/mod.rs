@@ -1,9 +1,10 @@
 //! glommio shell: the only code that names the runtime.
 //!
 //! Owns the sockets, the clock, the OS RNG and the threads. [`start`] binds every listen
-//! address once per shard (SO_REUSEPORT), spawns one glommio executor per shard pinned to its
-//! CPU, and hands each a [`Shard`] to drive (`shard_driver.rs` describes the loop). [`run`]
-//! is [`start`] plus waiting for SIGINT/SIGTERM.
+//! address once per shard (SO_REUSEPORT), for UDP and, with `tcp.enabled`, for TCP on the same
+//! port, spawns one glommio executor per shard pinned to its CPU, and hands each a [`Shard`]
+//! to drive (`shard_driver.rs` describes the loop, `tcp.rs` the connections). [`run`] is
+//! [`start`] plus waiting for SIGINT/SIGTERM.
 //!
 //! Must not: hold SIP logic (that is `core`), share mutable state between shards (each shard
 //! only writes its own counters), or let bad network input end a shard.
@@ -13,10 +14,11 @@ mod affinity;
 mod shard_driver;
 mod signals;
 mod stats;
+mod tcp;
 mod udp;
 
 pub use affinity::process_cpus;
-pub use stats::ShardStats;
+pub use stats::{ShardStats, FRAME_ERRORS};
 
 use crate::config::Config;
 use crate::core::shard::{Shard, ShardConfig};
@@ -28,11 +30,16 @@ use std::net::{Shutdown, SocketAddr};
 use std::os::unix::net::UnixStream;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tracing::{error, info, warn};
+use tcp::TcpSettings;
+use tracing::{debug, error, info, warn};
 use udp::{BufferSizes, Granted};
 
 /// How long [`start`] waits for every shard to report that it runs.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How many fresh ports a listen address given with port 0 tries before giving up, when the
+/// port its UDP socket got is taken for TCP.
+const PORT_ATTEMPTS: usize = 8;
 
 /// How often a shard's executor checks for preemption while tasks are runnable: under a
 /// sustained flood on one socket, the other sockets and the timer are served at least this
@@ -99,15 +106,17 @@ fn start_with<S: SansIo + 'static>(
         recv: config.udp.recv_buffer,
         send: config.udp.send_buffer,
     };
+    let tcp_settings = TcpSettings::new(&config.tcp);
     let Bound {
         local_addrs,
         mut per_shard,
-    } = bind_all(&config.sip.listen, cpus.len(), sizes)?;
+    } = bind_all(&config.sip.listen, cpus.len(), sizes, config.tcp.enabled)?;
     info!(
         shards = shard_count,
         cpus = affinity::cpu_list(&cpus),
         addresses = ?local_addrs,
         batch,
+        tcp = config.tcp.enabled,
         "starting signalling shards"
     );
 
@@ -116,13 +125,15 @@ fn start_with<S: SansIo + 'static>(
         shards: Vec::with_capacity(cpus.len()),
         local_addrs: local_addrs.clone(),
     };
-    for (index, (&cpu, sockets)) in cpus.iter().zip(per_shard.drain(..)).enumerate() {
+    for (index, (&cpu, bound)) in cpus.iter().zip(per_shard.drain(..)).enumerate() {
         let id = index as u16; // NOTE: index < shard_count, which fits u16 (checked above).
         let counters = Arc::new(ShardCounters::default());
         let plan = ShardPlan {
             id,
             cpu,
-            sockets,
+            sockets: bound.udp,
+            listeners: bound.tcp,
+            tcp: tcp_settings,
             config: ShardConfig {
                 id,
                 shard_count,
@@ -255,6 +266,12 @@ impl RunningShards {
                 rx_errors = s.rx_errors,
                 tx_errors = s.tx_errors,
                 panics = s.panics,
+                tcp_accepted = s.tcp_accepted,
+                tcp_refused = s.tcp_refused,
+                tcp_messages = s.tcp_rx_messages,
+                tcp_frame_errors = s.tcp_frame_errors.iter().sum::<u64>(),
+                tcp_timeouts = s.tcp_header_timeouts + s.tcp_idle_timeouts,
+                tcp_tx_dropped = s.tcp_tx_dropped,
                 "shard counters at stop"
             );
             if let Err(e) = result {
@@ -272,16 +289,29 @@ impl Drop for RunningShards {
     }
 }
 
-/// Sockets bound for every shard: `per_shard[s]` lists shard `s`'s sockets in the order of
+/// Sockets bound for every shard: `per_shard[s]` holds shard `s`'s sockets in the order of
 /// `local_addrs`.
 struct Bound {
     local_addrs: Vec<SocketAddr>,
-    per_shard: Vec<Vec<(SocketAddr, socket2::Socket)>>,
+    per_shard: Vec<ShardSockets>,
 }
 
-/// Expands the listen list and binds each address once per shard. An address given in the
-/// config must bind; one that came from a wildcard is skipped with a warning if it cannot.
-fn bind_all(listen: &[SocketAddr], shards: usize, sizes: BufferSizes) -> io::Result<Bound> {
+/// One shard's sockets: a UDP socket per local address and, with TCP on, a listener on each.
+#[derive(Default)]
+struct ShardSockets {
+    udp: Vec<(SocketAddr, socket2::Socket)>,
+    tcp: Vec<(SocketAddr, socket2::Socket)>,
+}
+
+/// Expands the listen list and binds each address once per shard (UDP, and TCP when `tcp`).
+/// An address given in the config must bind; one that came from a wildcard is skipped with a
+/// warning if it cannot.
+fn bind_all(
+    listen: &[SocketAddr],
+    shards: usize,
+    sizes: BufferSizes,
+    tcp: bool,
+) -> io::Result<Bound> {
     let local_ips = if listen.iter().any(|a| a.ip().is_unspecified()) {
         addrs::local_ips()?
     } else {
@@ -289,7 +319,7 @@ fn bind_all(listen: &[SocketAddr], shards: usize, sizes: BufferSizes) -> io::Res
     };
     let mut bound = Bound {
         local_addrs: Vec::new(),
-        per_shard: (0..shards).map(|_| Vec::new()).collect(),
+        per_shard: (0..shards).map(|_| ShardSockets::default()).collect(),
     };
     for group in addrs::expand(listen, &local_ips) {
         for ip in &group.skipped_link_local {
@@ -302,12 +332,20 @@ fn bind_all(listen: &[SocketAddr], shards: usize, sizes: BufferSizes) -> io::Res
         let mut port = group.configured.port();
         for mut addr in group.addrs {
             addr.set_port(port);
-            match bind_everywhere(addr, shards, sizes) {
-                Ok((actual, sockets, granted)) => {
+            match bind_everywhere(addr, shards, sizes, tcp) {
+                Ok(Everywhere {
+                    actual,
+                    udp,
+                    tcp,
+                    granted,
+                }) => {
                     port = actual.port();
                     report_buffers(actual, sizes, granted);
-                    for (shard, socket) in bound.per_shard.iter_mut().zip(sockets) {
-                        shard.push((actual, socket));
+                    for (shard, socket) in bound.per_shard.iter_mut().zip(udp) {
+                        shard.udp.push((actual, socket));
+                    }
+                    for (shard, listener) in bound.per_shard.iter_mut().zip(tcp) {
+                        shard.tcp.push((actual, listener));
                     }
                     bound.local_addrs.push(actual);
                 }
@@ -329,23 +367,71 @@ fn bind_all(listen: &[SocketAddr], shards: usize, sizes: BufferSizes) -> io::Res
     Ok(bound)
 }
 
-/// Binds `addr` `shards` times (the first learns the port when `addr` says 0).
+/// One address bound for every shard.
+struct Everywhere {
+    /// The address with its actual port.
+    actual: SocketAddr,
+    udp: Vec<socket2::Socket>,
+    /// Empty when TCP is off.
+    tcp: Vec<socket2::Socket>,
+    granted: Granted,
+}
+
+/// Binds `addr` `shards` times for UDP, then (when `tcp`) as many TCP listeners on the port
+/// the UDP sockets got. When `addr` says port 0, the first UDP socket learns the port; if that
+/// port is taken for TCP, the whole address is tried again on a fresh port a few times.
 fn bind_everywhere(
     addr: SocketAddr,
     shards: usize,
     sizes: BufferSizes,
-) -> io::Result<(SocketAddr, Vec<socket2::Socket>, Granted)> {
-    let (first, granted) = udp::bind(addr, sizes)?;
-    let actual = first
-        .local_addr()?
-        .as_socket()
-        .ok_or_else(|| io::Error::other("bound UDP socket has no IP address"))?;
-    let mut sockets = Vec::with_capacity(shards);
-    sockets.push(first);
-    for _ in 1..shards {
-        sockets.push(udp::bind(actual, sizes)?.0);
+    tcp: bool,
+) -> io::Result<Everywhere> {
+    let attempts = if addr.port() == 0 && tcp {
+        PORT_ATTEMPTS
+    } else {
+        1
+    };
+    let mut attempt = 1;
+    loop {
+        let (first, granted) = udp::bind(addr, sizes)?;
+        let actual = first
+            .local_addr()?
+            .as_socket()
+            .ok_or_else(|| io::Error::other("bound UDP socket has no IP address"))?;
+        let mut udp = Vec::with_capacity(shards);
+        udp.push(first);
+        for _ in 1..shards {
+            udp.push(udp::bind(actual, sizes)?.0);
+        }
+        if !tcp {
+            return Ok(Everywhere {
+                actual,
+                udp,
+                tcp: Vec::new(),
+                granted,
+            });
+        }
+        match (0..shards).map(|_| tcp::bind(actual)).collect() {
+            Ok(tcp) => {
+                return Ok(Everywhere {
+                    actual,
+                    udp,
+                    tcp,
+                    granted,
+                })
+            }
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse && attempt < attempts => {
+                debug!(address = %actual, error = %e, "port taken for TCP; trying another");
+                attempt += 1;
+            }
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("TCP listener on {actual}, the port of its UDP socket: {e}"),
+                ));
+            }
+        }
     }
-    Ok((actual, sockets, granted))
 }
 
 fn report_buffers(addr: SocketAddr, asked: BufferSizes, granted: Granted) {

@@ -1,15 +1,21 @@
 //! The loop that runs one [`Shard`] on its pinned glommio executor.
 //!
 //! Owns, per shard: the UDP sockets (one per local address), the receive pool, the clock, one
-//! timer re-armed from [`Shard::poll_timeout`], and the counters. Tasks on the executor:
+//! timer re-armed from [`Shard::poll_timeout`], the TCP side (`tcp.rs`) and the counters.
+//! Tasks on the executor:
 //!
 //! - one receive task per socket: `recvmmsg` up to `batch` datagrams, feed each to
 //!   [`Shard::handle_datagram`], drain [`Shard::poll_transmit`], `sendmmsg` the replies,
 //!   recycle their buffers; when the socket is empty, wait for it to become readable;
 //! - one timer task: sleep until the shard's deadline, call [`Shard::handle_timeout`], drain
 //!   and send the same way; a receive task that moves the deadline earlier wakes it;
+//! - one accept task per TCP listener, and one task per accepted connection, which feeds
+//!   framed messages to [`Shard::handle_stream_message`] and drains the same way;
 //! - the stop wait: end of file on a Unix socket pair whose other end the controlling thread
 //!   holds (it shuts it down to stop the shard; its exit closes it too).
+//!
+//! Every drain ends in [`Driver::flush`]: transmits on a stream flow go to their connection
+//! (written at once, or queued for its task), datagrams leave through the UDP sockets.
 //!
 //! The tasks share the shard as `Rc<RefCell<Shard>>`; every borrow is taken, used and dropped
 //! between two `.await`s, never across one.
@@ -29,8 +35,9 @@
 //! socket cannot starve the others or the timer.
 
 use super::stats::{LogThrottle, ShardCounters};
+use super::tcp::{self, Tcp, TcpSettings};
 use super::udp::{RxBatch, TxBatch};
-use crate::core::shard::{Shard, ShardConfig, Transmit};
+use crate::core::shard::{ConnId, Flow, Shard, ShardConfig, Transmit};
 use futures_lite::future;
 use futures_lite::AsyncReadExt;
 use glommio::timer::Timer;
@@ -43,7 +50,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::mpsc;
 use std::sync::Arc;
-use std::task::{Poll, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 use tracing::{debug, error, info, warn};
 
@@ -56,6 +63,9 @@ const MIN_REARM: Duration = Duration::from_millis(1);
 /// At most one log line per kind per this interval for per-datagram problems.
 const LOG_INTERVAL: Duration = Duration::from_secs(1);
 
+/// How long a stopping shard waits for its connection tasks to close their connections.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
 /// What the driver needs from a shard: the inputs and outputs of
 /// [`Shard`]. A trait so the driver can also run test shards that
 /// answer, arm timers and panic on cue.
@@ -63,6 +73,14 @@ pub(crate) trait SansIo {
     fn handle_datagram(
         &mut self,
         now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        bytes: &[u8],
+    );
+    fn handle_stream_message(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
         local: SocketAddr,
         remote: SocketAddr,
         bytes: &[u8],
@@ -82,6 +100,16 @@ impl SansIo for Shard {
         bytes: &[u8],
     ) {
         Shard::handle_datagram(self, now, local, remote, bytes)
+    }
+    fn handle_stream_message(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        local: SocketAddr,
+        remote: SocketAddr,
+        bytes: &[u8],
+    ) {
+        Shard::handle_stream_message(self, now, conn, local, remote, bytes)
     }
     fn handle_timeout(&mut self, now: Instant) {
         Shard::handle_timeout(self, now)
@@ -106,6 +134,9 @@ pub(crate) struct ShardPlan {
     pub cpu: usize,
     /// Bound sockets, one per local address, in the same order on every shard.
     pub sockets: Vec<(SocketAddr, socket2::Socket)>,
+    /// Listening TCP sockets, one per local address (none when TCP is off).
+    pub listeners: Vec<(SocketAddr, socket2::Socket)>,
+    pub tcp: TcpSettings,
     pub config: ShardConfig,
     pub seed: u64,
     pub batch: usize,
@@ -125,14 +156,21 @@ pub(crate) async fn run<S: SansIo + 'static>(
     let mut stop = unsafe { glommio::net::UnixStream::from_raw_fd(stop.into_raw_fd()) };
     let driver = Rc::new(Driver::new(plan, make));
     let addrs: Vec<SocketAddr> = driver.endpoints.iter().map(|e| e.local).collect();
-    info!(shard = id, cpu = driver.cpu, sockets = ?addrs, batch = driver.batch, "shard running");
+    let listeners = driver.tcp.listeners.len();
+    info!(shard = id, cpu = driver.cpu, sockets = ?addrs, listeners, batch = driver.batch, "shard running");
     // The controlling thread may have given up waiting; the shard then stops on `stop`.
     let _ = ready.send(id);
     drop(ready);
 
-    let mut tasks = Vec::with_capacity(driver.endpoints.len() + 1);
+    let mut tasks = Vec::with_capacity(driver.endpoints.len() + listeners + 1);
     for sock in 0..driver.endpoints.len() {
         tasks.push(glommio::spawn_local(receive_loop(driver.clone(), sock)));
+    }
+    for listener in 0..listeners {
+        tasks.push(glommio::spawn_local(tcp::accept_loop(
+            driver.clone(),
+            listener,
+        )));
     }
     tasks.push(glommio::spawn_local(timer_loop(driver.clone())));
 
@@ -144,8 +182,24 @@ pub(crate) async fn run<S: SansIo + 'static>(
     for task in tasks {
         task.cancel().await;
     }
-    // NOTE: every task held a clone and all of them are gone, so this drop closes the fds.
-    debug_assert_eq!(Rc::strong_count(&driver), 1);
+    // Each connection task closes its connection and ends.
+    driver.tcp.stop();
+    let drained = glommio::timer::timeout(STOP_GRACE, async {
+        driver.tcp.drained().await;
+        Ok(())
+    })
+    .await
+    .is_ok();
+    if drained {
+        // NOTE: every task held a clone and all of them are gone, so this drop closes the fds.
+        debug_assert_eq!(Rc::strong_count(&driver), 1);
+    } else {
+        warn!(
+            shard = id,
+            open = driver.tcp.len(),
+            "connections still closing at stop"
+        );
+    }
     drop(driver);
     // The cancelled readiness waits are still io_uring requests holding the sockets open.
     // One more trip through the reactor submits their cancellation and reaps it, so the
@@ -165,41 +219,45 @@ struct Endpoint {
 
 /// One-waiter, level-triggered wakeup between tasks of the same executor.
 #[derive(Default)]
-struct Wakeup {
+pub(super) struct Wakeup {
     notified: Cell<bool>,
     waker: Cell<Option<Waker>>,
 }
 
 impl Wakeup {
-    fn notify(&self) {
+    pub(super) fn notify(&self) {
         self.notified.set(true);
         if let Some(waker) = self.waker.take() {
             waker.wake();
         }
     }
 
-    async fn wait(&self) {
-        future::poll_fn(|cx| {
-            if self.notified.replace(false) {
-                Poll::Ready(())
-            } else {
-                self.waker.set(Some(cx.waker().clone()));
-                Poll::Pending
-            }
-        })
-        .await
+    /// Ready (and reset) if notified since the last time; otherwise wakes `cx` on the next
+    /// notification.
+    pub(super) fn poll(&self, cx: &Context<'_>) -> Poll<()> {
+        if self.notified.replace(false) {
+            Poll::Ready(())
+        } else {
+            self.waker.set(Some(cx.waker().clone()));
+            Poll::Pending
+        }
+    }
+
+    pub(super) async fn wait(&self) {
+        future::poll_fn(|cx| self.poll(cx)).await
     }
 }
 
 /// What every task of one shard shares.
-struct Driver<S> {
-    id: u16,
+pub(super) struct Driver<S> {
+    pub(super) id: u16,
     cpu: usize,
     batch: usize,
-    shard: RefCell<S>,
+    pub(super) shard: RefCell<S>,
     endpoints: Vec<Endpoint>,
     rx: RefCell<RxBatch>,
-    counters: Arc<ShardCounters>,
+    pub(super) counters: Arc<ShardCounters>,
+    pub(super) tcp: Tcp,
     /// Deadline the timer task is sleeping towards (`None`: no deadline).
     armed: Cell<Option<Instant>>,
     timer_wake: Wakeup,
@@ -209,7 +267,7 @@ struct Driver<S> {
 }
 
 /// Per-task send scratch, reused for every flush so the steady state allocates nothing.
-struct Outbox {
+pub(super) struct Outbox {
     pending: Vec<Transmit>,
     /// Endpoint index per pending transmit (`None`: no socket has its local address).
     route: Vec<Option<usize>>,
@@ -220,7 +278,7 @@ struct Outbox {
 }
 
 impl Outbox {
-    fn new(batch: usize) -> Self {
+    pub(super) fn new(batch: usize) -> Self {
         Outbox {
             pending: Vec::with_capacity(batch),
             route: Vec::with_capacity(batch),
@@ -245,6 +303,7 @@ impl<S: SansIo> Driver<S> {
             })
             .collect();
         let rx = RxBatch::new(plan.batch);
+        let tcp = Tcp::new(plan.id, plan.tcp, plan.listeners);
         Driver {
             id: plan.id,
             cpu: plan.cpu,
@@ -253,6 +312,7 @@ impl<S: SansIo> Driver<S> {
             endpoints,
             rx: RefCell::new(rx),
             counters: plan.counters,
+            tcp,
             armed: Cell::new(None),
             timer_wake: Wakeup::default(),
             log_panic: LogThrottle::new(LOG_INTERVAL),
@@ -262,7 +322,7 @@ impl<S: SansIo> Driver<S> {
     }
 
     /// Counts and logs a panic caught around a shard call.
-    fn panicked(
+    pub(super) fn panicked(
         &self,
         call: &'static str,
         remote: Option<SocketAddr>,
@@ -311,7 +371,7 @@ impl<S: SansIo> Driver<S> {
     }
 
     /// Moves every pending transmit out of the shard into `out`.
-    fn drain(&self, shard: &mut S, out: &mut Outbox) {
+    pub(super) fn drain(&self, shard: &mut S, out: &mut Outbox) {
         loop {
             match catch_unwind(AssertUnwindSafe(|| shard.poll_transmit())) {
                 Ok(Some(t)) => out.pending.push(t),
@@ -325,7 +385,7 @@ impl<S: SansIo> Driver<S> {
     }
 
     /// Wakes the timer task if the shard's deadline is now earlier than the one it sleeps on.
-    fn note_deadline(&self, shard: &S) {
+    pub(super) fn note_deadline(&self, shard: &S) {
         let earlier = match (self.poll_timeout(shard), self.armed.get()) {
             (Some(next), Some(armed)) => next < armed,
             (Some(_), None) => true,
@@ -383,10 +443,29 @@ impl<S: SansIo> Driver<S> {
         Ok(n)
     }
 
-    /// Sends everything in `out.pending`, grouped by local socket, then recycles the buffers.
-    /// `sendmmsg` first; a socket whose send buffer is full gets its remaining datagrams sent
+    /// Hands a payload buffer back to the shard's pool (dropped if the shard is busy, which
+    /// no caller is while it runs).
+    pub(super) fn recycle(&self, buf: Vec<u8>) {
+        let Ok(mut shard) = self.shard.try_borrow_mut() else {
+            return;
+        };
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| shard.recycle(buf))) {
+            self.panicked("recycle", None, &*payload);
+        }
+    }
+
+    /// Sends everything in `out.pending`, then recycles the buffers. Transmits on a stream
+    /// flow go to their connection first. Datagrams are grouped by local socket and go out
+    /// with `sendmmsg`; a socket whose send buffer is full gets its remaining datagrams sent
     /// one by one through glommio, awaited, in order.
-    async fn flush(&self, out: &mut Outbox) {
+    pub(super) async fn flush(&self, out: &mut Outbox) {
+        out.pending.retain_mut(|t| match t.flow {
+            Flow::Udp => true,
+            Flow::Stream(conn) => {
+                self.route_stream(conn, std::mem::take(&mut t.payload));
+                false
+            }
+        });
         if out.pending.is_empty() {
             return;
         }
@@ -611,6 +690,8 @@ mod tests {
                     id: 0,
                     cpu: 0,
                     sockets: vec![(local, socket)],
+                    listeners: Vec::new(),
+                    tcp: TcpSettings::new(&crate::config::TcpConfig::default()),
                     config: shard_config(local),
                     seed: 1,
                     batch: 4,

@@ -1,10 +1,11 @@
-//! Per-shard counters kept by the shell: what happened to datagrams on their way between the
-//! sockets and the [`Shard`](crate::core::shard::Shard).
+//! Per-shard counters kept by the shell: what happened to datagrams and TCP connections on
+//! their way between the sockets and the [`Shard`](crate::core::shard::Shard).
 //!
 //! Each shard writes only its own [`ShardCounters`] (`Relaxed` atomics, one writer), and any
 //! thread may read a [`ShardStats`] snapshot through
 //! [`RunningShards::stats`](super::RunningShards::stats).
 
+use crate::core::sip::framer::FrameError;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
@@ -21,6 +22,38 @@ pub(crate) struct ShardCounters {
     pub tx_deferred: AtomicU64,
     pub tx_errors: AtomicU64,
     pub panics: AtomicU64,
+    pub tcp_accepted: AtomicU64,
+    pub tcp_refused: AtomicU64,
+    pub tcp_closed: AtomicU64,
+    pub tcp_frame_errors: [AtomicU64; FRAME_ERRORS.len()],
+    pub tcp_header_timeouts: AtomicU64,
+    pub tcp_idle_timeouts: AtomicU64,
+    pub tcp_send_overflows: AtomicU64,
+    pub tcp_errors: AtomicU64,
+    pub tcp_rx_messages: AtomicU64,
+    pub tcp_rx_bytes: AtomicU64,
+    pub tcp_tx_bytes: AtomicU64,
+    pub tcp_tx_dropped: AtomicU64,
+}
+
+/// Every [`FrameError`], in the order of [`ShardStats::tcp_frame_errors`].
+pub const FRAME_ERRORS: [FrameError; 5] = [
+    FrameError::HeaderTooLarge,
+    FrameError::BodyTooLarge,
+    FrameError::MissingContentLength,
+    FrameError::BadContentLength,
+    FrameError::DuplicateContentLength,
+];
+
+/// Index of `reason` in [`FRAME_ERRORS`].
+pub fn frame_error_index(reason: FrameError) -> usize {
+    match reason {
+        FrameError::HeaderTooLarge => 0,
+        FrameError::BodyTooLarge => 1,
+        FrameError::MissingContentLength => 2,
+        FrameError::BadContentLength => 3,
+        FrameError::DuplicateContentLength => 4,
+    }
 }
 
 impl ShardCounters {
@@ -44,6 +77,18 @@ impl ShardCounters {
             tx_deferred: self.tx_deferred.load(Relaxed),
             tx_errors: self.tx_errors.load(Relaxed),
             panics: self.panics.load(Relaxed),
+            tcp_accepted: self.tcp_accepted.load(Relaxed),
+            tcp_refused: self.tcp_refused.load(Relaxed),
+            tcp_closed: self.tcp_closed.load(Relaxed),
+            tcp_frame_errors: self.tcp_frame_errors.each_ref().map(|c| c.load(Relaxed)),
+            tcp_header_timeouts: self.tcp_header_timeouts.load(Relaxed),
+            tcp_idle_timeouts: self.tcp_idle_timeouts.load(Relaxed),
+            tcp_send_overflows: self.tcp_send_overflows.load(Relaxed),
+            tcp_errors: self.tcp_errors.load(Relaxed),
+            tcp_rx_messages: self.tcp_rx_messages.load(Relaxed),
+            tcp_rx_bytes: self.tcp_rx_bytes.load(Relaxed),
+            tcp_tx_bytes: self.tcp_tx_bytes.load(Relaxed),
+            tcp_tx_dropped: self.tcp_tx_dropped.load(Relaxed),
         }
     }
 }
@@ -71,8 +116,35 @@ pub struct ShardStats {
     pub tx_deferred: u64,
     /// Datagrams dropped on send: a kernel error, or no socket bound to their local address.
     pub tx_errors: u64,
-    /// Panics caught around a shard call; each cost the datagram or timeout being handled.
+    /// Panics caught around a shard call; each cost the datagram, message or timeout being
+    /// handled.
     pub panics: u64,
+    /// TCP connections accepted and served (open now: `tcp_accepted - tcp_closed`).
+    pub tcp_accepted: u64,
+    /// TCP connections accepted past `tcp.max_connections` and closed at once.
+    pub tcp_refused: u64,
+    /// Served TCP connections that have ended, for any reason.
+    pub tcp_closed: u64,
+    /// Connections closed because their byte stream lost its framing, by reason in the order
+    /// of [`FRAME_ERRORS`] (see [`ShardStats::tcp_frame_error`]).
+    pub tcp_frame_errors: [u64; FRAME_ERRORS.len()],
+    /// Connections closed for not finishing a header section within `tcp.header_timeout_secs`.
+    pub tcp_header_timeouts: u64,
+    /// Connections closed after `tcp.idle_timeout_secs` without a byte either way.
+    pub tcp_idle_timeouts: u64,
+    /// Connections closed because their peer read too slowly and the bytes queued for it
+    /// passed the per-connection cap.
+    pub tcp_send_overflows: u64,
+    /// Failed accept, read and write calls (a reset by the peer among them).
+    pub tcp_errors: u64,
+    /// Messages framed on connections and handed to the shard.
+    pub tcp_rx_messages: u64,
+    /// Bytes read from connections.
+    pub tcp_rx_bytes: u64,
+    /// Bytes written to connections.
+    pub tcp_tx_bytes: u64,
+    /// Messages for a connection that no longer exists, or that was over its queue cap.
+    pub tcp_tx_dropped: u64,
 }
 
 impl ShardStats {
@@ -90,7 +162,26 @@ impl ShardStats {
             tx_deferred: a.tx_deferred + s.tx_deferred,
             tx_errors: a.tx_errors + s.tx_errors,
             panics: a.panics + s.panics,
+            tcp_accepted: a.tcp_accepted + s.tcp_accepted,
+            tcp_refused: a.tcp_refused + s.tcp_refused,
+            tcp_closed: a.tcp_closed + s.tcp_closed,
+            tcp_frame_errors: std::array::from_fn(|i| {
+                a.tcp_frame_errors[i] + s.tcp_frame_errors[i]
+            }),
+            tcp_header_timeouts: a.tcp_header_timeouts + s.tcp_header_timeouts,
+            tcp_idle_timeouts: a.tcp_idle_timeouts + s.tcp_idle_timeouts,
+            tcp_send_overflows: a.tcp_send_overflows + s.tcp_send_overflows,
+            tcp_errors: a.tcp_errors + s.tcp_errors,
+            tcp_rx_messages: a.tcp_rx_messages + s.tcp_rx_messages,
+            tcp_rx_bytes: a.tcp_rx_bytes + s.tcp_rx_bytes,
+            tcp_tx_bytes: a.tcp_tx_bytes + s.tcp_tx_bytes,
+            tcp_tx_dropped: a.tcp_tx_dropped + s.tcp_tx_dropped,
         })
+    }
+
+    /// Connections closed for framing error `reason`.
+    pub fn tcp_frame_error(&self, reason: FrameError) -> u64 {
+        self.tcp_frame_errors[frame_error_index(reason)]
     }
 }
 
@@ -150,6 +241,22 @@ mod tests {
             (t.rx_datagrams, t.tx_errors, t.panics, t.shard),
             (7, 1, 4, 0)
         );
+        let a = ShardStats {
+            tcp_accepted: 3,
+            tcp_frame_errors: [0, 0, 1, 2, 0],
+            ..Default::default()
+        };
+        let t = ShardStats::total(&[a, a]);
+        assert_eq!(t.tcp_accepted, 6);
+        assert_eq!(t.tcp_frame_error(FrameError::BadContentLength), 4);
+        assert_eq!(t.tcp_frame_error(FrameError::MissingContentLength), 2);
+    }
+
+    #[test]
+    fn frame_error_table_matches_the_index() {
+        for (i, &reason) in FRAME_ERRORS.iter().enumerate() {
+            assert_eq!(frame_error_index(reason), i, "{}", reason.as_str());
+        }
     }
 
     #[test]

@@ -3,18 +3,20 @@
 
 use super::shard_driver::SansIo;
 use super::*;
-use crate::core::shard::Transmit;
+use crate::core::shard::{ConnId, Flow, Transmit};
 use std::collections::VecDeque;
-use std::net::UdpSocket;
+use std::io::{Read, Write};
+use std::net::{TcpStream, UdpSocket};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-/// Echoes every datagram from the address it reached; `timer:<ms>` arms a timer that answers
-/// `fired`; `panic` panics.
+/// Echoes every datagram, and every message framed on a connection, on the flow it came on.
+/// A command in the datagram (or the first line of a stream message): `timer:<ms>` arms a
+/// timer that answers `fired`; `flood:<n>` answers with `n` buffers of 64 KiB; `panic` panics.
 struct Echo {
     out: VecDeque<Transmit>,
     pool: Vec<Vec<u8>>,
-    timers: Vec<(Instant, SocketAddr, SocketAddr)>,
+    timers: Vec<(Instant, Flow, SocketAddr, SocketAddr)>,
 }
 
 impl Echo {
@@ -26,15 +28,43 @@ impl Echo {
         }
     }
 
-    fn send(&mut self, local: SocketAddr, remote: SocketAddr, bytes: &[u8]) {
+    fn send(&mut self, flow: Flow, local: SocketAddr, remote: SocketAddr, bytes: &[u8]) {
         let mut payload = self.pool.pop().unwrap_or_default();
         payload.extend_from_slice(bytes);
         self.out.push_back(Transmit {
-            flow: crate::core::shard::Flow::Udp,
+            flow,
             local,
             remote,
             payload,
         });
+    }
+
+    fn handle(
+        &mut self,
+        now: Instant,
+        flow: Flow,
+        local: SocketAddr,
+        remote: SocketAddr,
+        command: &[u8],
+        bytes: &[u8],
+    ) {
+        if command == b"panic" {
+            panic!("test shard told to panic");
+        }
+        if let Some(ms) = command.strip_prefix(b"timer:") {
+            let ms: u64 = std::str::from_utf8(ms).unwrap().parse().unwrap();
+            self.timers
+                .push((now + Duration::from_millis(ms), flow, local, remote));
+            return;
+        }
+        if let Some(n) = command.strip_prefix(b"flood:") {
+            let n: usize = std::str::from_utf8(n).unwrap().parse().unwrap();
+            for _ in 0..n {
+                self.send(flow, local, remote, &[b'x'; 64 << 10]);
+            }
+            return;
+        }
+        self.send(flow, local, remote, bytes);
     }
 }
 
@@ -46,23 +76,26 @@ impl SansIo for Echo {
         remote: SocketAddr,
         bytes: &[u8],
     ) {
-        if bytes == b"panic" {
-            panic!("test shard told to panic");
-        }
-        if let Some(ms) = bytes.strip_prefix(b"timer:") {
-            let ms: u64 = std::str::from_utf8(ms).unwrap().parse().unwrap();
-            self.timers
-                .push((now + Duration::from_millis(ms), local, remote));
-            return;
-        }
-        self.send(local, remote, bytes);
+        self.handle(now, Flow::Udp, local, remote, bytes, bytes);
+    }
+
+    fn handle_stream_message(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        local: SocketAddr,
+        remote: SocketAddr,
+        bytes: &[u8],
+    ) {
+        let line = bytes.split(|&b| b == b'\r').next().unwrap_or_default();
+        self.handle(now, Flow::Stream(conn), local, remote, line, bytes);
     }
 
     fn handle_timeout(&mut self, now: Instant) {
         let due: Vec<_> = self.timers.iter().copied().filter(|t| t.0 <= now).collect();
         self.timers.retain(|t| t.0 > now);
-        for (_, local, remote) in due {
-            self.send(local, remote, b"fired");
+        for (_, flow, local, remote) in due {
+            self.send(flow, local, remote, b"fired");
         }
     }
 
@@ -206,4 +239,195 @@ fn no_listen_address_is_an_error() {
         .err()
         .expect("nothing to listen on");
     assert_eq!(err.kind(), io::ErrorKind::AddrNotAvailable);
+}
+
+fn tcp_client(addr: SocketAddr) -> TcpStream {
+    let c = TcpStream::connect_timeout(&addr, WAIT).expect("connect");
+    c.set_read_timeout(Some(WAIT)).unwrap();
+    c.set_write_timeout(Some(WAIT)).unwrap();
+    c
+}
+
+/// `command` as a message the framer cuts out whole.
+fn framed(command: &str) -> Vec<u8> {
+    format!("{command}\r\nContent-Length: 0\r\n\r\n").into_bytes()
+}
+
+/// Reads exactly `want.len()` bytes and checks them.
+fn expect_bytes(c: &mut TcpStream, want: &[u8]) {
+    let mut got = vec![0u8; want.len()];
+    c.read_exact(&mut got).expect("answer");
+    assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(want));
+}
+
+/// True once the server has closed `c` (end of file or reset) within `WAIT`, reading and
+/// discarding whatever comes first.
+fn closed_by_server(c: &mut TcpStream) -> bool {
+    let deadline = Instant::now() + WAIT;
+    let mut buf = [0u8; 64 << 10];
+    while Instant::now() < deadline {
+        match c.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut =>
+            {
+                return false
+            }
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+#[test]
+fn tcp_messages_are_answered_on_their_connection() {
+    let running = start_with(loopback_config(2, 32), Echo::new).unwrap();
+    let addr = running.local_addrs()[0];
+    for i in 0..10 {
+        let mut c = tcp_client(addr);
+        let msg = framed(&format!("hello {i}"));
+        c.write_all(&msg).unwrap();
+        expect_bytes(&mut c, &msg);
+    }
+    let total = settled_total(&running, |t| t.tcp_closed >= 10);
+    assert_eq!(
+        (total.tcp_accepted, total.tcp_closed, total.tcp_rx_messages),
+        (10, 10, 10)
+    );
+    assert_eq!(total.tcp_tx_bytes, total.tcp_rx_bytes);
+    stop_within(running);
+}
+
+#[test]
+fn a_panic_costs_one_message_not_the_connection() {
+    let running = start_with(loopback_config(1, 32), Echo::new).unwrap();
+    let mut c = tcp_client(running.local_addrs()[0]);
+    c.write_all(&framed("panic")).unwrap();
+    c.write_all(&framed("still here")).unwrap();
+    expect_bytes(&mut c, &framed("still here"));
+    assert_eq!(settled_total(&running, |t| t.panics >= 1).panics, 1);
+    stop_within(running);
+}
+
+#[test]
+fn a_timer_answers_on_the_connection_or_counts_it_gone() {
+    let running = start_with(loopback_config(1, 32), Echo::new).unwrap();
+    let addr = running.local_addrs()[0];
+    let mut c = tcp_client(addr);
+    c.write_all(&framed("timer:10")).unwrap();
+    expect_bytes(&mut c, b"fired");
+
+    let mut gone = tcp_client(addr);
+    gone.write_all(&framed("timer:300")).unwrap();
+    drop(gone);
+    let total = settled_total(&running, |t| t.tcp_tx_dropped >= 1);
+    assert_eq!((total.tcp_tx_dropped, total.tcp_closed), (1, 1));
+    stop_within(running);
+}
+
+#[test]
+fn a_peer_that_does_not_read_loses_its_connection_not_the_shard() {
+    let running = start_with(loopback_config(1, 32), Echo::new).unwrap();
+    let addr = running.local_addrs()[0];
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect_timeout(&addr.into(), WAIT).unwrap();
+    let mut slow: TcpStream = socket.into();
+    slow.set_read_timeout(Some(WAIT)).unwrap();
+    // Answers to one message worth twice the kernel's largest send buffer: more than the
+    // kernel and the queue cap hold together.
+    let wmem_max = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|t| t.split_whitespace().nth(2)?.parse::<usize>().ok())
+        .unwrap_or(16 << 20);
+    let buffers = 2 * wmem_max / (64 << 10) + 16;
+    slow.write_all(&framed(&format!("flood:{buffers}")))
+        .unwrap();
+    let total = settled_total(&running, |t| t.tcp_send_overflows >= 1);
+    assert_eq!((total.tcp_send_overflows, total.tcp_closed), (1, 1));
+    assert!(total.tcp_tx_dropped > 0, "{total:?}");
+    assert!(closed_by_server(&mut slow));
+
+    let mut other = tcp_client(addr);
+    other.write_all(&framed("next")).unwrap();
+    expect_bytes(&mut other, &framed("next"));
+    stop_within(running);
+}
+
+#[test]
+fn connections_past_the_cap_are_closed_at_once() {
+    let mut config = loopback_config(1, 32);
+    config.tcp.max_connections = 2;
+    let running = start_with(config, Echo::new).unwrap();
+    let addr = running.local_addrs()[0];
+    let mut held: Vec<TcpStream> = (0..2).map(|_| tcp_client(addr)).collect();
+    for c in &mut held {
+        c.write_all(&framed("in")).unwrap();
+        expect_bytes(c, &framed("in"));
+    }
+    let mut extra = tcp_client(addr);
+    assert!(closed_by_server(&mut extra));
+    let total = settled_total(&running, |t| t.tcp_refused >= 1);
+    assert_eq!((total.tcp_accepted, total.tcp_refused), (2, 1));
+    // A place frees up when one of the two goes.
+    drop(held.pop());
+    settled_total(&running, |t| t.tcp_closed >= 1);
+    let mut again = tcp_client(addr);
+    again.write_all(&framed("in")).unwrap();
+    expect_bytes(&mut again, &framed("in"));
+    stop_within(running);
+}
+
+#[test]
+fn an_idle_connection_is_closed_after_the_idle_timeout() {
+    let mut config = loopback_config(1, 32);
+    config.tcp.idle_timeout_secs = 1;
+    config.tcp.header_timeout_secs = 1;
+    let running = start_with(config, Echo::new).unwrap();
+    let mut c = tcp_client(running.local_addrs()[0]);
+    c.write_all(&framed("hi")).unwrap();
+    expect_bytes(&mut c, &framed("hi"));
+    let t0 = Instant::now();
+    assert!(closed_by_server(&mut c));
+    let waited = t0.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900),
+        "closed early: {waited:?}"
+    );
+    let total = settled_total(&running, |t| t.tcp_closed >= 1);
+    assert_eq!((total.tcp_idle_timeouts, total.tcp_header_timeouts), (1, 0));
+    stop_within(running);
+}
+
+#[test]
+fn stopping_closes_open_connections_promptly() {
+    let running = start_with(loopback_config(2, 32), Echo::new).unwrap();
+    let addr = running.local_addrs()[0];
+    let mut clients: Vec<TcpStream> = (0..8).map(|_| tcp_client(addr)).collect();
+    for c in &mut clients {
+        c.write_all(&framed("x")).unwrap();
+        expect_bytes(c, &framed("x"));
+    }
+    // Half a message on one: its task is mid-frame when the stop comes.
+    clients[0].write_all(b"OPTIONS sip:a SIP/2.0\r\n").unwrap();
+    let t0 = Instant::now();
+    stop_within(running);
+    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    for c in &mut clients {
+        assert!(closed_by_server(c));
+    }
+    // The listeners are gone too.
+    assert!(TcpStream::connect_timeout(&addr, WAIT).is_err());
+}
+
+#[test]
+fn with_tcp_off_no_listener_is_bound() {
+    let mut config = loopback_config(1, 32);
+    config.tcp.enabled = false;
+    let running = start_with(config, Echo::new).unwrap();
+    let addr = running.local_addrs()[0];
+    let err = TcpStream::connect_timeout(&addr, WAIT).expect_err("nothing listens");
+    assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+    stop_within(running);
 }
