@@ -29,7 +29,14 @@ fn run_sipp(d: &Drongo, transport: &str, count: u32, rate: u32) -> (u64, u64) {
             "-l",
             "2000",
         ])
-        .args(["-timeout", "60s", "-timeout_error", "-nostdin"])
+        .args([
+            "-timeout",
+            "60s",
+            "-timeout_error",
+            "-nostdin",
+            "-max_socket",
+            "4096",
+        ])
         .args(["-trace_stat", "-stf"])
         .arg(&stats)
         .output();
@@ -80,5 +87,21 @@ fn options_load_over_udp_is_answered_in_full() {
     let d = Drongo::start("");
     let (ok, failed) = run_sipp(&d, "u1", 5_000, 1_000);
     assert_eq!((ok, failed), (5_000, 0));
+    assert!(d.stop(), "drongo exits cleanly on SIGTERM");
+}
+
+#[test]
+fn options_load_over_one_tcp_connection_is_answered_in_full() {
+    let d = Drongo::start("");
+    let (ok, failed) = run_sipp(&d, "t1", 3_000, 500);
+    assert_eq!((ok, failed), (3_000, 0));
+    assert!(d.stop(), "drongo exits cleanly on SIGTERM");
+}
+
+#[test]
+fn options_load_over_a_tcp_connection_per_request_is_answered_in_full() {
+    let d = Drongo::start("");
+    let (ok, failed) = run_sipp(&d, "tn", 1_000, 200);
+    assert_eq!((ok, failed), (1_000, 0));
     assert!(d.stop(), "drongo exits cleanly on SIGTERM");
 }
