@@ -324,9 +324,18 @@ impl Shard {
             let tags = h.all(HeaderName::Require);
             return self.respond_unsupported(src, h, tags);
         }
+        // NOTE: validate::message has checked To parses.
+        let in_dialog = h
+            .get(HeaderName::To)
+            .and_then(|to| NameAddr::parse(to).ok())
+            .is_some_and(|to| to.tag().is_some());
         match method {
             Method::Other(_) => self.respond(src, h, 501, "Not Implemented", write_allow),
             Method::Cancel => self.respond(src, h, 481, "Call/Transaction Does Not Exist", |_| {}),
+            // §12.2.2: a request inside a dialog Drongo does not have.
+            _ if in_dialog && for_us => {
+                self.respond(src, h, 481, "Call/Transaction Does Not Exist", |_| {})
+            }
             Method::Options if for_us => self.respond(src, h, 200, "OK", |w| {
                 write_allow(w);
                 w.header("Accept", b"application/sdp");
