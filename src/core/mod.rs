@@ -5,3 +5,4 @@ pub mod ids;
 pub mod sdp;
 pub mod shard;
 pub mod sip;
+pub mod timer;
