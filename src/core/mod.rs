@@ -6,3 +6,4 @@ pub mod sdp;
 pub mod shard;
 pub mod sip;
 pub mod timer;
+pub mod transaction;
