@@ -9,13 +9,17 @@
 //! never panics; it is a few bytes of state that turn one input into a handful of
 //! [`Output`]s.
 //!
-//! | machine | RFC | states |
-//! |---|---|---|
-//! | [`ClientInvite`] | §17.1.1, RFC 6026 §8.4 | Calling, Proceeding, Completed, Accepted, Terminated |
-//! | [`ClientNonInvite`] | §17.1.2 | Trying, Proceeding, Completed, Terminated |
-//! | [`ServerInvite`] | §17.2.1, RFC 6026 §8.7 | Proceeding, Completed, Confirmed, Accepted, Terminated |
-//! | [`ServerNonInvite`] | §17.2.2 | Trying, Proceeding, Completed, Terminated |
-//! | [`Uas2xx`] | §13.3.1.4 | Retransmitting, Terminated |
+//! | machine | RFC | states | size |
+//! |---|---|---|---|
+//! | [`ClientInvite`] | §17.1.1, RFC 6026 §8.4 | Calling, Proceeding, Completed, Accepted, Terminated | 4 B |
+//! | [`ClientNonInvite`] | §17.1.2 | Trying, Proceeding, Completed, Terminated | 3 B |
+//! | [`ServerInvite`] | §17.2.1, RFC 6026 §8.7 | Proceeding, Completed, Confirmed, Accepted, Terminated | 3 B |
+//! | [`ServerNonInvite`] | §17.2.2 | Trying, Proceeding, Completed, Terminated | 2 B |
+//! | [`Uas2xx`] | §13.3.1.4 | Retransmitting, Terminated | 2 B |
+//!
+//! Sizes are `size_of` on x86-64, printed by `machines_are_a_few_bytes`. Next to a machine
+//! the layer above keeps an [`Armed`] (36 B with the wheel's `TimerId`) and a key (56 B,
+//! inline up to 48 key bytes).
 //!
 //! # How the layer above drives a machine
 //!
@@ -74,6 +78,8 @@ mod uas_2xx;
 
 #[cfg(test)]
 mod harness;
+#[cfg(test)]
+mod lossy_tests;
 
 pub use ack::{build_ack_for_non2xx, build_cancel, BuildError};
 pub use client_invite::{ClientInvite, ClientInviteState};
@@ -213,6 +219,57 @@ impl Class {
             200..=299 => Some(Class::Success),
             300..=699 => Some(Class::Failure),
             _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::size_of;
+
+    /// A machine is its state and its transport's reliability: a few bytes per transaction
+    /// (the figures are in the module doc).
+    #[test]
+    fn machines_are_a_few_bytes() {
+        let sizes = [
+            ("ClientInvite", size_of::<ClientInvite>()),
+            ("ClientNonInvite", size_of::<ClientNonInvite>()),
+            ("ServerInvite", size_of::<ServerInvite>()),
+            ("ServerNonInvite", size_of::<ServerNonInvite>()),
+            ("Uas2xx", size_of::<Uas2xx>()),
+            ("Output", size_of::<Output>()),
+            (
+                "Armed<TimerId>",
+                size_of::<Armed<crate::core::timer::TimerId>>(),
+            ),
+            ("ClientKey", size_of::<ClientKey>()),
+            ("ServerKey", size_of::<ServerKey>()),
+        ];
+        for (name, size) in sizes {
+            println!("size_of::<{name}>() = {size} bytes");
+        }
+        for (name, size) in &sizes[..5] {
+            assert!(*size <= 4, "{name} is {size} bytes");
+        }
+    }
+
+    #[test]
+    fn reliability_of_via_transports() {
+        use crate::core::sip::uri::Transport;
+        assert_eq!(Reliability::of(Transport::Udp), Reliability::Unreliable);
+        assert_eq!(
+            Reliability::of(Transport::Other(b"dccp")),
+            Reliability::Unreliable
+        );
+        for t in [
+            Transport::Tcp,
+            Transport::Tls,
+            Transport::Sctp,
+            Transport::Ws,
+            Transport::Wss,
+        ] {
+            assert_eq!(Reliability::of(t), Reliability::Reliable);
         }
     }
 }
