@@ -12,12 +12,11 @@
 //! `expires` (delta-seconds, u32), `q` (qvalue), `reg-id` (RFC 5626 §4.2), `+sip.instance`
 //! (RFC 5626 §4.1) and `pub-gruu` / `temp-gruu` (RFC 5627 §10), all quoted strings.
 
-use memchr::memchr;
+use memchr::{memchr, memchr2};
 
 use crate::core::sip::text::{
-    is_lws, is_quoted_string, is_token, is_token_char, parse_u32, quoted_string_len, skip_lws,
-    strip_quotes, trim, trim_end, unquote, unquote_into, CommaSplit, Invalid, Param, Params,
-    Unquote,
+    param_at, parse_u32, quoted_string_len, skip_lws_from, span_from, strip_quotes, trim, trim_end,
+    unquote, unquote_into, Invalid, ParamAt, Params, Unquote, LWS, TOKEN,
 };
 use crate::core::sip::uri::Uri;
 
@@ -86,87 +85,122 @@ impl<'a> NameAddr<'a> {
     }
 
     fn parse_with(value: &'a [u8], need_brackets: bool) -> Result<Self, Invalid> {
-        let raw = trim(value);
-        let (display_name, rest) = if raw.first() == Some(&b'"') {
-            let n = quoted_string_len(raw)?;
-            // NOTE: n <= raw.len() (quoted_string_len success).
-            (Some(DisplayName { raw: &raw[..n] }), skip_lws(&raw[n..]))
+        match Self::parse_element(value, 0, need_brackets)? {
+            (na, end) if end == value.len() => Ok(na),
+            _ => Err(Invalid),
+        }
+    }
+
+    /// Parses the element that starts at `s[at]` (LWS first allowed): a `name-addr` or
+    /// `addr-spec` and its parameters, up to the `,` that ends it or the end of `s`. Returns
+    /// the element and the index of that `,` (or `s.len()`); anything else after the element
+    /// is an error.
+    ///
+    /// This is the grammar applied to each element of a comma-separated list (RFC 3261
+    /// §7.3.1): a `,` inside a quoted-string or `<...>` is part of the element, and a `,`
+    /// anywhere else cannot be, since neither a token display name, nor a URI written without
+    /// `<>`, nor a parameter name or unquoted value holds one.
+    pub(super) fn parse_element(
+        s: &'a [u8],
+        at: usize,
+        need_brackets: bool,
+    ) -> Result<(Self, usize), Invalid> {
+        let start = skip_lws_from(s, at);
+        // NOTE: every index below is checked against s.len() before it slices: by get(), by
+        // the scanners (which never pass the end), or by a search that found a byte there.
+        let (display_name, uri_start) = if s.get(start) == Some(&b'"') {
+            let end = start + quoted_string_len(&s[start..])?;
+            let name = DisplayName {
+                raw: &s[start..end],
+            };
+            (Some(name), skip_lws_from(s, end))
         } else {
-            let n = raw
-                .iter()
-                .position(|&b| !(is_token_char(b) || is_lws(b)))
-                .unwrap_or(raw.len());
-            if raw.get(n) == Some(&b'<') {
-                let words = trim(&raw[..n]);
+            // Token words up to the `<` (which may touch them, RFC 4475 §3.1.1.6); anything
+            // else means there is no display name and the element is an addr-spec.
+            let n = span_from(s, start, TOKEN | LWS);
+            if s.get(n) == Some(&b'<') {
+                let words = trim(&s[start..n]);
                 let name = (!words.is_empty()).then_some(DisplayName { raw: words });
-                (name, &raw[n..])
+                (name, n)
             } else {
-                (None, raw)
+                (None, start)
             }
         };
-        let (uri, bracketed, tail) = if let Some(inner) = rest.strip_prefix(b"<") {
+        let (uri, bracketed, tail) = if s.get(uri_start) == Some(&b'<') {
+            let inner = &s[uri_start + 1..];
             let close = memchr(b'>', inner).ok_or(Invalid)?;
-            // NOTE: close < inner.len().
-            (trim(&inner[..close]), true, &inner[close + 1..])
+            (trim(&inner[..close]), true, uri_start + 1 + close + 1)
         } else {
             if need_brackets || display_name.is_some() {
                 return Err(Invalid);
             }
-            let end = memchr(b';', rest).unwrap_or(rest.len());
-            // NOTE: end <= rest.len().
-            let uri = trim_end(&rest[..end]);
-            if memchr::memchr2(b'?', b',', uri).is_some() {
+            // Without `<>`, the URI ends at the first `;` (the parameters are the header's,
+            // RFC 4475 §3.3.12) or at the `,` that ends the element; it may hold no `?`
+            // (RFC 4475 §3.1.2.13).
+            let rest = &s[uri_start..];
+            let end = uri_start + memchr2(b';', b',', rest).unwrap_or(rest.len());
+            let uri = trim_end(&s[uri_start..end]);
+            if memchr(b'?', uri).is_some() {
                 return Err(Invalid);
             }
-            (uri, false, &rest[end..])
+            (uri, false, uri_start + uri.len())
         };
-        let params = skip_lws(tail);
         let mut na = NameAddr {
-            raw,
+            raw: &[],
             display_name,
             uri: Uri::parse(uri)?,
             bracketed,
-            params,
+            params: &[],
             tag: None,
             expires: None,
             q: None,
         };
-        for p in Params::new(params) {
-            na.check_param(p?)?;
+        let params_start = skip_lws_from(s, tail);
+        let mut end = tail;
+        while let Some(p) = param_at(s, end)? {
+            na.check_param(p)?;
+            end = p.end;
         }
-        Ok(na)
+        let next = skip_lws_from(s, end);
+        if next < s.len() && s[next] != b',' {
+            return Err(Invalid);
+        }
+        na.raw = &s[start..end];
+        na.params = s.get(params_start..end).unwrap_or_default();
+        Ok((na, next))
     }
 
-    fn check_param(&mut self, p: Param<'a>) -> Result<(), Invalid> {
-        let is = |name: &[u8]| p.name.eq_ignore_ascii_case(name);
-        let quoted = |v: &[u8]| {
-            if is_quoted_string(v) {
-                Ok(())
-            } else {
-                Err(Invalid)
-            }
-        };
-        match p.value {
-            Some(v) if is(b"tag") => {
-                if !is_token(v) {
+    /// The header parameters with a grammar of their own (see the module doc); the first
+    /// occurrence of each is the one kept. A value that starts with `"` is a whole, valid
+    /// quoted-string (see [`Params`]), so that first byte tells a quoted value.
+    #[inline]
+    fn check_param(&mut self, p: ParamAt<'a>) -> Result<(), Invalid> {
+        let (name, value) = (p.param.name, p.param.value);
+        let is = |known: &[u8]| name.eq_ignore_ascii_case(known);
+        match name.len() {
+            3 if is(b"tag") => {
+                let v = value.ok_or(Invalid)?;
+                if !p.token {
                     return Err(Invalid);
                 }
                 self.tag.get_or_insert(v);
             }
-            Some(v) if is(b"expires") => {
-                let e = parse_u32(v)?;
+            7 if is(b"expires") => {
+                let e = parse_u32(value.ok_or(Invalid)?)?;
                 self.expires.get_or_insert(e);
             }
-            Some(v) if is(b"q") => {
-                let q = parse_qvalue(v)?;
+            1 if is(b"q") => {
+                let q = parse_qvalue(value.ok_or(Invalid)?)?;
                 self.q.get_or_insert(q);
             }
-            Some(v) if is(b"reg-id") => match parse_u32(v)? {
+            6 if is(b"reg-id") => match parse_u32(value.ok_or(Invalid)?)? {
                 1..=0x7fff_ffff => {}
                 _ => return Err(Invalid),
             },
-            Some(v) if is(b"+sip.instance") || is(b"pub-gruu") || is(b"temp-gruu") => quoted(v)?,
-            None if is(b"tag") || is(b"expires") || is(b"q") || is(b"reg-id") => {
+            13 | 8 | 9
+                if (is(b"+sip.instance") || is(b"pub-gruu") || is(b"temp-gruu"))
+                    && value.is_some_and(|v| v.first() != Some(&b'"')) =>
+            {
                 return Err(Invalid);
             }
             _ => {}
@@ -274,22 +308,23 @@ pub fn parse_qvalue(s: &[u8]) -> Result<u16, Invalid> {
 /// The elements of one header field holding a list of name-addrs (Contact, Route,
 /// Record-Route, Path), in order. A malformed or empty element yields one `Err` and ends the
 /// iteration; an empty header value is an error too (§25.1: `1#`).
+///
+/// Each element is parsed where it starts and ends at its own `,`: the value is read once.
 #[derive(Debug, Clone)]
 pub struct NameAddrs<'a> {
-    elements: CommaSplit<'a>,
+    value: &'a [u8],
+    /// Where the next element starts; `None` once the last one has been read or one failed.
+    next: Option<usize>,
     need_brackets: bool,
-    started: bool,
-    failed: bool,
 }
 
 impl<'a> NameAddrs<'a> {
     /// Elements in either form (Contact, Reply-To).
     pub fn new(value: &'a [u8]) -> Self {
         NameAddrs {
-            elements: CommaSplit::new(value),
+            value,
+            next: Some(0),
             need_brackets: false,
-            started: false,
-            failed: false,
         }
     }
 
@@ -306,18 +341,15 @@ impl<'a> Iterator for NameAddrs<'a> {
     type Item = Result<NameAddr<'a>, Invalid>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.failed {
-            return None;
+        let at = self.next.take()?;
+        match NameAddr::parse_element(self.value, at, self.need_brackets) {
+            Ok((na, end)) => {
+                // `end` is a `,` (another element must follow) or the end of the value.
+                self.next = (end < self.value.len()).then_some(end + 1);
+                Some(Ok(na))
+            }
+            Err(e) => Some(Err(e)),
         }
-        let first = !self.started;
-        self.started = true;
-        let item = match self.elements.next() {
-            Some(e) => NameAddr::parse_with(e, self.need_brackets),
-            None if first => Err(Invalid),
-            None => return None,
-        };
-        self.failed = item.is_err();
-        Some(item)
     }
 }
 
