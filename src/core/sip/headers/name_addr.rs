@@ -15,8 +15,8 @@
 use memchr::{memchr, memchr2};
 
 use crate::core::sip::text::{
-    param_at, parse_u32, quoted_string_len, skip_lws_from, span_from, strip_quotes, trim, trim_end,
-    unquote, unquote_into, Invalid, ParamAt, Params, Unquote, LWS, TOKEN,
+    name_is, param_at, parse_u32, quoted_string_len, skip_lws_from, span_from, strip_quotes, trim,
+    trim_end, unquote, unquote_into, Invalid, ParamAt, Params, Unquote, LWS, TOKEN,
 };
 use crate::core::sip::uri::Uri;
 
@@ -126,12 +126,36 @@ impl<'a> NameAddr<'a> {
                 (None, start)
             }
         };
-        let (uri, bracketed, tail) = if s.get(uri_start) == Some(&b'<') {
-            let inner = &s[uri_start + 1..];
-            let close = memchr(b'>', inner).ok_or(Invalid)?;
-            (trim(&inner[..close]), true, uri_start + 1 + close + 1)
+        let mut na = NameAddr {
+            raw: &[],
+            display_name,
+            uri: Uri::placeholder(),
+            bracketed: false,
+            params: &[],
+            tag: None,
+            expires: None,
+            q: None,
+        };
+        let tail = if s.get(uri_start) == Some(&b'<') {
+            // LWS just inside the brackets is not part of the URI (RFC 4475 §3.1.2.14).
+            let at = skip_lws_from(s, uri_start + 1);
+            // NOTE: at <= s.len() (skip_lws_from).
+            let end = match na.uri.parse_sip_prefix(&s[at..]) {
+                Some(n) => skip_lws_from(s, at + n?),
+                None => {
+                    let inner = &s[uri_start + 1..];
+                    let close = memchr(b'>', inner).ok_or(Invalid)?;
+                    na.uri = Uri::parse(trim(&inner[..close]))?;
+                    uri_start + 1 + close
+                }
+            };
+            if s.get(end) != Some(&b'>') {
+                return Err(Invalid);
+            }
+            na.bracketed = true;
+            end + 1
         } else {
-            if need_brackets || display_name.is_some() {
+            if need_brackets || na.display_name.is_some() {
                 return Err(Invalid);
             }
             // Without `<>`, the URI ends at the first `;` (the parameters are the header's,
@@ -143,17 +167,8 @@ impl<'a> NameAddr<'a> {
             if memchr(b'?', uri).is_some() {
                 return Err(Invalid);
             }
-            (uri, false, uri_start + uri.len())
-        };
-        let mut na = NameAddr {
-            raw: &[],
-            display_name,
-            uri: Uri::parse(uri)?,
-            bracketed,
-            params: &[],
-            tag: None,
-            expires: None,
-            q: None,
+            na.uri = Uri::parse(uri)?;
+            uri_start + uri.len()
         };
         let params_start = skip_lws_from(s, tail);
         let mut end = tail;
@@ -176,7 +191,7 @@ impl<'a> NameAddr<'a> {
     #[inline]
     fn check_param(&mut self, p: ParamAt<'a>) -> Result<(), Invalid> {
         let (name, value) = (p.param.name, p.param.value);
-        let is = |known: &[u8]| name.eq_ignore_ascii_case(known);
+        let is = |known: &[u8]| name_is(name, known);
         match name.len() {
             3 if is(b"tag") => {
                 let v = value.ok_or(Invalid)?;

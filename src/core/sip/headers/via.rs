@@ -11,8 +11,8 @@ use core::fmt;
 use std::net::IpAddr;
 
 use crate::core::sip::text::{
-    digits_u16_from, param_at, parse_u16, parse_u8, skip_lws_from, span_from, Invalid, ParamAt,
-    Params, TOKEN,
+    digits_u16_from, name_is, param_at, parse_u16, parse_u8, skip_lws_from, span_from, Invalid,
+    ParamAt, Params, TOKEN,
 };
 use crate::core::sip::uri::{host_prefix, parse_ip, Host, HostAddr, Transport};
 
@@ -96,7 +96,7 @@ impl<'a> Via<'a> {
     #[inline]
     fn check_param(&mut self, p: ParamAt<'a>) -> Result<(), Invalid> {
         let (name, value) = (p.param.name, p.param.value);
-        let is = |known: &[u8]| name.eq_ignore_ascii_case(known);
+        let is = |known: &[u8]| name_is(name, known);
         match name.len() {
             6 if is(b"branch") => {
                 let v = value.ok_or(Invalid)?;

@@ -6,6 +6,7 @@
 //! escapes are handled by [`escaped_span_from`], not by the classes.
 
 use super::escape::valid_escape_at;
+use super::swar::{qdtext_marks, span_bytes, span_marked};
 
 /// `token` (§25.1): alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~".
 pub(crate) const TOKEN: u16 = 1;
@@ -109,15 +110,17 @@ pub(crate) fn in_class(b: u8, class: u16) -> bool {
 
 /// Index of the first byte at or after `i` that is not in `class`, or `s.len()`. An `i` past
 /// the end gives `i` back.
+///
+/// `qdtext`, whose runs are long (display names, quoted parameter values), is scanned eight
+/// bytes at a time (see [`super::swar`]); `class` is a constant at every call, so the choice
+/// is made when compiling.
 #[inline(always)]
-pub(crate) fn span_from(s: &[u8], mut i: usize, class: u16) -> usize {
-    while let Some(&b) = s.get(i) {
-        if !in_class(b, class) {
-            break;
-        }
-        i += 1;
+pub(crate) fn span_from(s: &[u8], i: usize, class: u16) -> usize {
+    if class == QDTEXT {
+        span_marked(s, i, class, qdtext_marks)
+    } else {
+        span_bytes(s, i, class)
     }
-    i
 }
 
 /// Length of the longest prefix of `s` whose bytes are all in `class`.
@@ -164,16 +167,35 @@ pub fn is_word(s: &[u8]) -> bool {
     !s.is_empty() && span(s, WORD) == s.len()
 }
 
+/// True if the parameter name `name` is `lower` ignoring ASCII case (§7.3.1, §19.1.4 for
+/// unescaped URI parameters), with one OR and one compare per byte.
+///
+/// `name` must be a run of `token` or `paramchar` characters, all printable ASCII, and `lower`
+/// a known name of lower-case letters, digits, `-`, `.` and `+`: each of those has bit 5 set,
+/// and the only printable bytes that `| 0x20` maps onto one are itself and, for a letter, its
+/// upper case.
+#[inline(always)]
+pub(crate) fn name_is(name: &[u8], lower: &[u8]) -> bool {
+    name.len() == lower.len() && name.iter().zip(lower).all(|(&a, &b)| a | 0x20 == b)
+}
+
 /// White space inside a header value: SP, HT, and CR / LF from a folded line (§7.3.1).
 #[inline(always)]
 pub fn is_lws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
-/// Index of the first byte at or after `i` that is not LWS, or `s.len()`.
+/// Index of the first byte at or after `i` that is not LWS, or `s.len()`. LWS is rare and
+/// short where this is called, so it is one plain loop.
 #[inline(always)]
-pub(crate) fn skip_lws_from(s: &[u8], i: usize) -> usize {
-    span_from(s, i, LWS)
+pub(crate) fn skip_lws_from(s: &[u8], mut i: usize) -> usize {
+    while let Some(&b) = s.get(i) {
+        if !is_lws(b) {
+            break;
+        }
+        i += 1;
+    }
+    i
 }
 
 /// `s` without its leading LWS.

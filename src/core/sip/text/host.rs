@@ -12,7 +12,7 @@ use super::Invalid;
 /// A hostname is labels of alphanumerics and inner hyphens separated by single dots, the last
 /// one starting with a letter, optionally followed by a final dot. Each label is one scan over
 /// its characters; the checks on its ends and on the dots are per label, not per byte.
-#[inline]
+#[inline(always)]
 pub(crate) fn hostname_prefix(s: &[u8]) -> Option<usize> {
     let (mut i, mut top) = (0, 0);
     loop {
@@ -46,33 +46,35 @@ pub fn is_hostname(s: &[u8]) -> bool {
 
 /// The `IPv4address` (§25.1) at the start of `s` and its length: four groups of 1 to 3 digits,
 /// each at most 255, separated by dots. What follows it is not looked at.
-#[inline]
+#[inline(always)]
 pub(crate) fn ipv4_prefix(s: &[u8]) -> Option<(Ipv4Addr, usize)> {
-    let mut octets = [0u8; 4];
-    let mut i = 0;
-    for (k, octet) in octets.iter_mut().enumerate() {
-        if k > 0 {
-            if s.get(i) != Some(&b'.') {
-                return None;
-            }
-            i += 1;
-        }
-        let (start, mut value) = (i, 0u16);
-        while i - start < 3 {
-            match s.get(i) {
-                Some(&b) if b.is_ascii_digit() => {
-                    value = value * 10 + u16::from(b - b'0');
-                    i += 1;
-                }
-                _ => break,
-            }
-        }
-        if i == start {
-            return None;
-        }
-        *octet = u8::try_from(value).ok()?;
-    }
-    Some((Ipv4Addr::from(octets), i))
+    let (a, i) = octet_at(s, 0)?;
+    let (b, i) = octet_at(s, dot_at(s, i)?)?;
+    let (c, i) = octet_at(s, dot_at(s, i)?)?;
+    let (d, i) = octet_at(s, dot_at(s, i)?)?;
+    Some((Ipv4Addr::new(a, b, c, d), i))
+}
+
+/// The index after the `.` at `s[i]`.
+#[inline(always)]
+fn dot_at(s: &[u8], i: usize) -> Option<usize> {
+    (s.get(i) == Some(&b'.')).then_some(i + 1)
+}
+
+/// The group of 1 to 3 digits at `s[i]`, at most 255, and the index after it; a fourth digit
+/// is left for the caller, which expects a dot or the end there.
+#[inline(always)]
+fn octet_at(s: &[u8], i: usize) -> Option<(u8, usize)> {
+    let digit = |k: usize| s.get(k).map(|b| b.wrapping_sub(b'0')).filter(|&d| d <= 9);
+    let d0 = digit(i)?;
+    let Some(d1) = digit(i + 1) else {
+        return Some((d0, i + 1));
+    };
+    let Some(d2) = digit(i + 2) else {
+        return Some((d0 * 10 + d1, i + 2));
+    };
+    let v = u16::from(d0) * 100 + u16::from(d1) * 10 + u16::from(d2);
+    Some((u8::try_from(v).ok()?, i + 3))
 }
 
 /// `IPv4address` (§25.1): four groups of 1 to 3 digits, each at most 255. One pass.

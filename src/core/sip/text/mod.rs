@@ -19,12 +19,13 @@
 mod class;
 mod escape;
 mod host;
+mod swar;
 
 use core::fmt;
 
 pub(crate) use class::{
-    all_escaped, escaped_span_from, in_class, skip_lws_from, span, span_from, GEN_VALUE, HNV, HOST,
-    LWS, PARAM, PASSWORD, QDTEXT, SCHEME, TOKEN, URIC, USER,
+    all_escaped, escaped_span_from, in_class, name_is, skip_lws_from, span, span_from, GEN_VALUE,
+    HNV, HOST, LWS, PARAM, PASSWORD, QDTEXT, SCHEME, TOKEN, URIC, USER, WORD,
 };
 pub use class::{is_lws, is_token, is_token_char, is_word, skip_lws, trim, trim_end};
 pub use escape::{escaped_eq, escaped_eq_ignore_case, unescape, unescape_into};
@@ -83,28 +84,46 @@ pub fn parse_u8(s: &[u8]) -> Result<u8, Invalid> {
     u8::try_from(parse_u64(s)?).map_err(|_| Invalid)
 }
 
-/// The `1*DIGIT` run starting at `s[i]`, as a u16, and the index just past it. An empty run
-/// or a value above 65535 is an error; leading zeros are allowed (a port such as `05060`).
-#[inline]
-pub(crate) fn digits_u16_from(s: &[u8], mut i: usize) -> Result<(u16, usize), Invalid> {
-    let start = i;
-    let mut n: u32 = 0;
-    while let Some(&b) = s.get(i) {
+/// The `1*DIGIT` run starting at `s[i]`, at most `max`, and the index just past it. An empty
+/// run or a value above `max` is an error; leading zeros are allowed (`0068` is 68).
+#[inline(always)]
+fn digits_from(s: &[u8], i: usize, max: u64) -> Result<(u64, usize), Invalid> {
+    let mut n: u64 = 0;
+    let mut end = i;
+    for &b in s.get(i..).unwrap_or_default() {
         let d = b.wrapping_sub(b'0');
         if d > 9 {
             break;
         }
-        n = n * 10 + u32::from(d);
-        if n > u32::from(u16::MAX) {
+        // No overflow: n <= max <= u32::MAX before this digit.
+        n = n * 10 + u64::from(d);
+        if n > max {
             return Err(Invalid);
         }
-        i += 1;
+        end += 1;
     }
-    if i == start {
+    if end == i {
         return Err(Invalid);
     }
-    // NOTE: n <= u16::MAX, checked at every digit.
-    Ok((n as u16, i))
+    Ok((n, end))
+}
+
+/// The `1*DIGIT` run starting at `s[i]`, as a u16 (a port such as `05060`), and the index just
+/// past it; see [`digits_from`].
+#[inline(always)]
+pub(crate) fn digits_u16_from(s: &[u8], i: usize) -> Result<(u16, usize), Invalid> {
+    let (n, end) = digits_from(s, i, u64::from(u16::MAX))?;
+    // NOTE: n <= u16::MAX (digits_from).
+    Ok((n as u16, end))
+}
+
+/// The `1*DIGIT` run starting at `s[i]`, as a u32 (RFC 4475 §3.1.2.4), and the index just past
+/// it; see [`digits_from`].
+#[inline(always)]
+pub(crate) fn digits_u32_from(s: &[u8], i: usize) -> Result<(u32, usize), Invalid> {
+    let (n, end) = digits_from(s, i, u64::from(u32::MAX))?;
+    // NOTE: n <= u32::MAX (digits_from).
+    Ok((n as u32, end))
 }
 
 /// Splits a header value at the commas that separate its elements (RFC 3261 §7.3.1).
@@ -340,7 +359,7 @@ pub(crate) struct ParamAt<'a> {
 /// The `SEMI generic-param` whose `;` is the first byte at or after `s[i]` that is not LWS,
 /// with the grammar of [`Params`]. `Ok(None)` if that byte is not a `;` (or there is none);
 /// an `Err` if the parameter after the `;` is malformed.
-#[inline]
+#[inline(always)]
 pub(crate) fn param_at(s: &[u8], i: usize) -> Result<Option<ParamAt<'_>>, Invalid> {
     let semi = skip_lws_from(s, i);
     if s.get(semi) != Some(&b';') {

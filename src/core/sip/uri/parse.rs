@@ -6,33 +6,27 @@
 //! Every byte is checked against the class of the component it belongs to, so a URI that
 //! parses holds no byte its grammar does not allow.
 
-use memchr::memchr;
+use memchr::{memchr, memchr2};
 
 use super::params::split_at_eq;
 use super::{Host, HostAddr, SchemeKind, Uri};
 use crate::core::sip::text::{
     all_escaped, digits_u16_from, escaped_eq_ignore_case, escaped_span_from, hostname_prefix,
-    in_class, ipv4_prefix, is_token, parse_ipv6, parse_u8, span, Invalid, HNV, HOST, PARAM,
-    PASSWORD, SCHEME, URIC, USER,
+    in_class, ipv4_prefix, is_token, name_is, parse_ipv6, parse_u8, span, span_from, Invalid, HNV,
+    HOST, PARAM, PASSWORD, SCHEME, URIC, USER,
 };
 
 impl<'a> Uri<'a> {
     /// Parses a whole URI; any trailing byte that does not belong to it is an error.
     pub fn parse(input: &'a [u8]) -> Result<Self, Invalid> {
         let (scheme, rest) = split_scheme(input)?;
-        let mut uri = Uri {
-            raw: input,
-            user: None,
-            password: None,
-            body: &[],
-            params: &[],
-            headers: &[],
-            host: HostAddr::NONE,
-            port: None,
-            scheme,
-        };
+        let mut uri = Uri::empty(input, scheme);
         match scheme {
-            SchemeKind::Sip | SchemeKind::Sips => uri.parse_sip(rest)?,
+            SchemeKind::Sip | SchemeKind::Sips => {
+                if uri.parse_sip(rest)? != rest.len() {
+                    return Err(Invalid);
+                }
+            }
             SchemeKind::Tel => uri.parse_tel(rest)?,
             SchemeKind::Other => {
                 if rest.is_empty() || !all_escaped(rest, URIC) {
@@ -44,9 +38,51 @@ impl<'a> Uri<'a> {
         Ok(uri)
     }
 
-    /// `[ userinfo ] hostport uri-parameters [ headers ]` (§25.1).
+    /// Reads the sip or sips URI at the start of `s` into `self`, up to the first byte that
+    /// cannot continue it, and returns its length: the URI of a name-addr, which ends where its
+    /// `>` (after optional LWS) begins. `None`, leaving `self` as it was, if `s` does not start
+    /// with `sip:` or `sips:`. `self` must be fresh from [`Uri::placeholder`].
+    ///
+    /// A URI holds no `>` and no LWS, so the URI that ends at the first `>` of the element and
+    /// the longest URI at the start of `s` are the same bytes whenever either parses: the
+    /// caller only has to find that `>` right after it.
     #[inline]
-    fn parse_sip(&mut self, rest: &'a [u8]) -> Result<(), Invalid> {
+    pub(crate) fn parse_sip_prefix(&mut self, s: &'a [u8]) -> Option<Result<usize, Invalid>> {
+        let (scheme, at) = sip_scheme(s)?;
+        // NOTE: at <= s.len() (sip_scheme matched that many bytes).
+        let rest = &s[at..];
+        self.scheme = scheme;
+        Some(self.parse_sip(rest).map(|n| {
+            // NOTE: n <= rest.len() (parse_sip never passes its input).
+            self.raw = &s[..at + n];
+            at + n
+        }))
+    }
+
+    /// A URI with nothing in it, to be filled by [`Uri::parse_sip_prefix`].
+    pub(crate) const fn placeholder() -> Self {
+        Uri::empty(&[], SchemeKind::Sip)
+    }
+
+    const fn empty(raw: &'a [u8], scheme: SchemeKind) -> Self {
+        Uri {
+            raw,
+            user: None,
+            password: None,
+            body: &[],
+            params: &[],
+            headers: &[],
+            host: HostAddr::NONE,
+            port: None,
+            scheme,
+        }
+    }
+
+    /// `[ userinfo ] hostport uri-parameters [ headers ]` (§25.1) at the start of `rest` (the
+    /// part after `sip:`). Returns the index of the first byte that is not part of it:
+    /// `rest.len()` for a whole URI.
+    #[inline]
+    fn parse_sip(&mut self, rest: &'a [u8]) -> Result<usize, Invalid> {
         let start = self.parse_userinfo(rest)?;
         // NOTE: start <= rest.len() (parse_userinfo returns 0 or an index just past an '@').
         let (host, n) = host_prefix(&rest[start..])?;
@@ -65,17 +101,13 @@ impl<'a> Uri<'a> {
             self.params = &rest[i..end];
             i = end;
         }
-        match rest.get(i) {
-            None => Ok(()),
-            Some(b'?') => {
-                // NOTE: i < rest.len() (a byte was read there).
-                let headers = &rest[i..];
-                validate_headers(headers)?;
-                self.headers = headers;
-                Ok(())
-            }
-            Some(_) => Err(Invalid),
+        if rest.get(i) == Some(&b'?') {
+            let end = headers_end(rest, i)?;
+            // NOTE: i < end <= rest.len() (headers_end).
+            self.headers = &rest[i..end];
+            i = end;
         }
+        Ok(i)
     }
 
     /// `[ user [ ":" password ] "@" ]` at the start of `rest` (the part after `sip:`): records
@@ -84,8 +116,8 @@ impl<'a> Uri<'a> {
     /// `@` occurs in no component but userinfo, and userinfo may hold ';', '?' and ','
     /// (RFC 4475 §3.1.1.9), so the first `@` ends it. Neither `user` nor `password` holds `@`
     /// or a second `:`, so one scan of each finds that `@` if the userinfo is well formed; if
-    /// the scans stop anywhere else and an `@` still follows, the userinfo holds a byte it may
-    /// not.
+    /// the scans stop anywhere else and an `@` still follows within the URI (before any `>`,
+    /// which no URI holds), the userinfo holds a byte it may not.
     #[inline]
     fn parse_userinfo(&mut self, rest: &'a [u8]) -> Result<usize, Invalid> {
         let user_end = escaped_span_from(rest, 0, USER);
@@ -113,10 +145,11 @@ impl<'a> Uri<'a> {
             _ => {}
         }
         // NOTE: user_end <= rest.len() (escaped_span_from).
-        if memchr(b'@', &rest[user_end..]).is_some() {
-            return Err(Invalid);
+        let after = &rest[user_end..];
+        match memchr2(b'@', b'>', after).and_then(|k| after.get(k)) {
+            Some(b'@') => Err(Invalid),
+            _ => Ok(0),
         }
-        Ok(0)
     }
 
     /// RFC 3966 §3: `telephone-subscriber = global-number / local-number`.
@@ -162,18 +195,29 @@ impl<'a> Uri<'a> {
     }
 }
 
-/// `scheme ":"` at the start of `input`: the scheme and what follows the colon. `sip:` and
-/// `sips:`, in any case, are recognised without a scan.
+/// `sip:` or `sips:`, in any case, at the start of `s`: the scheme and the index after the
+/// colon.
 #[inline]
-fn split_scheme(input: &[u8]) -> Result<(SchemeKind, &[u8]), Invalid> {
-    if let [s, i, p, rest @ ..] = input {
-        if s | 0x20 == b's' && i | 0x20 == b'i' && p | 0x20 == b'p' {
+fn sip_scheme(s: &[u8]) -> Option<(SchemeKind, usize)> {
+    match s {
+        [a, b, c, rest @ ..] if a | 0x20 == b's' && b | 0x20 == b'i' && c | 0x20 == b'p' => {
             match rest {
-                [b':', tail @ ..] => return Ok((SchemeKind::Sip, tail)),
-                [s2, b':', tail @ ..] if s2 | 0x20 == b's' => return Ok((SchemeKind::Sips, tail)),
-                _ => {}
+                [b':', ..] => Some((SchemeKind::Sip, 4)),
+                [d, b':', ..] if d | 0x20 == b's' => Some((SchemeKind::Sips, 5)),
+                _ => None,
             }
         }
+        _ => None,
+    }
+}
+
+/// `scheme ":"` at the start of `input`: the scheme and what follows the colon. `sip:` and
+/// `sips:` are recognised without a scan.
+#[inline]
+fn split_scheme(input: &[u8]) -> Result<(SchemeKind, &[u8]), Invalid> {
+    if let Some((kind, at)) = sip_scheme(input) {
+        // NOTE: at <= input.len() (sip_scheme matched that many bytes).
+        return Ok((kind, &input[at..]));
     }
     let n = span(input, SCHEME);
     if !input.first().is_some_and(u8::is_ascii_alphabetic) || input.get(n) != Some(&b':') {
@@ -197,7 +241,7 @@ fn split_scheme(input: &[u8]) -> Result<(SchemeKind, &[u8]), Invalid> {
 /// alphanumerics, `-` and `.` there, which must be an `IPv4address` or a `hostname`. A run of
 /// digits and dots can only be an IPv4 address (the last label of a hostname starts with a
 /// letter), so a run that starts with a digit is read as one first.
-#[inline]
+#[inline(always)]
 pub(crate) fn host_prefix(s: &[u8]) -> Result<(HostAddr, usize), Invalid> {
     if s.first() == Some(&b'[') {
         let close = memchr(b']', s).ok_or(Invalid)?;
@@ -218,13 +262,18 @@ pub(crate) fn host_prefix(s: &[u8]) -> Result<(HostAddr, usize), Invalid> {
 }
 
 /// `*( ";" uri-parameter )` from `s[i]`, a `;`: checks every `pname [ "=" pvalue ]` (runs of
-/// `paramchar`, escapes included, neither empty) and returns the index where the parameters
-/// end, which must be the end of `s` or the `?` of the headers.
+/// `paramchar`, escapes included, neither empty) and returns the index of the first byte after
+/// them.
 #[inline]
 fn uri_params_end(s: &[u8], mut i: usize) -> Result<usize, Invalid> {
     while s.get(i) == Some(&b';') {
         let name_start = i + 1;
-        let name_end = escaped_span_from(s, name_start, PARAM);
+        let mut name_end = span_from(s, name_start, PARAM);
+        // Only a name with an escape needs comparing per §19.1.4.
+        let escaped = s.get(name_end) == Some(&b'%');
+        if escaped {
+            name_end = escaped_span_from(s, name_end, PARAM);
+        }
         if name_end == name_start {
             return Err(Invalid);
         }
@@ -236,36 +285,46 @@ fn uri_params_end(s: &[u8], mut i: usize) -> Result<usize, Invalid> {
                 return Err(Invalid);
             }
             // NOTE: name_start < name_end < value_start < i <= s.len().
-            check_uri_param(&s[name_start..name_end], &s[value_start..i])?;
+            check_uri_param(&s[name_start..name_end], escaped, &s[value_start..i])?;
         }
     }
-    match s.get(i) {
-        None | Some(b'?') => Ok(i),
-        Some(_) => Err(Invalid),
-    }
+    Ok(i)
 }
 
 /// The values of the parameters §19.1.1 defines follow their own grammar: `transport`,
 /// `user` and `method` are tokens, `ttl` is at most 255, `maddr` is a host. Names compare
 /// case-insensitively, escapes per §19.1.4.
 #[inline]
-fn check_uri_param(name: &[u8], value: &[u8]) -> Result<(), Invalid> {
-    let plain = !name.contains(&b'%');
-    let is = |known: &[u8]| {
-        if plain {
-            name.eq_ignore_ascii_case(known)
-        } else {
-            escaped_eq_ignore_case(name, known)
-        }
-    };
-    let ok = if is(b"transport") || is(b"user") || is(b"method") {
-        is_token(value)
-    } else if is(b"ttl") {
-        value.len() <= 3 && parse_u8(value).is_ok()
-    } else if is(b"maddr") {
-        Host::parse(value).is_ok()
+fn check_uri_param(name: &[u8], escaped: bool, value: &[u8]) -> Result<(), Invalid> {
+    #[derive(Clone, Copy)]
+    enum Known {
+        Token,
+        Ttl,
+        Maddr,
+    }
+    const KNOWN: [(&[u8], Known); 5] = [
+        (b"transport", Known::Token),
+        (b"user", Known::Token),
+        (b"method", Known::Token),
+        (b"ttl", Known::Ttl),
+        (b"maddr", Known::Maddr),
+    ];
+    let known = if escaped {
+        KNOWN
+            .iter()
+            .find(|(k, _)| escaped_eq_ignore_case(name, k))
+            .map(|&(_, kind)| kind)
     } else {
-        true
+        KNOWN
+            .iter()
+            .find(|(k, _)| name_is(name, k))
+            .map(|&(_, kind)| kind)
+    };
+    let ok = match known {
+        Some(Known::Token) => is_token(value),
+        Some(Known::Ttl) => value.len() <= 3 && parse_u8(value).is_ok(),
+        Some(Known::Maddr) => Host::parse(value).is_ok(),
+        None => true,
     };
     if ok {
         Ok(())
@@ -274,17 +333,20 @@ fn check_uri_param(name: &[u8], value: &[u8]) -> Result<(), Invalid> {
     }
 }
 
-/// `"?" header *( "&" header )` with `header = hname "=" hvalue` (§25.1).
-fn validate_headers(headers: &[u8]) -> Result<(), Invalid> {
-    let body = headers.get(1..).unwrap_or_default();
-    for h in body.split(|&b| b == b'&') {
-        let (name, value) = split_at_eq(h);
-        let Some(value) = value else {
-            return Err(Invalid);
-        };
-        if name.is_empty() || !all_escaped(name, HNV) || !all_escaped(value, HNV) {
+/// `"?" header *( "&" header )` from `s[i]`, a `?`, with `header = hname "=" hvalue`
+/// (§25.1): `hname` a non-empty run of `hnv` characters and escapes, `hvalue` a possibly empty
+/// one. Returns the index of the first byte after them.
+#[inline]
+fn headers_end(s: &[u8], mut i: usize) -> Result<usize, Invalid> {
+    loop {
+        let name_start = i + 1;
+        let name_end = escaped_span_from(s, name_start, HNV);
+        if name_end == name_start || s.get(name_end) != Some(&b'=') {
             return Err(Invalid);
         }
+        i = escaped_span_from(s, name_end + 1, HNV);
+        if s.get(i) != Some(&b'&') {
+            return Ok(i);
+        }
     }
-    Ok(())
 }
