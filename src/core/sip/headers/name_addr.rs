@@ -74,88 +74,100 @@ impl<'a> DisplayName<'a> {
 impl<'a> NameAddr<'a> {
     /// Parses a `name-addr` or an `addr-spec`, then the header parameters. Surrounding LWS is
     /// ignored.
+    #[inline]
     pub fn parse(value: &'a [u8]) -> Result<Self, Invalid> {
         Self::parse_with(value, false)
     }
 
     /// As [`NameAddr::parse`], but only the `name-addr` form (`<...>`) is accepted, as in
     /// Route, Record-Route and Path (RFC 3261 §20.30, §20.34; RFC 3327 §4).
+    #[inline]
     pub fn parse_bracketed(value: &'a [u8]) -> Result<Self, Invalid> {
         Self::parse_with(value, true)
     }
 
+    #[inline]
     fn parse_with(value: &'a [u8], need_brackets: bool) -> Result<Self, Invalid> {
-        match Self::parse_element(value, 0, need_brackets)? {
-            (na, end) if end == value.len() => Ok(na),
+        let mut na = NameAddr::placeholder();
+        match na.read_element(value, 0, need_brackets)? {
+            end if end == value.len() => Ok(na),
             _ => Err(Invalid),
         }
     }
 
-    /// Parses the element that starts at `s[at]` (LWS first allowed): a `name-addr` or
-    /// `addr-spec` and its parameters, up to the `,` that ends it or the end of `s`. Returns
-    /// the element and the index of that `,` (or `s.len()`); anything else after the element
-    /// is an error.
-    ///
-    /// This is the grammar applied to each element of a comma-separated list (RFC 3261
-    /// §7.3.1): a `,` inside a quoted-string or `<...>` is part of the element, and a `,`
-    /// anywhere else cannot be, since neither a token display name, nor a URI written without
-    /// `<>`, nor a parameter name or unquoted value holds one.
-    pub(super) fn parse_element(
-        s: &'a [u8],
-        at: usize,
-        need_brackets: bool,
-    ) -> Result<(Self, usize), Invalid> {
-        let start = skip_lws_from(s, at);
-        // NOTE: every index below is checked against s.len() before it slices: by get(), by
-        // the scanners (which never pass the end), or by a search that found a byte there.
-        let (display_name, uri_start) = if s.get(start) == Some(&b'"') {
-            let end = start + quoted_string_len(&s[start..])?;
-            let name = DisplayName {
-                raw: &s[start..end],
-            };
-            (Some(name), skip_lws_from(s, end))
-        } else {
-            // Token words up to the `<` (which may touch them, RFC 4475 §3.1.1.6); anything
-            // else means there is no display name and the element is an addr-spec.
-            let n = span_from(s, start, TOKEN | LWS);
-            if s.get(n) == Some(&b'<') {
-                let words = trim(&s[start..n]);
-                let name = (!words.is_empty()).then_some(DisplayName { raw: words });
-                (name, n)
-            } else {
-                (None, start)
-            }
-        };
-        let mut na = NameAddr {
+    /// A NameAddr with nothing in it, for [`NameAddr::read_element`] to fill where the caller
+    /// keeps it: the element is decoded in place, never built aside and copied.
+    const fn placeholder() -> Self {
+        NameAddr {
             raw: &[],
-            display_name,
+            display_name: None,
             uri: Uri::placeholder(),
             bracketed: false,
             params: &[],
             tag: None,
             expires: None,
             q: None,
+        }
+    }
+
+    /// Reads the element that starts at `s[at]` (LWS first allowed) into `self`, fresh from
+    /// [`NameAddr::placeholder`]: a `name-addr` or `addr-spec` and its parameters, up to the
+    /// `,` that ends it or the end of `s`. Returns the index of that `,` (or `s.len()`);
+    /// anything else after the element is an error.
+    ///
+    /// This is the grammar applied to each element of a comma-separated list (RFC 3261
+    /// §7.3.1): a `,` inside a quoted-string or `<...>` is part of the element, and a `,`
+    /// anywhere else cannot be, since neither a token display name, nor a URI written without
+    /// `<>`, nor a parameter name or unquoted value holds one.
+    fn read_element(
+        &mut self,
+        s: &'a [u8],
+        at: usize,
+        need_brackets: bool,
+    ) -> Result<usize, Invalid> {
+        let start = skip_lws_from(s, at);
+        // NOTE: every index below is checked against s.len() before it slices: by get(), by
+        // the scanners (which never pass the end), or by a search that found a byte there.
+        let uri_start = if s.get(start) == Some(&b'"') {
+            let end = start + quoted_string_len(&s[start..])?;
+            self.display_name = Some(DisplayName {
+                raw: &s[start..end],
+            });
+            skip_lws_from(s, end)
+        } else {
+            // Token words up to the `<` (which may touch them, RFC 4475 §3.1.1.6); anything
+            // else means there is no display name and the element is an addr-spec.
+            let n = span_from(s, start, TOKEN | LWS);
+            if s.get(n) == Some(&b'<') {
+                let words = trim(&s[start..n]);
+                if !words.is_empty() {
+                    self.display_name = Some(DisplayName { raw: words });
+                }
+                n
+            } else {
+                start
+            }
         };
         let tail = if s.get(uri_start) == Some(&b'<') {
             // LWS just inside the brackets is not part of the URI (RFC 4475 §3.1.2.14).
             let at = skip_lws_from(s, uri_start + 1);
             // NOTE: at <= s.len() (skip_lws_from).
-            let end = match na.uri.parse_sip_prefix(&s[at..]) {
+            let end = match self.uri.parse_sip_prefix(&s[at..]) {
                 Some(n) => skip_lws_from(s, at + n?),
                 None => {
                     let inner = &s[uri_start + 1..];
                     let close = memchr(b'>', inner).ok_or(Invalid)?;
-                    na.uri = Uri::parse(trim(&inner[..close]))?;
+                    self.uri = Uri::parse(trim(&inner[..close]))?;
                     uri_start + 1 + close
                 }
             };
             if s.get(end) != Some(&b'>') {
                 return Err(Invalid);
             }
-            na.bracketed = true;
+            self.bracketed = true;
             end + 1
         } else {
-            if need_brackets || na.display_name.is_some() {
+            if need_brackets || self.display_name.is_some() {
                 return Err(Invalid);
             }
             // Without `<>`, the URI ends at the first `;` (the parameters are the header's,
@@ -167,22 +179,22 @@ impl<'a> NameAddr<'a> {
             if memchr(b'?', uri).is_some() {
                 return Err(Invalid);
             }
-            na.uri = Uri::parse(uri)?;
+            self.uri = Uri::parse(uri)?;
             uri_start + uri.len()
         };
         let params_start = skip_lws_from(s, tail);
         let mut end = tail;
         while let Some(p) = param_at(s, end)? {
-            na.check_param(p)?;
+            self.check_param(p)?;
             end = p.end;
         }
         let next = skip_lws_from(s, end);
         if next < s.len() && s[next] != b',' {
             return Err(Invalid);
         }
-        na.raw = &s[start..end];
-        na.params = s.get(params_start..end).unwrap_or_default();
-        Ok((na, next))
+        self.raw = &s[start..end];
+        self.params = s.get(params_start..end).unwrap_or_default();
+        Ok(next)
     }
 
     /// The header parameters with a grammar of their own (see the module doc); the first
@@ -355,10 +367,12 @@ impl<'a> NameAddrs<'a> {
 impl<'a> Iterator for NameAddrs<'a> {
     type Item = Result<NameAddr<'a>, Invalid>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         let at = self.next.take()?;
-        match NameAddr::parse_element(self.value, at, self.need_brackets) {
-            Ok((na, end)) => {
+        let mut na = NameAddr::placeholder();
+        match na.read_element(self.value, at, self.need_brackets) {
+            Ok(end) => {
                 // `end` is a `,` (another element must follow) or the end of the value.
                 self.next = (end < self.value.len()).then_some(end + 1);
                 Some(Ok(na))

@@ -36,59 +36,69 @@ pub struct Via<'a> {
 
 impl<'a> Via<'a> {
     /// Parses one `via-parm`, such as one element of [`Vias`]. Surrounding LWS is ignored.
+    #[inline]
     pub fn parse(value: &'a [u8]) -> Result<Self, Invalid> {
-        match Self::parse_element(value, 0)? {
-            (via, end) if end == value.len() => Ok(via),
+        let mut via = Via::placeholder();
+        match via.read_element(value, 0)? {
+            end if end == value.len() => Ok(via),
             _ => Err(Invalid),
         }
     }
 
-    /// Parses the `via-parm` that starts at `s[at]` (LWS first allowed), up to the `,` that
-    /// ends it or the end of `s`. Returns the Via and the index of that `,` (or `s.len()`);
-    /// anything else after the element is an error. No part of a `via-parm` but a quoted
-    /// parameter value holds a `,`, so the element's own grammar finds its end.
-    fn parse_element(s: &'a [u8], at: usize) -> Result<(Self, usize), Invalid> {
+    /// A Via with nothing in it, for [`Via::read_element`] to fill where the caller keeps it:
+    /// the element is decoded in place, never built aside and copied.
+    const fn placeholder() -> Self {
+        Via {
+            raw: &[],
+            transport: &[],
+            host_text: &[],
+            params: &[],
+            branch: None,
+            host: HostAddr::NONE,
+            received: HostAddr::NONE,
+            port: None,
+            rport: None,
+        }
+    }
+
+    /// Reads the `via-parm` that starts at `s[at]` (LWS first allowed) into `self`, fresh from
+    /// [`Via::placeholder`], up to the `,` that ends it or the end of `s`. Returns the index of
+    /// that `,` (or `s.len()`); anything else after the element is an error. No part of a
+    /// `via-parm` but a quoted parameter value holds a `,`, so the element's own grammar finds
+    /// its end.
+    fn read_element(&mut self, s: &'a [u8], at: usize) -> Result<usize, Invalid> {
         let start = skip_lws_from(s, at);
         // NOTE: every index below is checked against s.len() before it slices: by get(), or by
         // the scanners, which never pass the end.
-        let after = sent_protocol_end(s, start)?;
-        let host_start = skip_lws_from(s, after.1);
-        if host_start == after.1 {
+        let (transport_start, transport_end) = sent_protocol_end(s, start)?;
+        let host_start = skip_lws_from(s, transport_end);
+        if host_start == transport_end {
             return Err(Invalid);
         }
         let (host, n) = host_prefix(&s[host_start..])?;
         let host_end = host_start + n;
+        self.transport = &s[transport_start..transport_end];
+        self.host_text = &s[host_start..host_end];
+        self.host = host;
         let mut i = skip_lws_from(s, host_end);
         let mut end = host_end;
-        let mut port = None;
         if s.get(i) == Some(&b':') {
             let (p, digits_end) = digits_u16_from(s, skip_lws_from(s, i + 1))?;
-            port = Some(p);
+            self.port = Some(p);
             (i, end) = (digits_end, digits_end);
         }
-        let mut via = Via {
-            raw: &[],
-            transport: &s[after.0..after.1],
-            host_text: &s[host_start..host_end],
-            params: &[],
-            branch: None,
-            host,
-            received: HostAddr::NONE,
-            port,
-            rport: None,
-        };
         let params_start = i;
         while let Some(p) = param_at(s, end)? {
-            via.check_param(p)?;
+            self.check_param(p)?;
             end = p.end;
         }
         let next = skip_lws_from(s, end);
         if next < s.len() && s[next] != b',' {
             return Err(Invalid);
         }
-        via.raw = &s[start..end];
-        via.params = s.get(params_start..end).unwrap_or_default();
-        Ok((via, next))
+        self.raw = &s[start..end];
+        self.params = s.get(params_start..end).unwrap_or_default();
+        Ok(next)
     }
 
     /// The parameters RFC 3261 §20.42 and RFC 3581 define follow their own grammar; the first
@@ -287,10 +297,12 @@ impl<'a> Vias<'a> {
 impl<'a> Iterator for Vias<'a> {
     type Item = Result<Via<'a>, Invalid>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         let at = self.next.take()?;
-        match Via::parse_element(self.value, at) {
-            Ok((via, end)) => {
+        let mut via = Via::placeholder();
+        match via.read_element(self.value, at) {
+            Ok(end) => {
                 // `end` is a `,` (another element must follow) or the end of the value.
                 self.next = (end < self.value.len()).then_some(end + 1);
                 Some(Ok(via))
