@@ -12,6 +12,8 @@
 //! `expires` (delta-seconds, u32), `q` (qvalue), `reg-id` (RFC 5626 §4.2), `+sip.instance`
 //! (RFC 5626 §4.1) and `pub-gruu` / `temp-gruu` (RFC 5627 §10), all quoted strings.
 
+use core::fmt;
+
 use memchr::{memchr, memchr2};
 
 use crate::core::sip::text::{
@@ -28,13 +30,15 @@ pub struct DisplayName<'a> {
 }
 
 /// One `name-addr` or `addr-spec` with its header parameters.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct NameAddr<'a> {
     raw: &'a [u8],
-    display_name: Option<DisplayName<'a>>,
+    /// The display name is `raw[..display_len]`; 0 if there is none (one is never empty).
+    display_len: usize,
     uri: Uri<'a>,
     bracketed: bool,
-    params: &'a [u8],
+    /// The header parameters are `raw[params_at..]`; past the end if there are none.
+    params_at: usize,
     tag: Option<&'a [u8]>,
     expires: Option<u32>,
     q: Option<u16>,
@@ -100,10 +104,10 @@ impl<'a> NameAddr<'a> {
     const fn placeholder() -> Self {
         NameAddr {
             raw: &[],
-            display_name: None,
+            display_len: 0,
             uri: Uri::placeholder(),
             bracketed: false,
-            params: &[],
+            params_at: 0,
             tag: None,
             expires: None,
             q: None,
@@ -130,9 +134,7 @@ impl<'a> NameAddr<'a> {
         // the scanners (which never pass the end), or by a search that found a byte there.
         let uri_start = if s.get(start) == Some(&b'"') {
             let end = start + quoted_string_len(&s[start..])?;
-            self.display_name = Some(DisplayName {
-                raw: &s[start..end],
-            });
+            self.display_len = end - start;
             skip_lws_from(s, end)
         } else {
             // Token words up to the `<` (which may touch them, RFC 4475 §3.1.1.6); anything
@@ -140,9 +142,8 @@ impl<'a> NameAddr<'a> {
             let n = span_from(s, start, TOKEN | LWS);
             if s.get(n) == Some(&b'<') {
                 let words = trim(&s[start..n]);
-                if !words.is_empty() {
-                    self.display_name = Some(DisplayName { raw: words });
-                }
+                // The words start at `start`, which is not LWS.
+                self.display_len = words.len();
                 n
             } else {
                 start
@@ -167,7 +168,7 @@ impl<'a> NameAddr<'a> {
             self.bracketed = true;
             end + 1
         } else {
-            if need_brackets || self.display_name.is_some() {
+            if need_brackets || self.display_len > 0 {
                 return Err(Invalid);
             }
             // Without `<>`, the URI ends at the first `;` (the parameters are the header's,
@@ -193,7 +194,8 @@ impl<'a> NameAddr<'a> {
             return Err(Invalid);
         }
         self.raw = &s[start..end];
-        self.params = s.get(params_start..end).unwrap_or_default();
+        // NOTE: start < params_start: the URI lies between them.
+        self.params_at = params_start - start;
         Ok(next)
     }
 
@@ -241,7 +243,8 @@ impl<'a> NameAddr<'a> {
     }
 
     pub fn display_name(&self) -> Option<DisplayName<'a>> {
-        self.display_name
+        let raw = self.raw.get(..self.display_len).filter(|d| !d.is_empty())?;
+        Some(DisplayName { raw })
     }
 
     pub fn uri(&self) -> &Uri<'a> {
@@ -293,16 +296,31 @@ impl<'a> NameAddr<'a> {
     /// Value of header parameter `name` (case-insensitive): `None` if absent, `Some(None)` if
     /// present without a value. A quoted value keeps its quotes.
     pub fn param(&self, name: &[u8]) -> Option<Option<&'a [u8]>> {
-        Params::new(self.params).find(name)
+        Params::new(self.params_raw()).find(name)
     }
 
     pub fn params(&self) -> Params<'a> {
-        Params::new(self.params)
+        Params::new(self.params_raw())
     }
 
     /// The header parameters as received, from the first `;`; empty if none.
     pub fn params_raw(&self) -> &'a [u8] {
-        self.params
+        self.raw.get(self.params_at..).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for NameAddr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NameAddr")
+            .field("raw", &self.raw)
+            .field("display_name", &self.display_name())
+            .field("uri", &self.uri)
+            .field("bracketed", &self.bracketed)
+            .field("params", &self.params_raw())
+            .field("tag", &self.tag)
+            .field("expires", &self.expires)
+            .field("q", &self.q)
+            .finish()
     }
 }
 

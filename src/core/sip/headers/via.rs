@@ -26,7 +26,8 @@ pub struct Via<'a> {
     transport: &'a [u8],
     /// The sent-by host as written.
     host_text: &'a [u8],
-    params: &'a [u8],
+    /// The parameters are `raw[params_at..]`; past the end if there are none.
+    params_at: usize,
     branch: Option<&'a [u8]>,
     host: HostAddr,
     received: HostAddr,
@@ -52,7 +53,7 @@ impl<'a> Via<'a> {
             raw: &[],
             transport: &[],
             host_text: &[],
-            params: &[],
+            params_at: 0,
             branch: None,
             host: HostAddr::NONE,
             received: HostAddr::NONE,
@@ -97,7 +98,8 @@ impl<'a> Via<'a> {
             return Err(Invalid);
         }
         self.raw = &s[start..end];
-        self.params = s.get(params_start..end).unwrap_or_default();
+        // NOTE: start < params_start: the sent-protocol and host lie between them.
+        self.params_at = params_start - start;
         Ok(next)
     }
 
@@ -196,16 +198,16 @@ impl<'a> Via<'a> {
     /// Value of parameter `name` (case-insensitive): `None` if absent, `Some(None)` if present
     /// without a value. A quoted value keeps its quotes.
     pub fn param(&self, name: &[u8]) -> Option<Option<&'a [u8]>> {
-        Params::new(self.params).find(name)
+        Params::new(self.params_raw()).find(name)
     }
 
     pub fn params(&self) -> Params<'a> {
-        Params::new(self.params)
+        Params::new(self.params_raw())
     }
 
     /// The parameters as received, from the first `;`; empty if none.
     pub fn params_raw(&self) -> &'a [u8] {
-        self.params
+        self.raw.get(self.params_at..).unwrap_or_default()
     }
 }
 
@@ -216,7 +218,7 @@ impl fmt::Debug for Via<'_> {
             .field("transport", &self.transport())
             .field("host", &self.host())
             .field("port", &self.port)
-            .field("params", &self.params)
+            .field("params", &self.params_raw())
             .field("branch", &self.branch)
             .field("received", &self.received())
             .field("rport", &self.rport)

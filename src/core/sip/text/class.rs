@@ -39,13 +39,15 @@ pub(crate) const QDTEXT: u16 = 1 << 12;
 pub(crate) const LWS: u16 = 1 << 13;
 /// The characters of a hostname label: alphanum / "-".
 pub(crate) const LABEL: u16 = 1 << 14;
+/// `DIGIT`.
+pub(crate) const DIGIT: u16 = 1 << 15;
 
 const MARK: &[u8] = b"-_.!~*'()";
 const RESERVED_CHARS: &[u8] = b";/?:@&=+$,";
 
 /// Each class: its bit, whether it holds every alphanumeric, whether it holds every
 /// `unreserved` character, and the other characters it holds.
-const CLASS_TABLE: [(u16, bool, bool, &[u8]); 14] = [
+const CLASS_TABLE: [(u16, bool, bool, &[u8]); 15] = [
     (TOKEN, true, false, b"-.!%*_+`'~"),
     (UNRESERVED, true, true, b""),
     (USER, true, true, b"&=+$,;?/"),
@@ -60,6 +62,7 @@ const CLASS_TABLE: [(u16, bool, bool, &[u8]); 14] = [
     (RESERVED, false, false, RESERVED_CHARS),
     (LWS, false, false, b" \t\r\n"),
     (LABEL, true, false, b"-"),
+    (DIGIT, false, false, b"0123456789"),
 ];
 
 const fn contains(set: &[u8], b: u8) -> bool {

@@ -18,7 +18,9 @@ pub use super::text::{parse_ip, parse_ipv4, parse_ipv6};
 pub use eq::uri_eq;
 pub use params::{UriHeaders, UriParams};
 
-use super::text::{parse_u8, Invalid};
+use memchr::memchr;
+
+use super::text::{parse_u8, span_from, Invalid, DIGIT};
 use params::find_param;
 pub(crate) use parse::host_prefix;
 
@@ -54,19 +56,20 @@ pub enum Transport<'a> {
 
 /// A decoded URI. For sip and sips every SIP-URI component is available; a tel URI carries its
 /// number and parameters; any other scheme only its opaque part.
+///
+/// Only the positions a scan cannot find again cheaply are kept; the components are slices of
+/// the URI cut at those positions on demand (see the accessors), so a view holding a URI stays
+/// small.
 #[derive(Clone, Copy)]
 pub struct Uri<'a> {
     raw: &'a [u8],
-    user: Option<&'a [u8]>,
-    password: Option<&'a [u8]>,
-    /// sip, sips: the host as written; tel: the telephone-subscriber number; other schemes:
-    /// everything after the colon.
-    body: &'a [u8],
-    /// `*( ";" uri-parameter )`, leading `;` included; empty if none.
-    params: &'a [u8],
-    /// `"?" header *( "&" header )`, leading `?` included; empty if none.
-    headers: &'a [u8],
-    /// The decoded host of sip and sips (its text is `body`).
+    /// Where `body` starts: sip and sips, the host (just after the userinfo's `@`, if any); tel
+    /// and other schemes, just after the scheme's colon.
+    body_start: usize,
+    /// Where `body` ends: sip and sips, the end of the host; tel, the end of the number; other
+    /// schemes, the end of the URI.
+    body_end: usize,
+    /// The decoded host of sip and sips.
     host: HostAddr,
     port: Option<u16>,
     scheme: SchemeKind,
@@ -286,12 +289,8 @@ impl<'a> Uri<'a> {
             SchemeKind::Sip => Scheme::Sip,
             SchemeKind::Sips => Scheme::Sips,
             SchemeKind::Tel => Scheme::Tel,
-            // For another scheme, body is everything after the colon that ends the scheme.
-            SchemeKind::Other => Scheme::Other(
-                self.raw
-                    .get(..self.raw.len().saturating_sub(self.body.len() + 1))
-                    .unwrap_or_default(),
-            ),
+            // For another scheme, the body starts just after the colon that ends the scheme.
+            SchemeKind::Other => Scheme::Other(self.part(0, self.body_start.saturating_sub(1))),
         }
     }
 
@@ -302,16 +301,24 @@ impl<'a> Uri<'a> {
 
     /// The user part as received, escapes included (`user;par=u%40example.net`).
     pub fn user(&self) -> Option<&'a [u8]> {
-        self.user
+        // `user` holds no `:`; the first one in the userinfo starts the password.
+        let userinfo = self.userinfo()?;
+        Some(match memchr(b':', userinfo) {
+            // NOTE: c < userinfo.len().
+            Some(c) => &userinfo[..c],
+            None => userinfo,
+        })
     }
 
     pub fn password(&self) -> Option<&'a [u8]> {
-        self.password
+        let userinfo = self.userinfo()?;
+        // NOTE: c < userinfo.len().
+        memchr(b':', userinfo).map(|c| &userinfo[c + 1..])
     }
 
     /// The host of a sip or sips URI.
     pub fn host(&self) -> Option<Host<'a>> {
-        self.host.host(self.body)
+        self.host.host(self.body())
     }
 
     pub fn port(&self) -> Option<u16> {
@@ -320,23 +327,25 @@ impl<'a> Uri<'a> {
 
     /// The telephone-subscriber number of a tel URI (`+1-201-555-0123`), without parameters.
     pub fn number(&self) -> Option<&'a [u8]> {
-        (self.scheme == SchemeKind::Tel).then_some(self.body)
+        (self.scheme == SchemeKind::Tel).then_some(self.body())
     }
 
     /// Everything after the colon of a URI of another scheme.
     pub fn opaque(&self) -> Option<&'a [u8]> {
-        (self.scheme == SchemeKind::Other).then_some(self.body)
+        (self.scheme == SchemeKind::Other).then_some(self.body())
     }
 
     /// The parameters in order, as received.
     pub fn params(&self) -> UriParams<'a> {
-        UriParams { rest: self.params }
+        UriParams {
+            rest: self.params_raw(),
+        }
     }
 
     /// Value of parameter `name` (case-insensitive, escapes compared per §19.1.4): `None` if
     /// absent, `Some(None)` if present without a value.
     pub fn param(&self, name: &[u8]) -> Option<Option<&'a [u8]>> {
-        find_param(self.params, name)
+        find_param(self.params_raw(), name)
     }
 
     /// `lr` (RFC 3261 §19.1.1): the next hop is a loose router. `lr=on`, common in the wild,
@@ -373,30 +382,79 @@ impl<'a> Uri<'a> {
 
     /// `*( ";" uri-parameter )` as received, leading `;` included; empty if none.
     pub fn params_raw(&self) -> &'a [u8] {
-        self.params
+        match self.scheme {
+            // After the host come the port, the parameters and the headers. No parameter holds
+            // a `?`, so the first one after the host starts the headers.
+            SchemeKind::Sip | SchemeKind::Sips => {
+                let mut start = self.body_end;
+                if self.port.is_some() {
+                    start = span_from(self.raw, start + 1, DIGIT);
+                }
+                if self.raw.get(start) != Some(&b';') {
+                    return &[];
+                }
+                self.part(start, self.headers_start())
+            }
+            SchemeKind::Tel => self.part(self.body_end, self.raw.len()),
+            SchemeKind::Other => &[],
+        }
     }
 
     /// The `headers` component as received, leading `?` included; empty if none.
     pub fn headers_raw(&self) -> &'a [u8] {
-        self.headers
+        self.part(self.headers_start(), self.raw.len())
     }
 
     /// The header fields of the `headers` component as `(hname, hvalue)`, still escaped.
     pub fn header_fields(&self) -> UriHeaders<'a> {
         UriHeaders {
-            rest: self.headers.get(1..).unwrap_or_default(),
+            rest: self.headers_raw().get(1..).unwrap_or_default(),
         }
     }
 
     /// The URI without its `headers` component, e.g. to forward a Request-URI
     /// (RFC 4475 §3.1.2.11).
     pub fn without_headers(&self) -> &'a [u8] {
-        // NOTE: headers is a suffix of raw.
-        &self.raw[..self.raw.len() - self.headers.len()]
+        self.part(0, self.headers_start())
     }
 
     pub fn as_bytes(&self) -> &'a [u8] {
         self.raw
+    }
+
+    /// `raw[from..to]`, or nothing if that is not a range of it (which the positions a parsed
+    /// URI keeps never are).
+    fn part(&self, from: usize, to: usize) -> &'a [u8] {
+        self.raw.get(from..to).unwrap_or_default()
+    }
+
+    /// sip and sips: the host as written; tel: the number; other schemes: everything after the
+    /// colon.
+    fn body(&self) -> &'a [u8] {
+        self.part(self.body_start, self.body_end)
+    }
+
+    /// The userinfo of a sip or sips URI, without its `@`: what lies between `sip:` and the
+    /// host, if anything does.
+    fn userinfo(&self) -> Option<&'a [u8]> {
+        let after_scheme = match self.scheme {
+            SchemeKind::Sip => 4,
+            SchemeKind::Sips => 5,
+            SchemeKind::Tel | SchemeKind::Other => return None,
+        };
+        (self.body_start > after_scheme).then(|| self.part(after_scheme, self.body_start - 1))
+    }
+
+    /// Where the `headers` component starts: the first `?` after the host of a sip or sips
+    /// URI, or the end.
+    fn headers_start(&self) -> usize {
+        match self.scheme {
+            SchemeKind::Sip | SchemeKind::Sips => {
+                let after = self.part(self.body_end, self.raw.len());
+                memchr(b'?', after).map_or(self.raw.len(), |q| self.body_end + q)
+            }
+            SchemeKind::Tel | SchemeKind::Other => self.raw.len(),
+        }
     }
 }
 
@@ -405,13 +463,13 @@ impl fmt::Debug for Uri<'_> {
         f.debug_struct("Uri")
             .field("raw", &self.raw)
             .field("scheme", &self.scheme())
-            .field("user", &self.user)
-            .field("password", &self.password)
+            .field("user", &self.user())
+            .field("password", &self.password())
             .field("host", &self.host())
             .field("port", &self.port)
-            .field("body", &self.body)
-            .field("params", &self.params)
-            .field("headers", &self.headers)
+            .field("body", &self.body())
+            .field("params", &self.params_raw())
+            .field("headers", &self.headers_raw())
             .finish()
     }
 }

@@ -19,20 +19,22 @@ use crate::core::sip::text::{
 impl<'a> Uri<'a> {
     /// Parses a whole URI; any trailing byte that does not belong to it is an error.
     pub fn parse(input: &'a [u8]) -> Result<Self, Invalid> {
-        let (scheme, rest) = split_scheme(input)?;
+        let (scheme, at) = split_scheme(input)?;
         let mut uri = Uri::empty(input, scheme);
         match scheme {
             SchemeKind::Sip | SchemeKind::Sips => {
-                if uri.parse_sip(rest)? != rest.len() {
+                if uri.parse_sip(input, at)? != input.len() {
                     return Err(Invalid);
                 }
             }
-            SchemeKind::Tel => uri.parse_tel(rest)?,
+            SchemeKind::Tel => uri.parse_tel(input, at)?,
             SchemeKind::Other => {
+                // NOTE: at <= input.len() (split_scheme).
+                let rest = &input[at..];
                 if rest.is_empty() || !all_escaped(rest, URIC) {
                     return Err(Invalid);
                 }
-                uri.body = rest;
+                (uri.body_start, uri.body_end) = (at, input.len());
             }
         }
         Ok(uri)
@@ -49,13 +51,10 @@ impl<'a> Uri<'a> {
     #[inline]
     pub(crate) fn parse_sip_prefix(&mut self, s: &'a [u8]) -> Option<Result<usize, Invalid>> {
         let (scheme, at) = sip_scheme(s)?;
-        // NOTE: at <= s.len() (sip_scheme matched that many bytes).
-        let rest = &s[at..];
         self.scheme = scheme;
-        Some(self.parse_sip(rest).map(|n| {
-            // NOTE: n <= rest.len() (parse_sip never passes its input).
-            self.raw = &s[..at + n];
-            at + n
+        Some(self.parse_sip(s, at).inspect(|&n| {
+            // NOTE: n <= s.len() (parse_sip never passes its input).
+            self.raw = &s[..n];
         }))
     }
 
@@ -67,93 +66,43 @@ impl<'a> Uri<'a> {
     const fn empty(raw: &'a [u8], scheme: SchemeKind) -> Self {
         Uri {
             raw,
-            user: None,
-            password: None,
-            body: &[],
-            params: &[],
-            headers: &[],
+            body_start: 0,
+            body_end: 0,
             host: HostAddr::NONE,
             port: None,
             scheme,
         }
     }
 
-    /// `[ userinfo ] hostport uri-parameters [ headers ]` (§25.1) at the start of `rest` (the
-    /// part after `sip:`). Returns the index of the first byte that is not part of it:
-    /// `rest.len()` for a whole URI.
+    /// `[ userinfo ] hostport uri-parameters [ headers ]` (§25.1) from `s[at]`, just after
+    /// `sip:`. Returns the index of the first byte that is not part of it: `s.len()` for a
+    /// whole URI.
     #[inline]
-    fn parse_sip(&mut self, rest: &'a [u8]) -> Result<usize, Invalid> {
-        let start = self.parse_userinfo(rest)?;
-        // NOTE: start <= rest.len() (parse_userinfo returns 0 or an index just past an '@').
-        let (host, n) = host_prefix(&rest[start..])?;
+    fn parse_sip(&mut self, s: &'a [u8], at: usize) -> Result<usize, Invalid> {
+        let start = userinfo_end(s, at)?;
+        // NOTE: start <= s.len() (userinfo_end returns at or an index just past an '@').
+        let (host, n) = host_prefix(&s[start..])?;
         let mut i = start + n;
-        // NOTE: start <= i <= rest.len() (host_prefix never exceeds its input).
-        self.body = &rest[start..i];
-        self.host = host;
-        if rest.get(i) == Some(&b':') {
-            let (port, end) = digits_u16_from(rest, i + 1)?;
+        (self.body_start, self.body_end, self.host) = (start, i, host);
+        if s.get(i) == Some(&b':') {
+            let (port, end) = digits_u16_from(s, i + 1)?;
             self.port = Some(port);
             i = end;
         }
-        if rest.get(i) == Some(&b';') {
-            let end = uri_params_end(rest, i)?;
-            // NOTE: i < end <= rest.len() (uri_params_end).
-            self.params = &rest[i..end];
-            i = end;
+        if s.get(i) == Some(&b';') {
+            i = uri_params_end(s, i)?;
         }
-        if rest.get(i) == Some(&b'?') {
-            let end = headers_end(rest, i)?;
-            // NOTE: i < end <= rest.len() (headers_end).
-            self.headers = &rest[i..end];
-            i = end;
+        if s.get(i) == Some(&b'?') {
+            i = headers_end(s, i)?;
         }
         Ok(i)
     }
 
-    /// `[ user [ ":" password ] "@" ]` at the start of `rest` (the part after `sip:`): records
-    /// the user and password and returns the index where the hostport starts.
-    ///
-    /// `@` occurs in no component but userinfo, and userinfo may hold ';', '?' and ','
-    /// (RFC 4475 §3.1.1.9), so the first `@` ends it. Neither `user` nor `password` holds `@`
-    /// or a second `:`, so one scan of each finds that `@` if the userinfo is well formed; if
-    /// the scans stop anywhere else and an `@` still follows within the URI (before any `>`,
-    /// which no URI holds), the userinfo holds a byte it may not.
-    #[inline]
-    fn parse_userinfo(&mut self, rest: &'a [u8]) -> Result<usize, Invalid> {
-        let user_end = escaped_span_from(rest, 0, USER);
-        match rest.get(user_end) {
-            Some(b'@') => {
-                if user_end == 0 {
-                    return Err(Invalid);
-                }
-                // NOTE: user_end < rest.len() (a byte was read there).
-                self.user = Some(&rest[..user_end]);
-                return Ok(user_end + 1);
-            }
-            Some(b':') => {
-                let password_end = escaped_span_from(rest, user_end + 1, PASSWORD);
-                if rest.get(password_end) == Some(&b'@') {
-                    if user_end == 0 {
-                        return Err(Invalid);
-                    }
-                    // NOTE: user_end < password_end < rest.len() (a byte was read there).
-                    self.user = Some(&rest[..user_end]);
-                    self.password = Some(&rest[user_end + 1..password_end]);
-                    return Ok(password_end + 1);
-                }
-            }
-            _ => {}
-        }
-        // NOTE: user_end <= rest.len() (escaped_span_from).
-        let after = &rest[user_end..];
-        match memchr2(b'@', b'>', after).and_then(|k| after.get(k)) {
-            Some(b'@') => Err(Invalid),
-            _ => Ok(0),
-        }
-    }
-
-    /// RFC 3966 §3: `telephone-subscriber = global-number / local-number`.
-    fn parse_tel(&mut self, rest: &'a [u8]) -> Result<(), Invalid> {
+    /// RFC 3966 §3: `telephone-subscriber = global-number / local-number`, from `s[at]`, just
+    /// after `tel:`, to the end of `s`.
+    fn parse_tel(&mut self, s: &'a [u8], at: usize) -> Result<(), Invalid> {
+        // NOTE: at <= s.len() (split_scheme).
+        let rest = &s[at..];
         let end = memchr(b';', rest).unwrap_or(rest.len());
         // NOTE: end <= rest.len().
         let (number, params) = rest.split_at(end);
@@ -189,9 +138,43 @@ impl<'a> Uri<'a> {
         if !global && !context {
             return Err(Invalid);
         }
-        self.body = number;
-        self.params = params;
+        (self.body_start, self.body_end) = (at, at + end);
         Ok(())
+    }
+}
+
+/// `[ user [ ":" password ] "@" ]` from `s[at]`, just after `sip:`: returns the index where
+/// the hostport starts (`at` if there is no userinfo).
+///
+/// `@` occurs in no component but userinfo, and userinfo may hold ';', '?' and ','
+/// (RFC 4475 §3.1.1.9), so the first `@` ends it. Neither `user` nor `password` holds `@` or a
+/// second `:`, so one scan of each finds that `@` if the userinfo is well formed; if the scans
+/// stop anywhere else and an `@` still follows within the URI (before any `>`, which no URI
+/// holds), the userinfo holds a byte it may not.
+#[inline]
+fn userinfo_end(s: &[u8], at: usize) -> Result<usize, Invalid> {
+    let user_end = escaped_span_from(s, at, USER);
+    let end = match s.get(user_end) {
+        Some(b'@') => Some(user_end),
+        Some(b':') => {
+            let password_end = escaped_span_from(s, user_end + 1, PASSWORD);
+            (s.get(password_end) == Some(&b'@')).then_some(password_end)
+        }
+        _ => None,
+    };
+    if let Some(end) = end {
+        // The user part may not be empty.
+        return if user_end == at {
+            Err(Invalid)
+        } else {
+            Ok(end + 1)
+        };
+    }
+    // NOTE: user_end <= s.len() (escaped_span_from).
+    let after = &s[user_end..];
+    match memchr2(b'@', b'>', after).and_then(|k| after.get(k)) {
+        Some(b'@') => Err(Invalid),
+        _ => Ok(at),
     }
 }
 
@@ -211,20 +194,19 @@ fn sip_scheme(s: &[u8]) -> Option<(SchemeKind, usize)> {
     }
 }
 
-/// `scheme ":"` at the start of `input`: the scheme and what follows the colon. `sip:` and
+/// `scheme ":"` at the start of `input`: the scheme and the index after the colon. `sip:` and
 /// `sips:` are recognised without a scan.
 #[inline]
-fn split_scheme(input: &[u8]) -> Result<(SchemeKind, &[u8]), Invalid> {
-    if let Some((kind, at)) = sip_scheme(input) {
-        // NOTE: at <= input.len() (sip_scheme matched that many bytes).
-        return Ok((kind, &input[at..]));
+fn split_scheme(input: &[u8]) -> Result<(SchemeKind, usize), Invalid> {
+    if let Some(found) = sip_scheme(input) {
+        return Ok(found);
     }
     let n = span(input, SCHEME);
     if !input.first().is_some_and(u8::is_ascii_alphabetic) || input.get(n) != Some(&b':') {
         return Err(Invalid);
     }
     // NOTE: n < input.len() (a byte was read there).
-    let (scheme, rest) = (&input[..n], &input[n + 1..]);
+    let scheme = &input[..n];
     let kind = if scheme.eq_ignore_ascii_case(b"sip") {
         SchemeKind::Sip
     } else if scheme.eq_ignore_ascii_case(b"sips") {
@@ -234,7 +216,7 @@ fn split_scheme(input: &[u8]) -> Result<(SchemeKind, &[u8]), Invalid> {
     } else {
         SchemeKind::Other
     };
-    Ok((kind, rest))
+    Ok((kind, n + 1))
 }
 
 /// The host at the start of `s` and its length: `"[" IPv6address "]"`, or the run of
