@@ -7,8 +7,8 @@
 //! folded (RFC 4475 §3.1.1.1).
 
 use crate::core::sip::text::{
-    digits_u32_from, is_lws, is_quoted_string, is_token, parse_u32, parse_u8, skip_lws, span,
-    span_from, trim, Invalid, Params, TOKEN, WORD,
+    digits_u32_from, is_lws, is_quoted_string, is_token, parse_u32, skip_lws, span, span_from,
+    trim, trimmed_u32, trimmed_u8, Invalid, Params, TOKEN, WORD,
 };
 
 use super::method::Method;
@@ -133,25 +133,25 @@ impl<'a> CallId<'a> {
 
 impl MaxForwards {
     pub fn parse(value: &[u8]) -> Result<Self, Invalid> {
-        parse_u8(trim(value)).map(MaxForwards)
+        trimmed_u8(value).map(MaxForwards)
     }
 }
 
 impl ContentLength {
     pub fn parse(value: &[u8]) -> Result<Self, Invalid> {
-        parse_u32(trim(value)).map(ContentLength)
+        trimmed_u32(value).map(ContentLength)
     }
 }
 
 impl Expires {
     pub fn parse(value: &[u8]) -> Result<Self, Invalid> {
-        parse_u32(trim(value)).map(Expires)
+        trimmed_u32(value).map(Expires)
     }
 }
 
 impl MinExpires {
     pub fn parse(value: &[u8]) -> Result<Self, Invalid> {
-        parse_u32(trim(value)).map(MinExpires)
+        trimmed_u32(value).map(MinExpires)
     }
 }
 

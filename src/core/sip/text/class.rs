@@ -6,7 +6,7 @@
 //! escapes are handled by [`escaped_span_from`], not by the classes.
 
 use super::escape::valid_escape_at;
-use super::swar::{qdtext_marks, span_bytes, span_marked};
+use super::swar::{qdtext_stops, span_bytes, span_flagged};
 
 /// `token` (§25.1): alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~".
 pub(crate) const TOKEN: u16 = 1;
@@ -120,7 +120,7 @@ pub(crate) fn in_class(b: u8, class: u16) -> bool {
 #[inline(always)]
 pub(crate) fn span_from(s: &[u8], i: usize, class: u16) -> usize {
     if class == QDTEXT {
-        span_marked(s, i, class, qdtext_marks)
+        span_flagged(s, i, class, qdtext_stops)
     } else {
         span_bytes(s, i, class)
     }

@@ -126,6 +126,29 @@ pub(crate) fn digits_u32_from(s: &[u8], i: usize) -> Result<(u32, usize), Invali
     Ok((n as u32, end))
 }
 
+/// The whole of `s` as a `1*DIGIT` number of at most `max`; see [`digits_from`].
+#[inline(always)]
+fn whole_number(s: &[u8], max: u64) -> Result<u64, Invalid> {
+    match digits_from(s, 0, max)? {
+        (n, end) if end == s.len() => Ok(n),
+        _ => Err(Invalid),
+    }
+}
+
+/// [`parse_u32`] of `s` with its LWS trimmed, in one pass over the digits.
+#[inline]
+pub(crate) fn trimmed_u32(s: &[u8]) -> Result<u32, Invalid> {
+    // NOTE: whole_number never returns more than the u32 maximum it is given.
+    whole_number(trim(s), u64::from(u32::MAX)).map(|n| n as u32)
+}
+
+/// [`parse_u8`] of `s` with its LWS trimmed, in one pass over the digits.
+#[inline]
+pub(crate) fn trimmed_u8(s: &[u8]) -> Result<u8, Invalid> {
+    // NOTE: whole_number never returns more than the u8 maximum it is given.
+    whole_number(trim(s), u64::from(u8::MAX)).map(|n| n as u8)
+}
+
 /// Splits a header value at the commas that separate its elements (RFC 3261 §7.3.1).
 ///
 /// A comma inside a quoted-string (with `\` quoted-pairs) or inside `<...>` is not a separator.
@@ -387,8 +410,11 @@ pub(crate) fn param_at(s: &[u8], i: usize) -> Result<Option<ParamAt<'_>>, Invali
     } else {
         // A token run, then any `:`, `[` or `]` that make it a host-like `gen-value`.
         let t = span_from(s, v, TOKEN);
-        let end = span_from(s, t, GEN_VALUE);
-        (end, end == t)
+        if s.get(t).is_some_and(|&b| in_class(b, GEN_VALUE)) {
+            (span_from(s, t, GEN_VALUE), false)
+        } else {
+            (t, true)
+        }
     };
     if end == v {
         return Err(Invalid);

@@ -2,44 +2,46 @@
 //!
 //! `qdtext` runs (display names, quoted parameter values such as `+sip.instance`) are long, so
 //! they are scanned eight bytes at a time in a `u64` ("SIMD within a register"): each step
-//! marks the bytes that are certainly `qdtext` with a few additions and masks and finds the
-//! first unmarked one with a trailing-zero count. The few `qdtext` bytes the marks leave out
-//! (HT, CR, LF) are looked up in the class table, so the result is exactly that of the table
-//! alone. Other classes are scanned through the table four bytes per step.
+//! flags the bytes that may end the run with a few subtractions and masks and finds the first
+//! flagged one with a trailing-zero count. A flagged byte that is `qdtext` after all (HT, CR,
+//! LF) is looked up in the class table, so the result is exactly that of the table alone.
+//! Other classes are scanned through the table four bytes per step.
 
 use super::class::in_class;
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
-const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
 
-/// Bit 7 of each byte of the result is set where that byte of `x7` is in `lo..=hi`. Every
-/// byte of `x7` must be below 0x80, `lo` at most 0x80 and `hi` at most 0x7f, so that no
-/// addition carries into the next byte.
+/// Bit 7 of a byte of the result is set where that byte of `x` is zero. Exact for the lowest
+/// zero byte; a byte above one may be flagged too (the subtraction borrows), which only ever
+/// adds flags after the first true one.
 #[inline(always)]
-const fn in_range(x7: u64, lo: u8, hi: u8) -> u64 {
-    let at_least_lo = x7.wrapping_add(ONES * (0x80 - lo as u64));
-    let above_hi = x7.wrapping_add(ONES * (0x7f - hi as u64));
-    at_least_lo & !above_hi
+const fn zero_bytes(x: u64) -> u64 {
+    x.wrapping_sub(ONES) & !x & HIGH
 }
 
-/// Marks (bit 7) the bytes of `x` that are `qdtext` (§25.1) other than HT, CR and LF: every
-/// byte but the controls, `"`, `\` and DEL.
+/// Flags (bit 7) the bytes of `x` that end a run of `qdtext` (§25.1) or may: the controls,
+/// `"`, `\` and DEL. Bytes from 0x80 up (UTF8-NONASCII) are never flagged. The lowest flag is
+/// exact (see [`zero_bytes`]).
 #[inline(always)]
-pub(super) const fn qdtext_marks(x: u64) -> u64 {
-    let x7 = x & LOW7;
-    let stop = in_range(x7, 0, 0x1f)
-        | in_range(x7, b'"', b'"')
-        | in_range(x7, b'\\', b'\\')
-        | in_range(x7, 0x7f, 0x7f);
-    // Bytes from 0x80 up (UTF8-NONASCII) are qdtext whatever their low bits say.
-    (!stop | x) & HIGH
+pub(super) const fn qdtext_stops(x: u64) -> u64 {
+    let control = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
+    control
+        | zero_bytes(x ^ (ONES * b'"' as u64))
+        | zero_bytes(x ^ (ONES * b'\\' as u64))
+        | zero_bytes(x ^ (ONES * 0x7f))
 }
 
 /// Index of the first byte at or after `i` that is not in `class`, or `s.len()` (`i` itself
-/// if it is past the end). `marks` must mark only bytes that are in `class`.
+/// if it is past the end). `stops` must flag every byte that is not in `class`, and its lowest
+/// flag must be a byte it means to flag.
 #[inline(always)]
-pub(super) fn span_marked(s: &[u8], mut i: usize, class: u16, marks: impl Fn(u64) -> u64) -> usize {
+pub(super) fn span_flagged(
+    s: &[u8],
+    mut i: usize,
+    class: u16,
+    stops: impl Fn(u64) -> u64,
+) -> usize {
     let n = s.len();
     loop {
         let x = match s.get(i..).and_then(<[u8]>::first_chunk::<8>) {
@@ -48,17 +50,17 @@ pub(super) fn span_marked(s: &[u8], mut i: usize, class: u16, marks: impl Fn(u64
             None => match s.last_chunk::<8>() {
                 // Fewer than eight bytes are left: the last eight of `s`, shifted down so that
                 // `s[i]` is the lowest byte. The shift is 1 to 7 bytes (n - 8 < i < n); the
-                // bytes shifted in are zero, which no class holds.
+                // bytes shifted in are zero, which is flagged, and lie past the end.
                 Some(c) => u64::from_le_bytes(*c) >> (8 * (i + 8 - n)),
                 None => return span_bytes(s, i, class),
             },
         };
-        let unmarked = !marks(x) & HIGH;
-        if unmarked == 0 {
+        let flagged = stops(x);
+        if flagged == 0 {
             i += 8;
             continue;
         }
-        i += (unmarked.trailing_zeros() / 8) as usize;
+        i += (flagged.trailing_zeros() / 8) as usize;
         match s.get(i) {
             Some(&b) if in_class(b, class) => i += 1,
             _ => return i,
@@ -66,7 +68,7 @@ pub(super) fn span_marked(s: &[u8], mut i: usize, class: u16, marks: impl Fn(u64
     }
 }
 
-/// [`span_marked`] with table lookups only: four bytes per step while four are left, so that
+/// [`span_flagged`] with table lookups only: four bytes per step while four are left, so that
 /// the loop's own bookkeeping is paid once per four bytes.
 #[inline(always)]
 pub(super) fn span_bytes(s: &[u8], mut i: usize, class: u16) -> usize {
@@ -99,34 +101,30 @@ mod tests {
     use super::super::class::QDTEXT;
     use super::*;
 
-    fn marked(marks: u64) -> Vec<bool> {
-        (0..8).map(|k| marks >> (8 * k + 7) & 1 == 1).collect()
-    }
-
     #[test]
-    fn marks_agree_with_the_byte_tests() {
+    fn stops_agree_with_the_class() {
         for b in 0..=255u8 {
-            let x = u64::from(b) * ONES;
-            let q = marked(qdtext_marks(x));
-            let want = matches!(b, 0x20 | 0x21 | 0x23..=0x5b | 0x5d..=0x7e | 0x80..=0xff);
-            assert!(q.iter().all(|&m| m == want), "{b:#x}");
+            // Alone among bytes that are not flagged, so the flag is exact.
+            for other in [b'a', 0xff] {
+                let x = u64::from_le_bytes([other, other, other, b, other, other, other, other]);
+                let flagged = qdtext_stops(x) != 0;
+                let stop = !matches!(b, 0x20 | 0x21 | 0x23..=0x5b | 0x5d..=0x7e | 0x80..=0xff);
+                assert_eq!(flagged, stop, "{b:#x}");
+                if stop {
+                    assert_eq!(qdtext_stops(x).trailing_zeros() / 8, 3, "{b:#x}");
+                }
+            }
         }
-        // Neighbouring bytes do not disturb each other.
-        let x = u64::from_le_bytes(*b"a\xff\"\x00 \x7f\\Z");
-        assert_eq!(
-            marked(qdtext_marks(x)),
-            [true, true, false, false, true, false, false, true]
-        );
     }
 
     #[test]
     fn spans_agree_with_the_table() {
-        let text: &[u8] = b"\"Alice \xc3\xa9 Meyer\\\" x\r\n y\"";
+        let text: &[u8] = b"\"Alice \xc3\xa9 Meyer\\\" x\r\n y\"\x00\"\x7f\t\"";
         for i in 0..text.len() {
             for end in i..=text.len() {
                 let s = &text[..end];
                 let want = span_bytes(s, i, QDTEXT);
-                let got = span_marked(s, i, QDTEXT, qdtext_marks);
+                let got = span_flagged(s, i, QDTEXT, qdtext_stops);
                 assert_eq!(got, want, "{i} {end}");
             }
         }
