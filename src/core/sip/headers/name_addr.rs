@@ -12,12 +12,13 @@
 //! `expires` (delta-seconds, u32), `q` (qvalue), `reg-id` (RFC 5626 §4.2), `+sip.instance`
 //! (RFC 5626 §4.1) and `pub-gruu` / `temp-gruu` (RFC 5627 §10), all quoted strings.
 
-use memchr::memchr;
+use core::fmt;
+
+use memchr::{memchr, memchr2};
 
 use crate::core::sip::text::{
-    is_lws, is_quoted_string, is_token, is_token_char, parse_u32, quoted_string_len, skip_lws,
-    strip_quotes, trim, trim_end, unquote, unquote_into, CommaSplit, Invalid, Param, Params,
-    Unquote,
+    name_is, param_at, parse_u32, quoted_string_len, skip_lws_from, span_from, strip_quotes, trim,
+    trim_end, unquote, unquote_into, Invalid, ParamAt, Params, Unquote, LWS, TOKEN,
 };
 use crate::core::sip::uri::Uri;
 
@@ -29,13 +30,15 @@ pub struct DisplayName<'a> {
 }
 
 /// One `name-addr` or `addr-spec` with its header parameters.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct NameAddr<'a> {
     raw: &'a [u8],
-    display_name: Option<DisplayName<'a>>,
+    /// The display name is `raw[..display_len]`; 0 if there is none (one is never empty).
+    display_len: usize,
     uri: Uri<'a>,
     bracketed: bool,
-    params: &'a [u8],
+    /// The header parameters are `raw[params_at..]`; past the end if there are none.
+    params_at: usize,
     tag: Option<&'a [u8]>,
     expires: Option<u32>,
     q: Option<u16>,
@@ -75,98 +78,158 @@ impl<'a> DisplayName<'a> {
 impl<'a> NameAddr<'a> {
     /// Parses a `name-addr` or an `addr-spec`, then the header parameters. Surrounding LWS is
     /// ignored.
+    #[inline]
     pub fn parse(value: &'a [u8]) -> Result<Self, Invalid> {
         Self::parse_with(value, false)
     }
 
     /// As [`NameAddr::parse`], but only the `name-addr` form (`<...>`) is accepted, as in
     /// Route, Record-Route and Path (RFC 3261 §20.30, §20.34; RFC 3327 §4).
+    #[inline]
     pub fn parse_bracketed(value: &'a [u8]) -> Result<Self, Invalid> {
         Self::parse_with(value, true)
     }
 
+    #[inline]
     fn parse_with(value: &'a [u8], need_brackets: bool) -> Result<Self, Invalid> {
-        let raw = trim(value);
-        let (display_name, rest) = if raw.first() == Some(&b'"') {
-            let n = quoted_string_len(raw)?;
-            // NOTE: n <= raw.len() (quoted_string_len success).
-            (Some(DisplayName { raw: &raw[..n] }), skip_lws(&raw[n..]))
-        } else {
-            let n = raw
-                .iter()
-                .position(|&b| !(is_token_char(b) || is_lws(b)))
-                .unwrap_or(raw.len());
-            if raw.get(n) == Some(&b'<') {
-                let words = trim(&raw[..n]);
-                let name = (!words.is_empty()).then_some(DisplayName { raw: words });
-                (name, &raw[n..])
-            } else {
-                (None, raw)
-            }
-        };
-        let (uri, bracketed, tail) = if let Some(inner) = rest.strip_prefix(b"<") {
-            let close = memchr(b'>', inner).ok_or(Invalid)?;
-            // NOTE: close < inner.len().
-            (trim(&inner[..close]), true, &inner[close + 1..])
-        } else {
-            if need_brackets || display_name.is_some() {
-                return Err(Invalid);
-            }
-            let end = memchr(b';', rest).unwrap_or(rest.len());
-            // NOTE: end <= rest.len().
-            let uri = trim_end(&rest[..end]);
-            if memchr::memchr2(b'?', b',', uri).is_some() {
-                return Err(Invalid);
-            }
-            (uri, false, &rest[end..])
-        };
-        let params = skip_lws(tail);
-        let mut na = NameAddr {
-            raw,
-            display_name,
-            uri: Uri::parse(uri)?,
-            bracketed,
-            params,
+        let mut na = NameAddr::placeholder();
+        match na.read_element(value, 0, need_brackets)? {
+            end if end == value.len() => Ok(na),
+            _ => Err(Invalid),
+        }
+    }
+
+    /// A NameAddr with nothing in it, for [`NameAddr::read_element`] to fill where the caller
+    /// keeps it: the element is decoded in place, never built aside and copied.
+    const fn placeholder() -> Self {
+        NameAddr {
+            raw: &[],
+            display_len: 0,
+            uri: Uri::placeholder(),
+            bracketed: false,
+            params_at: 0,
             tag: None,
             expires: None,
             q: None,
-        };
-        for p in Params::new(params) {
-            na.check_param(p?)?;
         }
-        Ok(na)
     }
 
-    fn check_param(&mut self, p: Param<'a>) -> Result<(), Invalid> {
-        let is = |name: &[u8]| p.name.eq_ignore_ascii_case(name);
-        let quoted = |v: &[u8]| {
-            if is_quoted_string(v) {
-                Ok(())
+    /// Reads the element that starts at `s[at]` (LWS first allowed) into `self`, fresh from
+    /// [`NameAddr::placeholder`]: a `name-addr` or `addr-spec` and its parameters, up to the
+    /// `,` that ends it or the end of `s`. Returns the index of that `,` (or `s.len()`);
+    /// anything else after the element is an error.
+    ///
+    /// This is the grammar applied to each element of a comma-separated list (RFC 3261
+    /// §7.3.1): a `,` inside a quoted-string or `<...>` is part of the element, and a `,`
+    /// anywhere else cannot be, since neither a token display name, nor a URI written without
+    /// `<>`, nor a parameter name or unquoted value holds one.
+    fn read_element(
+        &mut self,
+        s: &'a [u8],
+        at: usize,
+        need_brackets: bool,
+    ) -> Result<usize, Invalid> {
+        let start = skip_lws_from(s, at);
+        // NOTE: every index below is checked against s.len() before it slices: by get(), by
+        // the scanners (which never pass the end), or by a search that found a byte there.
+        let uri_start = if s.get(start) == Some(&b'"') {
+            let end = start + quoted_string_len(&s[start..])?;
+            self.display_len = end - start;
+            skip_lws_from(s, end)
+        } else {
+            // Token words up to the `<` (which may touch them, RFC 4475 §3.1.1.6); anything
+            // else means there is no display name and the element is an addr-spec.
+            let n = span_from(s, start, TOKEN | LWS);
+            if s.get(n) == Some(&b'<') {
+                let words = trim(&s[start..n]);
+                // The words start at `start`, which is not LWS.
+                self.display_len = words.len();
+                n
             } else {
-                Err(Invalid)
+                start
             }
         };
-        match p.value {
-            Some(v) if is(b"tag") => {
-                if !is_token(v) {
+        let tail = if s.get(uri_start) == Some(&b'<') {
+            // LWS just inside the brackets is not part of the URI (RFC 4475 §3.1.2.14).
+            let at = skip_lws_from(s, uri_start + 1);
+            // NOTE: at <= s.len() (skip_lws_from).
+            let end = match self.uri.parse_sip_prefix(&s[at..]) {
+                Some(n) => skip_lws_from(s, at + n?),
+                None => {
+                    let inner = &s[uri_start + 1..];
+                    let close = memchr(b'>', inner).ok_or(Invalid)?;
+                    self.uri = Uri::parse(trim(&inner[..close]))?;
+                    uri_start + 1 + close
+                }
+            };
+            if s.get(end) != Some(&b'>') {
+                return Err(Invalid);
+            }
+            self.bracketed = true;
+            end + 1
+        } else {
+            if need_brackets || self.display_len > 0 {
+                return Err(Invalid);
+            }
+            // Without `<>`, the URI ends at the first `;` (the parameters are the header's,
+            // RFC 4475 §3.3.12) or at the `,` that ends the element; it may hold no `?`
+            // (RFC 4475 §3.1.2.13).
+            let rest = &s[uri_start..];
+            let end = uri_start + memchr2(b';', b',', rest).unwrap_or(rest.len());
+            let uri = trim_end(&s[uri_start..end]);
+            if memchr(b'?', uri).is_some() {
+                return Err(Invalid);
+            }
+            self.uri = Uri::parse(uri)?;
+            uri_start + uri.len()
+        };
+        let params_start = skip_lws_from(s, tail);
+        let mut end = tail;
+        while let Some(p) = param_at(s, end)? {
+            self.check_param(p)?;
+            end = p.end;
+        }
+        let next = skip_lws_from(s, end);
+        if next < s.len() && s[next] != b',' {
+            return Err(Invalid);
+        }
+        self.raw = &s[start..end];
+        // NOTE: start < params_start: the URI lies between them.
+        self.params_at = params_start - start;
+        Ok(next)
+    }
+
+    /// The header parameters with a grammar of their own (see the module doc); the first
+    /// occurrence of each is the one kept. A value that starts with `"` is a whole, valid
+    /// quoted-string (see [`Params`]), so that first byte tells a quoted value.
+    #[inline]
+    fn check_param(&mut self, p: ParamAt<'a>) -> Result<(), Invalid> {
+        let (name, value) = (p.param.name, p.param.value);
+        let is = |known: &[u8]| name_is(name, known);
+        match name.len() {
+            3 if is(b"tag") => {
+                let v = value.ok_or(Invalid)?;
+                if !p.token {
                     return Err(Invalid);
                 }
                 self.tag.get_or_insert(v);
             }
-            Some(v) if is(b"expires") => {
-                let e = parse_u32(v)?;
+            7 if is(b"expires") => {
+                let e = parse_u32(value.ok_or(Invalid)?)?;
                 self.expires.get_or_insert(e);
             }
-            Some(v) if is(b"q") => {
-                let q = parse_qvalue(v)?;
+            1 if is(b"q") => {
+                let q = parse_qvalue(value.ok_or(Invalid)?)?;
                 self.q.get_or_insert(q);
             }
-            Some(v) if is(b"reg-id") => match parse_u32(v)? {
+            6 if is(b"reg-id") => match parse_u32(value.ok_or(Invalid)?)? {
                 1..=0x7fff_ffff => {}
                 _ => return Err(Invalid),
             },
-            Some(v) if is(b"+sip.instance") || is(b"pub-gruu") || is(b"temp-gruu") => quoted(v)?,
-            None if is(b"tag") || is(b"expires") || is(b"q") || is(b"reg-id") => {
+            13 | 8 | 9
+                if (is(b"+sip.instance") || is(b"pub-gruu") || is(b"temp-gruu"))
+                    && value.is_some_and(|v| v.first() != Some(&b'"')) =>
+            {
                 return Err(Invalid);
             }
             _ => {}
@@ -180,7 +243,8 @@ impl<'a> NameAddr<'a> {
     }
 
     pub fn display_name(&self) -> Option<DisplayName<'a>> {
-        self.display_name
+        let raw = self.raw.get(..self.display_len).filter(|d| !d.is_empty())?;
+        Some(DisplayName { raw })
     }
 
     pub fn uri(&self) -> &Uri<'a> {
@@ -232,16 +296,31 @@ impl<'a> NameAddr<'a> {
     /// Value of header parameter `name` (case-insensitive): `None` if absent, `Some(None)` if
     /// present without a value. A quoted value keeps its quotes.
     pub fn param(&self, name: &[u8]) -> Option<Option<&'a [u8]>> {
-        Params::new(self.params).find(name)
+        Params::new(self.params_raw()).find(name)
     }
 
     pub fn params(&self) -> Params<'a> {
-        Params::new(self.params)
+        Params::new(self.params_raw())
     }
 
     /// The header parameters as received, from the first `;`; empty if none.
     pub fn params_raw(&self) -> &'a [u8] {
-        self.params
+        self.raw.get(self.params_at..).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for NameAddr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NameAddr")
+            .field("raw", &self.raw)
+            .field("display_name", &self.display_name())
+            .field("uri", &self.uri)
+            .field("bracketed", &self.bracketed)
+            .field("params", &self.params_raw())
+            .field("tag", &self.tag)
+            .field("expires", &self.expires)
+            .field("q", &self.q)
+            .finish()
     }
 }
 
@@ -274,22 +353,23 @@ pub fn parse_qvalue(s: &[u8]) -> Result<u16, Invalid> {
 /// The elements of one header field holding a list of name-addrs (Contact, Route,
 /// Record-Route, Path), in order. A malformed or empty element yields one `Err` and ends the
 /// iteration; an empty header value is an error too (§25.1: `1#`).
+///
+/// Each element is parsed where it starts and ends at its own `,`: the value is read once.
 #[derive(Debug, Clone)]
 pub struct NameAddrs<'a> {
-    elements: CommaSplit<'a>,
+    value: &'a [u8],
+    /// Where the next element starts; `None` once the last one has been read or one failed.
+    next: Option<usize>,
     need_brackets: bool,
-    started: bool,
-    failed: bool,
 }
 
 impl<'a> NameAddrs<'a> {
     /// Elements in either form (Contact, Reply-To).
     pub fn new(value: &'a [u8]) -> Self {
         NameAddrs {
-            elements: CommaSplit::new(value),
+            value,
+            next: Some(0),
             need_brackets: false,
-            started: false,
-            failed: false,
         }
     }
 
@@ -305,19 +385,18 @@ impl<'a> NameAddrs<'a> {
 impl<'a> Iterator for NameAddrs<'a> {
     type Item = Result<NameAddr<'a>, Invalid>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        if self.failed {
-            return None;
+        let at = self.next.take()?;
+        let mut na = NameAddr::placeholder();
+        match na.read_element(self.value, at, self.need_brackets) {
+            Ok(end) => {
+                // `end` is a `,` (another element must follow) or the end of the value.
+                self.next = (end < self.value.len()).then_some(end + 1);
+                Some(Ok(na))
+            }
+            Err(e) => Some(Err(e)),
         }
-        let first = !self.started;
-        self.started = true;
-        let item = match self.elements.next() {
-            Some(e) => NameAddr::parse_with(e, self.need_brackets),
-            None if first => Err(Invalid),
-            None => return None,
-        };
-        self.failed = item.is_err();
-        Some(item)
     }
 }
 

@@ -7,8 +7,8 @@
 //! folded (RFC 4475 §3.1.1.1).
 
 use crate::core::sip::text::{
-    is_lws, is_quoted_string, is_token, is_word, parse_u32, parse_u8, skip_lws, span, trim,
-    Invalid, Params, TOKEN,
+    digits_u32_from, is_lws, is_quoted_string, is_token, parse_u32, skip_lws, span, span_from,
+    trim, trimmed_u32, trimmed_u8, Invalid, Params, TOKEN, WORD,
 };
 
 use super::method::Method;
@@ -62,13 +62,15 @@ pub struct ContentType<'a> {
 }
 
 /// Leading digits of `s`, parsed, and what follows them.
+#[inline]
 fn number(s: &[u8]) -> Result<(u32, &[u8]), Invalid> {
-    let n = s.iter().take_while(|b| b.is_ascii_digit()).count();
-    // NOTE: n <= s.len().
-    Ok((parse_u32(&s[..n])?, &s[n..]))
+    let (n, end) = digits_u32_from(s, 0)?;
+    // NOTE: end <= s.len() (digits_u32_from).
+    Ok((n, &s[end..]))
 }
 
 /// `LWS` that must be present: at least one white-space byte.
+#[inline]
 fn lws(s: &[u8]) -> Result<&[u8], Invalid> {
     match s.first() {
         Some(&b) if is_lws(b) => Ok(skip_lws(s)),
@@ -106,12 +108,18 @@ impl<'a> CallId<'a> {
     /// A Call-ID is compared byte for byte (§8.1.1.4); no LWS inside.
     pub fn parse(value: &'a [u8]) -> Result<Self, Invalid> {
         let v = trim(value);
-        let (left, right) = match memchr::memchr(b'@', v) {
-            // NOTE: at < v.len().
-            Some(at) => (&v[..at], Some(&v[at + 1..])),
-            None => (v, None),
-        };
-        if is_word(left) && right.is_none_or(is_word) {
+        // `word` holds no `@`, so one scan finds the end of the left word.
+        let at = span(v, WORD);
+        let ok = at > 0
+            && match v.get(at) {
+                None => true,
+                Some(b'@') => {
+                    let right = at + 1;
+                    right < v.len() && span_from(v, right, WORD) == v.len()
+                }
+                Some(_) => false,
+            };
+        if ok {
             Ok(CallId(v))
         } else {
             Err(Invalid)
@@ -125,25 +133,25 @@ impl<'a> CallId<'a> {
 
 impl MaxForwards {
     pub fn parse(value: &[u8]) -> Result<Self, Invalid> {
-        parse_u8(trim(value)).map(MaxForwards)
+        trimmed_u8(value).map(MaxForwards)
     }
 }
 
 impl ContentLength {
     pub fn parse(value: &[u8]) -> Result<Self, Invalid> {
-        parse_u32(trim(value)).map(ContentLength)
+        trimmed_u32(value).map(ContentLength)
     }
 }
 
 impl Expires {
     pub fn parse(value: &[u8]) -> Result<Self, Invalid> {
-        parse_u32(trim(value)).map(Expires)
+        trimmed_u32(value).map(Expires)
     }
 }
 
 impl MinExpires {
     pub fn parse(value: &[u8]) -> Result<Self, Invalid> {
-        parse_u32(trim(value)).map(MinExpires)
+        trimmed_u32(value).map(MinExpires)
     }
 }
 

@@ -7,102 +7,135 @@
 //! their grammar; an empty parameter (`;;`) or an empty value in a Via list is an error
 //! (RFC 4475 §3.1.2.1).
 
+use core::fmt;
 use std::net::IpAddr;
 
 use crate::core::sip::text::{
-    is_token, parse_u16, parse_u8, skip_lws, span, CommaSplit, Invalid, Param, Params, TOKEN,
+    digits_u16_from, name_is, param_at, parse_u16, parse_u8, skip_lws_from, span_from, Invalid,
+    ParamAt, Params, TOKEN,
 };
-use crate::core::sip::uri::{host_len, parse_ip, Host, Transport};
+use crate::core::sip::uri::{host_prefix, parse_ip, Host, HostAddr, Transport};
 
 /// The magic cookie that marks an RFC 3261 branch (§8.1.1.7).
 pub const BRANCH_COOKIE: &[u8] = b"z9hG4bK";
 
 /// One `via-parm`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Via<'a> {
     raw: &'a [u8],
-    transport: Transport<'a>,
-    host: Host<'a>,
-    port: Option<u16>,
-    params: &'a [u8],
+    transport: &'a [u8],
+    /// The sent-by host as written.
+    host_text: &'a [u8],
+    /// The parameters are `raw[params_at..]`; past the end if there are none.
+    params_at: usize,
     branch: Option<&'a [u8]>,
-    received: Option<IpAddr>,
+    host: HostAddr,
+    received: HostAddr,
+    port: Option<u16>,
     rport: Option<Option<u16>>,
 }
 
 impl<'a> Via<'a> {
     /// Parses one `via-parm`, such as one element of [`Vias`]. Surrounding LWS is ignored.
+    #[inline]
     pub fn parse(value: &'a [u8]) -> Result<Self, Invalid> {
-        let raw = crate::core::sip::text::trim(value);
-        let (name, s) = token(raw)?;
-        if !name.eq_ignore_ascii_case(b"SIP") {
-            return Err(Invalid);
+        let mut via = Via::placeholder();
+        match via.read_element(value, 0)? {
+            end if end == value.len() => Ok(via),
+            _ => Err(Invalid),
         }
-        let (version, s) = token(slash(s)?)?;
-        if version != b"2.0" {
-            return Err(Invalid);
-        }
-        let (transport, after) = token(slash(s)?)?;
-        let s = skip_lws(after);
-        if s.len() == after.len() {
-            return Err(Invalid);
-        }
-        let n = host_len(s)?;
-        // NOTE: host_len never exceeds its input.
-        let host = Host::parse(&s[..n])?;
-        let mut s = skip_lws(&s[n..]);
-        let mut port = None;
-        if let Some(p) = s.strip_prefix(b":") {
-            let p = skip_lws(p);
-            let digits = p.iter().take_while(|b| b.is_ascii_digit()).count();
-            // NOTE: digits <= p.len().
-            port = Some(parse_u16(&p[..digits])?);
-            s = &p[digits..];
-        }
-        let mut via = Via {
-            raw,
-            transport: Transport::from_bytes(transport),
-            host,
-            port,
-            params: s,
-            branch: None,
-            received: None,
-            rport: None,
-        };
-        for p in Params::new(s) {
-            via.check_param(p?)?;
-        }
-        Ok(via)
     }
 
-    fn check_param(&mut self, p: Param<'a>) -> Result<(), Invalid> {
-        let is = |name: &[u8]| p.name.eq_ignore_ascii_case(name);
-        match p.value {
-            Some(v) if is(b"branch") => {
-                if !is_token(v) {
+    /// A Via with nothing in it, for [`Via::read_element`] to fill where the caller keeps it:
+    /// the element is decoded in place, never built aside and copied.
+    const fn placeholder() -> Self {
+        Via {
+            raw: &[],
+            transport: &[],
+            host_text: &[],
+            params_at: 0,
+            branch: None,
+            host: HostAddr::NONE,
+            received: HostAddr::NONE,
+            port: None,
+            rport: None,
+        }
+    }
+
+    /// Reads the `via-parm` that starts at `s[at]` (LWS first allowed) into `self`, fresh from
+    /// [`Via::placeholder`], up to the `,` that ends it or the end of `s`. Returns the index of
+    /// that `,` (or `s.len()`); anything else after the element is an error. No part of a
+    /// `via-parm` but a quoted parameter value holds a `,`, so the element's own grammar finds
+    /// its end.
+    fn read_element(&mut self, s: &'a [u8], at: usize) -> Result<usize, Invalid> {
+        let start = skip_lws_from(s, at);
+        // NOTE: every index below is checked against s.len() before it slices: by get(), or by
+        // the scanners, which never pass the end.
+        let (transport_start, transport_end) = sent_protocol_end(s, start)?;
+        let host_start = skip_lws_from(s, transport_end);
+        if host_start == transport_end {
+            return Err(Invalid);
+        }
+        let (host, n) = host_prefix(&s[host_start..])?;
+        let host_end = host_start + n;
+        self.transport = &s[transport_start..transport_end];
+        self.host_text = &s[host_start..host_end];
+        self.host = host;
+        let mut i = skip_lws_from(s, host_end);
+        let mut end = host_end;
+        if s.get(i) == Some(&b':') {
+            let (p, digits_end) = digits_u16_from(s, skip_lws_from(s, i + 1))?;
+            self.port = Some(p);
+            (i, end) = (digits_end, digits_end);
+        }
+        let params_start = i;
+        while let Some(p) = param_at(s, end)? {
+            self.check_param(p)?;
+            end = p.end;
+        }
+        let next = skip_lws_from(s, end);
+        if next < s.len() && s[next] != b',' {
+            return Err(Invalid);
+        }
+        self.raw = &s[start..end];
+        // NOTE: start < params_start: the sent-protocol and host lie between them.
+        self.params_at = params_start - start;
+        Ok(next)
+    }
+
+    /// The parameters RFC 3261 §20.42 and RFC 3581 define follow their own grammar; the first
+    /// occurrence of each is the one kept.
+    #[inline]
+    fn check_param(&mut self, p: ParamAt<'a>) -> Result<(), Invalid> {
+        let (name, value) = (p.param.name, p.param.value);
+        let is = |known: &[u8]| name_is(name, known);
+        match name.len() {
+            6 if is(b"branch") => {
+                let v = value.ok_or(Invalid)?;
+                if !p.token {
                     return Err(Invalid);
                 }
                 self.branch.get_or_insert(v);
             }
-            Some(v) if is(b"received") => {
-                let ip = parse_ip(v)?;
-                self.received.get_or_insert(ip);
+            8 if is(b"received") => {
+                let ip = parse_ip(value.ok_or(Invalid)?)?;
+                if self.received == HostAddr::NONE {
+                    self.received = HostAddr::ip(ip);
+                }
             }
-            v if is(b"rport") => {
-                let port = v.map(parse_u16).transpose()?;
+            5 if is(b"rport") => {
+                let port = value.map(parse_u16).transpose()?;
                 self.rport.get_or_insert(port);
             }
-            Some(v) if is(b"ttl") => {
+            3 if is(b"ttl") => {
+                let v = value.ok_or(Invalid)?;
                 if v.len() > 3 {
                     return Err(Invalid);
                 }
                 parse_u8(v)?;
             }
-            Some(v) if is(b"maddr") => {
-                Host::parse(v)?;
-            }
-            None if is(b"branch") || is(b"received") || is(b"ttl") || is(b"maddr") => {
-                return Err(Invalid);
+            5 if is(b"maddr") => {
+                Host::parse(value.ok_or(Invalid)?)?;
             }
             _ => {}
         }
@@ -115,12 +148,15 @@ impl<'a> Via<'a> {
     }
 
     pub fn transport(&self) -> Transport<'a> {
-        self.transport
+        Transport::from_bytes(self.transport)
     }
 
     /// The sent-by host.
     pub fn host(&self) -> Host<'a> {
+        // NOTE: parse only builds a Via around a host, so the fallback is never taken.
         self.host
+            .host(self.host_text)
+            .unwrap_or(Host::Domain(self.host_text))
     }
 
     /// The sent-by port, if explicit.
@@ -141,7 +177,7 @@ impl<'a> Via<'a> {
 
     /// The `received` address, bracketed or not (RFC 5118 §4.5).
     pub fn received(&self) -> Option<IpAddr> {
-        self.received
+        self.received.ip_addr()
     }
 
     /// `rport` (RFC 3581): `None` if absent, `Some(None)` if present without a value.
@@ -162,50 +198,100 @@ impl<'a> Via<'a> {
     /// Value of parameter `name` (case-insensitive): `None` if absent, `Some(None)` if present
     /// without a value. A quoted value keeps its quotes.
     pub fn param(&self, name: &[u8]) -> Option<Option<&'a [u8]>> {
-        Params::new(self.params).find(name)
+        Params::new(self.params_raw()).find(name)
     }
 
     pub fn params(&self) -> Params<'a> {
-        Params::new(self.params)
+        Params::new(self.params_raw())
     }
 
     /// The parameters as received, from the first `;`; empty if none.
     pub fn params_raw(&self) -> &'a [u8] {
-        self.params
+        self.raw.get(self.params_at..).unwrap_or_default()
     }
 }
 
-/// A token after optional LWS, and what follows it.
-fn token(s: &[u8]) -> Result<(&[u8], &[u8]), Invalid> {
-    let s = skip_lws(s);
-    let n = span(s, TOKEN);
-    if n == 0 {
+impl fmt::Debug for Via<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Via")
+            .field("raw", &self.raw)
+            .field("transport", &self.transport())
+            .field("host", &self.host())
+            .field("port", &self.port)
+            .field("params", &self.params_raw())
+            .field("branch", &self.branch)
+            .field("received", &self.received())
+            .field("rport", &self.rport)
+            .finish()
+    }
+}
+
+/// `sent-protocol` (§25.1) at `s[at]`: `SIP / 2.0 / transport`, LWS allowed around each
+/// `/`. Returns where the transport starts and ends. The common form `SIP/2.0/`, without LWS,
+/// is recognised without a scan.
+#[inline]
+fn sent_protocol_end(s: &[u8], at: usize) -> Result<(usize, usize), Invalid> {
+    let mut i = at;
+    match s.get(at..).unwrap_or_default() {
+        [a, b, c, b'/', b'2', b'.', b'0', b'/', ..]
+            if a | 0x20 == b's' && b | 0x20 == b'i' && c | 0x20 == b'p' =>
+        {
+            i += 8;
+        }
+        _ => {
+            let (start, end) = token_at(s, i)?;
+            // NOTE: start < end <= s.len() (token_at).
+            if !s[start..end].eq_ignore_ascii_case(b"SIP") {
+                return Err(Invalid);
+            }
+            let (start, end) = token_at(s, slash_at(s, end)?)?;
+            // NOTE: as above.
+            if &s[start..end] != b"2.0" {
+                return Err(Invalid);
+            }
+            i = slash_at(s, end)?;
+        }
+    }
+    token_at(s, i)
+}
+
+/// The token after optional LWS at `s[i]`: where it starts and ends.
+#[inline]
+fn token_at(s: &[u8], i: usize) -> Result<(usize, usize), Invalid> {
+    let start = skip_lws_from(s, i);
+    let end = span_from(s, start, TOKEN);
+    if end == start {
         return Err(Invalid);
     }
-    // NOTE: n <= s.len() (span).
-    Ok(s.split_at(n))
+    Ok((start, end))
 }
 
-/// `SLASH = SWS "/" SWS`; returns what follows.
-fn slash(s: &[u8]) -> Result<&[u8], Invalid> {
-    skip_lws(s).strip_prefix(b"/").ok_or(Invalid)
+/// `SLASH = SWS "/" SWS` at `s[i]`; returns the index just past the `/`.
+fn slash_at(s: &[u8], i: usize) -> Result<usize, Invalid> {
+    let at = skip_lws_from(s, i);
+    if s.get(at) == Some(&b'/') {
+        Ok(at + 1)
+    } else {
+        Err(Invalid)
+    }
 }
 
 /// The Via values of one header field, in order. A malformed or empty element yields one
 /// `Err` and ends the iteration; an empty header value is an error too (§25.1: `1#via-parm`).
+///
+/// Each element is parsed where it starts and ends at its own `,`: the value is read once.
 #[derive(Debug, Clone)]
 pub struct Vias<'a> {
-    elements: CommaSplit<'a>,
-    started: bool,
-    failed: bool,
+    value: &'a [u8],
+    /// Where the next element starts; `None` once the last one has been read or one failed.
+    next: Option<usize>,
 }
 
 impl<'a> Vias<'a> {
     pub fn new(value: &'a [u8]) -> Self {
         Vias {
-            elements: CommaSplit::new(value),
-            started: false,
-            failed: false,
+            value,
+            next: Some(0),
         }
     }
 }
@@ -213,19 +299,18 @@ impl<'a> Vias<'a> {
 impl<'a> Iterator for Vias<'a> {
     type Item = Result<Via<'a>, Invalid>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        if self.failed {
-            return None;
+        let at = self.next.take()?;
+        let mut via = Via::placeholder();
+        match via.read_element(self.value, at) {
+            Ok(end) => {
+                // `end` is a `,` (another element must follow) or the end of the value.
+                self.next = (end < self.value.len()).then_some(end + 1);
+                Some(Ok(via))
+            }
+            Err(e) => Some(Err(e)),
         }
-        let first = !self.started;
-        self.started = true;
-        let item = match self.elements.next() {
-            Some(e) => Via::parse(e),
-            None if first => Err(Invalid),
-            None => return None,
-        };
-        self.failed = item.is_err();
-        Some(item)
     }
 }
 

@@ -7,16 +7,22 @@
 //! can answer 416 Unsupported URI Scheme (RFC 3261 §8.2.2.1). No LWS is allowed anywhere in a
 //! URI (RFC 4475 §3.1.2.8); escapes must be well formed. Never allocates, never panics.
 
+mod eq;
+mod params;
+mod parse;
+
+use core::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 pub use super::text::{parse_ip, parse_ipv4, parse_ipv6};
+pub use eq::uri_eq;
+pub use params::{UriHeaders, UriParams};
 
 use memchr::memchr;
 
-use super::text::{
-    all_escaped, escaped_eq, escaped_eq_ignore_case, is_hostname, is_token, parse_u16, parse_u8,
-    span, Invalid, HNV, HOST, PARAM, PASSWORD, SCHEME, URIC, USER,
-};
+use super::text::{parse_u8, span_from, Invalid, DIGIT};
+use params::find_param;
+pub(crate) use parse::host_prefix;
 
 /// A URI scheme (RFC 3261 §25.1 `scheme`), compared case-insensitively.
 #[derive(Debug, Clone, Copy)]
@@ -50,20 +56,50 @@ pub enum Transport<'a> {
 
 /// A decoded URI. For sip and sips every SIP-URI component is available; a tel URI carries its
 /// number and parameters; any other scheme only its opaque part.
-#[derive(Debug, Clone, Copy)]
+///
+/// Only the positions a scan cannot find again cheaply are kept; the components are slices of
+/// the URI cut at those positions on demand (see the accessors), so a view holding a URI stays
+/// small.
+#[derive(Clone, Copy)]
 pub struct Uri<'a> {
     raw: &'a [u8],
-    scheme: Scheme<'a>,
-    user: Option<&'a [u8]>,
-    password: Option<&'a [u8]>,
-    host: Option<Host<'a>>,
+    /// Where `body` starts: sip and sips, the host (just after the userinfo's `@`, if any); tel
+    /// and other schemes, just after the scheme's colon.
+    body_start: usize,
+    /// Where `body` ends: sip and sips, the end of the host; tel, the end of the number; other
+    /// schemes, the end of the URI.
+    body_end: usize,
+    /// The decoded host of sip and sips.
+    host: HostAddr,
     port: Option<u16>,
-    /// tel: the telephone-subscriber number; other schemes: everything after the colon.
-    body: &'a [u8],
-    /// `*( ";" uri-parameter )`, leading `;` included; empty if none.
-    params: &'a [u8],
-    /// `"?" header *( "&" header )`, leading `?` included; empty if none.
-    headers: &'a [u8],
+    scheme: SchemeKind,
+}
+
+/// The scheme of a [`Uri`]; the text of another scheme is the start of the URI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SchemeKind {
+    Sip,
+    Sips,
+    Tel,
+    Other,
+}
+
+/// What a view keeps of a decoded host besides its text: which form it has and, for an IP
+/// literal, the address. Plain fields, so a view holding one copies as a few word moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HostAddr {
+    kind: HostKind,
+    /// The address of an IP literal: all 16 octets of an IPv6 address, or the IPv4 address
+    /// in the first 4.
+    octets: [u8; 16],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HostKind {
+    None,
+    Domain,
+    V4,
+    V6,
 }
 
 impl<'a> Scheme<'a> {
@@ -108,16 +144,9 @@ impl<'a> Host<'a> {
     /// IPv4 address (`192.0.2.256`) is therefore an error, as is an IPv6 address without
     /// brackets (RFC 5118 §4.2).
     pub fn parse(s: &'a [u8]) -> Result<Self, Invalid> {
-        if let [b'[', inner @ .., b']'] = s {
-            return parse_ipv6(inner).map(Host::V6).ok_or(Invalid);
-        }
-        if let Some(a) = parse_ipv4(s) {
-            return Ok(Host::V4(a));
-        }
-        if is_hostname(s) {
-            Ok(Host::Domain(s))
-        } else {
-            Err(Invalid)
+        match host_prefix(s)? {
+            (addr, n) if n == s.len() => addr.host(s).ok_or(Invalid),
+            _ => Err(Invalid),
         }
     }
 
@@ -128,6 +157,70 @@ impl<'a> Host<'a> {
             Host::V4(a) => Some(IpAddr::V4(a)),
             Host::V6(a) => Some(IpAddr::V6(a)),
         }
+    }
+}
+
+impl HostAddr {
+    pub(crate) const NONE: HostAddr = HostAddr {
+        kind: HostKind::None,
+        octets: [0; 16],
+    };
+    pub(crate) const DOMAIN: HostAddr = HostAddr {
+        kind: HostKind::Domain,
+        octets: [0; 16],
+    };
+
+    #[inline]
+    pub(crate) fn v4(a: Ipv4Addr) -> Self {
+        let mut octets = [0; 16];
+        let [a, b, c, d] = a.octets();
+        (octets[0], octets[1], octets[2], octets[3]) = (a, b, c, d);
+        HostAddr {
+            kind: HostKind::V4,
+            octets,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn v6(a: Ipv6Addr) -> Self {
+        HostAddr {
+            kind: HostKind::V6,
+            octets: a.octets(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn ip(a: IpAddr) -> Self {
+        match a {
+            IpAddr::V4(a) => HostAddr::v4(a),
+            IpAddr::V6(a) => HostAddr::v6(a),
+        }
+    }
+
+    /// The host, `text` being how it was written; `None` if there is none.
+    #[inline]
+    pub(crate) fn host<'a>(&self, text: &'a [u8]) -> Option<Host<'a>> {
+        match self.kind {
+            HostKind::None => None,
+            HostKind::Domain => Some(Host::Domain(text)),
+            HostKind::V4 => Some(Host::V4(self.v4_addr())),
+            HostKind::V6 => Some(Host::V6(Ipv6Addr::from(self.octets))),
+        }
+    }
+
+    /// The address of an IP literal.
+    #[inline]
+    pub(crate) fn ip_addr(&self) -> Option<IpAddr> {
+        match self.kind {
+            HostKind::None | HostKind::Domain => None,
+            HostKind::V4 => Some(IpAddr::V4(self.v4_addr())),
+            HostKind::V6 => Some(IpAddr::V6(Ipv6Addr::from(self.octets))),
+        }
+    }
+
+    fn v4_addr(&self) -> Ipv4Addr {
+        let [a, b, c, d, ..] = self.octets;
+        Ipv4Addr::new(a, b, c, d)
     }
 }
 
@@ -143,16 +236,6 @@ impl PartialEq for Host<'_> {
 }
 
 impl Eq for Host<'_> {}
-
-/// Length of the host at the start of `s` (a bracketed reference or a run of hostname / IPv4
-/// characters); the host itself is not validated.
-pub(crate) fn host_len(s: &[u8]) -> Result<usize, Invalid> {
-    if s.first() == Some(&b'[') {
-        memchr(b']', s).map(|i| i + 1).ok_or(Invalid)
-    } else {
-        Ok(span(s, HOST))
-    }
-}
 
 impl<'a> Transport<'a> {
     pub fn from_bytes(s: &'a [u8]) -> Self {
@@ -201,153 +284,41 @@ impl PartialEq for Transport<'_> {
 impl Eq for Transport<'_> {}
 
 impl<'a> Uri<'a> {
-    /// Parses a whole URI; any trailing byte that does not belong to it is an error.
-    pub fn parse(input: &'a [u8]) -> Result<Self, Invalid> {
-        let colon = memchr(b':', input).ok_or(Invalid)?;
-        // NOTE: colon < input.len().
-        let (scheme, rest) = (&input[..colon], &input[colon + 1..]);
-        if !scheme.first().is_some_and(u8::is_ascii_alphabetic)
-            || span(scheme, SCHEME) != scheme.len()
-        {
-            return Err(Invalid);
-        }
-        let mut uri = Uri {
-            raw: input,
-            scheme: Scheme::from_bytes(scheme),
-            user: None,
-            password: None,
-            host: None,
-            port: None,
-            body: &[],
-            params: &[],
-            headers: &[],
-        };
-        match uri.scheme {
-            Scheme::Sip | Scheme::Sips => uri.parse_sip(rest)?,
-            Scheme::Tel => uri.parse_tel(rest)?,
-            Scheme::Other(_) => {
-                if rest.is_empty() || !all_escaped(rest, URIC) {
-                    return Err(Invalid);
-                }
-                uri.body = rest;
-            }
-        }
-        Ok(uri)
-    }
-
-    /// `[ userinfo ] hostport uri-parameters [ headers ]` (§25.1).
-    fn parse_sip(&mut self, rest: &'a [u8]) -> Result<(), Invalid> {
-        // `@` occurs in no component but userinfo, and userinfo may hold ';', '?' and ','
-        // (RFC 4475 §3.1.1.9), so the first `@` ends it.
-        let hostport = match memchr(b'@', rest) {
-            Some(at) => {
-                // NOTE: at < rest.len().
-                let userinfo = &rest[..at];
-                let (user, password) = match memchr(b':', userinfo) {
-                    // NOTE: c < userinfo.len().
-                    Some(c) => (&userinfo[..c], Some(&userinfo[c + 1..])),
-                    None => (userinfo, None),
-                };
-                if user.is_empty() || !all_escaped(user, USER) {
-                    return Err(Invalid);
-                }
-                if password.is_some_and(|p| !all_escaped(p, PASSWORD)) {
-                    return Err(Invalid);
-                }
-                self.user = Some(user);
-                self.password = password;
-                &rest[at + 1..]
-            }
-            None => rest,
-        };
-        let n = host_len(hostport)?;
-        // NOTE: host_len never exceeds its input.
-        let (host, mut s) = hostport.split_at(n);
-        self.host = Some(Host::parse(host)?);
-        if let Some(after) = s.strip_prefix(b":") {
-            let digits = after.iter().take_while(|b| b.is_ascii_digit()).count();
-            // NOTE: digits <= after.len().
-            self.port = Some(parse_u16(&after[..digits])?);
-            s = &after[digits..];
-        }
-        if s.first() == Some(&b';') {
-            let end = memchr(b'?', s).unwrap_or(s.len());
-            // NOTE: end <= s.len().
-            (self.params, s) = s.split_at(end);
-            validate_uri_params(self.params)?;
-        }
-        if s.first() == Some(&b'?') {
-            validate_headers(s)?;
-            self.headers = s;
-        } else if !s.is_empty() {
-            return Err(Invalid);
-        }
-        Ok(())
-    }
-
-    /// RFC 3966 §3: `telephone-subscriber = global-number / local-number`.
-    fn parse_tel(&mut self, rest: &'a [u8]) -> Result<(), Invalid> {
-        let end = memchr(b';', rest).unwrap_or(rest.len());
-        // NOTE: end <= rest.len().
-        let (number, params) = rest.split_at(end);
-        let visual = |b: &u8| matches!(b, b'-' | b'.' | b'(' | b')');
-        let global = match number.strip_prefix(b"+") {
-            Some(digits) => {
-                if !digits.iter().all(|b| b.is_ascii_digit() || visual(b))
-                    || !digits.iter().any(u8::is_ascii_digit)
-                {
-                    return Err(Invalid);
-                }
-                true
-            }
-            None => {
-                let dial = |b: &u8| b.is_ascii_hexdigit() || matches!(b, b'*' | b'#');
-                if !number.iter().all(|b| dial(b) || visual(b)) || !number.iter().any(dial) {
-                    return Err(Invalid);
-                }
-                false
-            }
-        };
-        let mut context = false;
-        for p in params.split(|&b| b == b';').skip(1) {
-            let (name, value) = split_at_eq(p);
-            let name_ok =
-                !name.is_empty() && name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-');
-            if !name_ok || value.is_some_and(|v| v.is_empty() || !all_escaped(v, URIC)) {
-                return Err(Invalid);
-            }
-            context |= name.eq_ignore_ascii_case(b"phone-context") && value.is_some();
-        }
-        // A local number is only meaningful with its context (RFC 3966 §5.1.5).
-        if !global && !context {
-            return Err(Invalid);
-        }
-        self.body = number;
-        self.params = params;
-        Ok(())
-    }
-
     pub fn scheme(&self) -> Scheme<'a> {
-        self.scheme
+        match self.scheme {
+            SchemeKind::Sip => Scheme::Sip,
+            SchemeKind::Sips => Scheme::Sips,
+            SchemeKind::Tel => Scheme::Tel,
+            // For another scheme, the body starts just after the colon that ends the scheme.
+            SchemeKind::Other => Scheme::Other(self.part(0, self.body_start.saturating_sub(1))),
+        }
     }
 
     /// True for sip and sips, the schemes with a host.
     pub fn is_sip(&self) -> bool {
-        matches!(self.scheme, Scheme::Sip | Scheme::Sips)
+        matches!(self.scheme, SchemeKind::Sip | SchemeKind::Sips)
     }
 
     /// The user part as received, escapes included (`user;par=u%40example.net`).
     pub fn user(&self) -> Option<&'a [u8]> {
-        self.user
+        // `user` holds no `:`; the first one in the userinfo starts the password.
+        let userinfo = self.userinfo()?;
+        Some(match memchr(b':', userinfo) {
+            // NOTE: c < userinfo.len().
+            Some(c) => &userinfo[..c],
+            None => userinfo,
+        })
     }
 
     pub fn password(&self) -> Option<&'a [u8]> {
-        self.password
+        let userinfo = self.userinfo()?;
+        // NOTE: c < userinfo.len().
+        memchr(b':', userinfo).map(|c| &userinfo[c + 1..])
     }
 
     /// The host of a sip or sips URI.
     pub fn host(&self) -> Option<Host<'a>> {
-        self.host
+        self.host.host(self.body())
     }
 
     pub fn port(&self) -> Option<u16> {
@@ -356,23 +327,25 @@ impl<'a> Uri<'a> {
 
     /// The telephone-subscriber number of a tel URI (`+1-201-555-0123`), without parameters.
     pub fn number(&self) -> Option<&'a [u8]> {
-        matches!(self.scheme, Scheme::Tel).then_some(self.body)
+        (self.scheme == SchemeKind::Tel).then_some(self.body())
     }
 
     /// Everything after the colon of a URI of another scheme.
     pub fn opaque(&self) -> Option<&'a [u8]> {
-        matches!(self.scheme, Scheme::Other(_)).then_some(self.body)
+        (self.scheme == SchemeKind::Other).then_some(self.body())
     }
 
     /// The parameters in order, as received.
     pub fn params(&self) -> UriParams<'a> {
-        UriParams { rest: self.params }
+        UriParams {
+            rest: self.params_raw(),
+        }
     }
 
     /// Value of parameter `name` (case-insensitive, escapes compared per §19.1.4): `None` if
     /// absent, `Some(None)` if present without a value.
     pub fn param(&self, name: &[u8]) -> Option<Option<&'a [u8]>> {
-        find_param(self.params, name)
+        find_param(self.params_raw(), name)
     }
 
     /// `lr` (RFC 3261 §19.1.1): the next hop is a loose router. `lr=on`, common in the wild,
@@ -409,215 +382,96 @@ impl<'a> Uri<'a> {
 
     /// `*( ";" uri-parameter )` as received, leading `;` included; empty if none.
     pub fn params_raw(&self) -> &'a [u8] {
-        self.params
+        match self.scheme {
+            // After the host come the port, the parameters and the headers. No parameter holds
+            // a `?`, so the first one after the host starts the headers.
+            SchemeKind::Sip | SchemeKind::Sips => {
+                let mut start = self.body_end;
+                if self.port.is_some() {
+                    start = span_from(self.raw, start + 1, DIGIT);
+                }
+                if self.raw.get(start) != Some(&b';') {
+                    return &[];
+                }
+                self.part(start, self.headers_start())
+            }
+            SchemeKind::Tel => self.part(self.body_end, self.raw.len()),
+            SchemeKind::Other => &[],
+        }
     }
 
     /// The `headers` component as received, leading `?` included; empty if none.
     pub fn headers_raw(&self) -> &'a [u8] {
-        self.headers
+        self.part(self.headers_start(), self.raw.len())
     }
 
     /// The header fields of the `headers` component as `(hname, hvalue)`, still escaped.
     pub fn header_fields(&self) -> UriHeaders<'a> {
         UriHeaders {
-            rest: self.headers.get(1..).unwrap_or_default(),
+            rest: self.headers_raw().get(1..).unwrap_or_default(),
         }
     }
 
     /// The URI without its `headers` component, e.g. to forward a Request-URI
     /// (RFC 4475 §3.1.2.11).
     pub fn without_headers(&self) -> &'a [u8] {
-        // NOTE: headers is a suffix of raw.
-        &self.raw[..self.raw.len() - self.headers.len()]
+        self.part(0, self.headers_start())
     }
 
     pub fn as_bytes(&self) -> &'a [u8] {
         self.raw
     }
-}
 
-fn split_at_eq(p: &[u8]) -> (&[u8], Option<&[u8]>) {
-    match memchr(b'=', p) {
-        // NOTE: i < p.len().
-        Some(i) => (&p[..i], Some(&p[i + 1..])),
-        None => (p, None),
+    /// `raw[from..to]`, or nothing if that is not a range of it (which the positions a parsed
+    /// URI keeps never are).
+    fn part(&self, from: usize, to: usize) -> &'a [u8] {
+        self.raw.get(from..to).unwrap_or_default()
     }
-}
 
-fn find_param<'a>(params: &'a [u8], name: &[u8]) -> Option<Option<&'a [u8]>> {
-    UriParams { rest: params }
-        .find(|(n, _)| escaped_eq_ignore_case(n, name))
-        .map(|(_, v)| v)
-}
+    /// sip and sips: the host as written; tel: the number; other schemes: everything after the
+    /// colon.
+    fn body(&self) -> &'a [u8] {
+        self.part(self.body_start, self.body_end)
+    }
 
-/// `*( ";" uri-parameter )`: `pname [ "=" pvalue ]` of `paramchar`s, with the values of the
-/// parameters §19.1.1 defines checked against their own grammar.
-fn validate_uri_params(params: &[u8]) -> Result<(), Invalid> {
-    for p in params.split(|&b| b == b';').skip(1) {
-        let (name, value) = split_at_eq(p);
-        if name.is_empty() || !all_escaped(name, PARAM) {
-            return Err(Invalid);
-        }
-        let Some(v) = value else { continue };
-        if v.is_empty() || !all_escaped(v, PARAM) {
-            return Err(Invalid);
-        }
-        let plain = memchr(b'%', name).is_none();
-        let is = |known: &[u8]| {
-            if plain {
-                name.eq_ignore_ascii_case(known)
-            } else {
-                escaped_eq_ignore_case(name, known)
+    /// The userinfo of a sip or sips URI, without its `@`: what lies between `sip:` and the
+    /// host, if anything does.
+    fn userinfo(&self) -> Option<&'a [u8]> {
+        let after_scheme = match self.scheme {
+            SchemeKind::Sip => 4,
+            SchemeKind::Sips => 5,
+            SchemeKind::Tel | SchemeKind::Other => return None,
+        };
+        (self.body_start > after_scheme).then(|| self.part(after_scheme, self.body_start - 1))
+    }
+
+    /// Where the `headers` component starts: the first `?` after the host of a sip or sips
+    /// URI, or the end.
+    fn headers_start(&self) -> usize {
+        match self.scheme {
+            SchemeKind::Sip | SchemeKind::Sips => {
+                let after = self.part(self.body_end, self.raw.len());
+                memchr(b'?', after).map_or(self.raw.len(), |q| self.body_end + q)
             }
-        };
-        let ok = if is(b"transport") || is(b"user") || is(b"method") {
-            is_token(v)
-        } else if is(b"ttl") {
-            v.len() <= 3 && parse_u8(v).is_ok()
-        } else if is(b"maddr") {
-            Host::parse(v).is_ok()
-        } else {
-            true
-        };
-        if !ok {
-            return Err(Invalid);
+            SchemeKind::Tel | SchemeKind::Other => self.raw.len(),
         }
     }
-    Ok(())
 }
 
-/// `"?" header *( "&" header )` with `header = hname "=" hvalue` (§25.1).
-fn validate_headers(headers: &[u8]) -> Result<(), Invalid> {
-    let body = headers.get(1..).unwrap_or_default();
-    for h in body.split(|&b| b == b'&') {
-        let (name, value) = split_at_eq(h);
-        let Some(value) = value else {
-            return Err(Invalid);
-        };
-        if name.is_empty() || !all_escaped(name, HNV) || !all_escaped(value, HNV) {
-            return Err(Invalid);
-        }
+impl fmt::Debug for Uri<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Uri")
+            .field("raw", &self.raw)
+            .field("scheme", &self.scheme())
+            .field("user", &self.user())
+            .field("password", &self.password())
+            .field("host", &self.host())
+            .field("port", &self.port)
+            .field("body", &self.body())
+            .field("params", &self.params_raw())
+            .field("headers", &self.headers_raw())
+            .finish()
     }
-    Ok(())
-}
-
-/// Iterator over the parameters of a URI: `(name, value)`, both as received.
-#[derive(Debug, Clone)]
-pub struct UriParams<'a> {
-    /// Starts at a `;` or is empty.
-    rest: &'a [u8],
-}
-
-impl<'a> Iterator for UriParams<'a> {
-    type Item = (&'a [u8], Option<&'a [u8]>);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let s = self.rest.get(1..).filter(|_| !self.rest.is_empty())?;
-        let end = memchr(b';', s).unwrap_or(s.len());
-        // NOTE: end <= s.len().
-        self.rest = &s[end..];
-        Some(split_at_eq(&s[..end]))
-    }
-}
-
-/// Iterator over the header fields of a URI: `(hname, hvalue)`, both still escaped.
-#[derive(Debug, Clone)]
-pub struct UriHeaders<'a> {
-    rest: &'a [u8],
-}
-
-impl<'a> Iterator for UriHeaders<'a> {
-    type Item = (&'a [u8], &'a [u8]);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.rest.is_empty() {
-            return None;
-        }
-        let end = memchr(b'&', self.rest).unwrap_or(self.rest.len());
-        // NOTE: end <= rest.len().
-        let field = &self.rest[..end];
-        self.rest = self.rest.get(end + 1..).unwrap_or_default();
-        let (name, value) = split_at_eq(field);
-        Some((name, value.unwrap_or_default()))
-    }
-}
-
-/// URI equality per RFC 3261 §19.1.4 (sip, sips), RFC 3966 §4 (tel), and exact comparison of
-/// the opaque part for other schemes. No allocation.
-///
-/// For SIP: userinfo is case-sensitive, everything else case-insensitive; escapes of
-/// unreserved characters equal the characters; an explicit port never equals an absent one;
-/// parameters present in both must match; `user`, `ttl`, `method`, `maddr` and `transport`
-/// must be in both or neither; other parameters in only one are ignored; header fields must
-/// match both ways.
-pub fn uri_eq(a: &Uri<'_>, b: &Uri<'_>) -> bool {
-    if a.scheme != b.scheme {
-        return false;
-    }
-    match a.scheme {
-        Scheme::Sip | Scheme::Sips => {
-            opt_eq(a.user, b.user, escaped_eq)
-                && opt_eq(a.password, b.password, escaped_eq)
-                && a.host == b.host
-                && a.port == b.port
-                && sip_params_eq(a, b)
-                && headers_subset(a, b)
-                && headers_subset(b, a)
-        }
-        Scheme::Tel => tel_eq(a, b),
-        Scheme::Other(_) => escaped_eq(a.body, b.body),
-    }
-}
-
-fn opt_eq(a: Option<&[u8]>, b: Option<&[u8]>, eq: fn(&[u8], &[u8]) -> bool) -> bool {
-    match (a, b) {
-        (None, None) => true,
-        (Some(a), Some(b)) => eq(a, b),
-        _ => false,
-    }
-}
-
-fn value_eq(a: Option<&[u8]>, b: Option<&[u8]>) -> bool {
-    opt_eq(a, b, escaped_eq_ignore_case)
-}
-
-fn sip_params_eq(a: &Uri<'_>, b: &Uri<'_>) -> bool {
-    const MUST_MATCH: [&[u8]; 5] = [b"user", b"ttl", b"method", b"maddr", b"transport"];
-    // A repeated name is judged by its first occurrence, as lookups are.
-    let both = a
-        .params()
-        .all(|(name, _)| match (a.param(name), b.param(name)) {
-            (Some(v), Some(w)) => value_eq(v, w),
-            _ => true,
-        });
-    both && MUST_MATCH
-        .iter()
-        .all(|name| a.param(name).is_some() == b.param(name).is_some())
-}
-
-fn headers_subset(a: &Uri<'_>, b: &Uri<'_>) -> bool {
-    a.header_fields().all(|(name, value)| {
-        b.header_fields()
-            .any(|(n, v)| escaped_eq_ignore_case(name, n) && escaped_eq(value, v))
-    })
-}
-
-/// RFC 3966 §4: same kind of number, same digits ignoring visual separators, and the same set
-/// of parameters with equal values, all case-insensitive.
-fn tel_eq(a: &Uri<'_>, b: &Uri<'_>) -> bool {
-    fn sig(number: &[u8]) -> impl Iterator<Item = u8> + '_ {
-        number
-            .iter()
-            .filter(|b| !matches!(b, b'-' | b'.' | b'(' | b')'))
-            .map(u8::to_ascii_lowercase)
-    }
-    let same_params = |x: &Uri<'_>, y: &Uri<'_>| {
-        x.params().all(|(name, _)| {
-            let v = x.param(name).flatten();
-            y.param(name).is_some_and(|w| value_eq(v, w))
-        })
-    };
-    sig(a.body).eq(sig(b.body)) && same_params(a, b) && same_params(b, a)
 }
 
 #[cfg(test)]

@@ -11,9 +11,26 @@
 //! Everything works on borrowed byte slices and never allocates. Header values reach this
 //! module after the message parser has found the header boundaries, so any CR or LF inside a
 //! value is folding and is treated as white space. Nothing here panics on any input.
+//!
+//! The scanners are written for the hot path: a character class is one table lookup, a run
+//! of class characters is one loop with no call inside, and each byte of an element is looked
+//! at once where the grammar allows it.
+
+mod class;
+mod escape;
+mod host;
+mod swar;
 
 use core::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+pub(crate) use class::{
+    all_escaped, escaped_span_from, in_class, name_is, skip_lws_from, span, span_from, DIGIT,
+    GEN_VALUE, HNV, HOST, LWS, PARAM, PASSWORD, QDTEXT, SCHEME, TOKEN, URIC, USER, WORD,
+};
+pub use class::{is_lws, is_token, is_token_char, is_word, skip_lws, trim, trim_end};
+pub use escape::{escaped_eq, escaped_eq_ignore_case, unescape, unescape_into};
+pub(crate) use host::{hostname_prefix, ipv4_prefix};
+pub use host::{is_hostname, parse_ip, parse_ipv4, parse_ipv6};
 
 /// The input does not match the grammar. A header that fails to decode is a malformed request
 /// (RFC 3261 §21.4.1, 400 Bad Request); a malformed response is discarded.
@@ -28,192 +45,108 @@ impl fmt::Display for Invalid {
 
 impl std::error::Error for Invalid {}
 
-// Character classes, one bit each, looked up in one 256-entry table. `%` escapes are handled
-// by the code that allows them, not by the classes.
-
-/// `token` (§25.1): alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~".
-pub(crate) const TOKEN: u16 = 1;
-/// `unreserved` (§25.1): alphanum / mark.
-pub(crate) const UNRESERVED: u16 = 1 << 1;
-/// `user` without escapes: unreserved / user-unreserved.
-pub(crate) const USER: u16 = 1 << 2;
-/// `password` without escapes: unreserved / "&" / "=" / "+" / "$" / ",".
-pub(crate) const PASSWORD: u16 = 1 << 3;
-/// `paramchar` without escapes: param-unreserved / unreserved.
-pub(crate) const PARAM: u16 = 1 << 4;
-/// `hname` / `hvalue` without escapes: hnv-unreserved / unreserved.
-pub(crate) const HNV: u16 = 1 << 5;
-/// `word` (§25.1, Call-ID).
-pub(crate) const WORD: u16 = 1 << 6;
-/// `uric` (RFC 2396 §2) without escapes, plus "[" / "]" (RFC 2732).
-pub(crate) const URIC: u16 = 1 << 7;
-/// Hostname and IPv4 characters: alphanum / "-" / ".".
-pub(crate) const HOST: u16 = 1 << 8;
-/// `scheme` characters after the first: ALPHA / DIGIT / "+" / "-" / ".".
-pub(crate) const SCHEME: u16 = 1 << 9;
-/// `gen-value` without quotes (§25.1): token / host, so token plus ":" / "[" / "]".
-pub(crate) const GEN_VALUE: u16 = 1 << 10;
-/// `reserved` (§25.1): the characters whose escapes are not equivalent to themselves.
-pub(crate) const RESERVED: u16 = 1 << 11;
-
-const MARK: &[u8] = b"-_.!~*'()";
-const RESERVED_CHARS: &[u8] = b";/?:@&=+$,";
-
-/// Each class: its bit, whether it holds every alphanumeric, whether it holds every
-/// `unreserved` character, and the other characters it holds.
-const CLASS_TABLE: [(u16, bool, bool, &[u8]); 12] = [
-    (TOKEN, true, false, b"-.!%*_+`'~"),
-    (UNRESERVED, true, true, b""),
-    (USER, true, true, b"&=+$,;?/"),
-    (PASSWORD, true, true, b"&=+$,"),
-    (PARAM, true, true, b"[]/:&+$"),
-    (HNV, true, true, b"[]/?:+$"),
-    (WORD, true, false, b"-.!%*_+`'~()<>:\\\"/[]?{}"),
-    (URIC, true, true, b";/?:@&=+$,[]"),
-    (HOST, true, false, b"-."),
-    (SCHEME, true, false, b"+-."),
-    (GEN_VALUE, true, false, b"-.!%*_+`'~:[]"),
-    (RESERVED, false, false, RESERVED_CHARS),
-];
-
-const fn contains(set: &[u8], b: u8) -> bool {
-    let mut i = 0;
-    while i < set.len() {
-        if set[i] == b {
-            return true;
-        }
-        i += 1;
-    }
-    false
-}
-
-const fn build_classes() -> [u16; 256] {
-    let mut t = [0u16; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        let alnum = c.is_ascii_alphanumeric();
-        let unreserved = alnum || contains(MARK, c);
-        let mut k = 0;
-        while k < CLASS_TABLE.len() {
-            let (bit, with_alnum, with_unreserved, extra) = CLASS_TABLE[k];
-            if (with_alnum && alnum) || (with_unreserved && unreserved) || contains(extra, c) {
-                t[b] |= bit;
-            }
-            k += 1;
-        }
-        b += 1;
-    }
-    t
-}
-
-static CLASSES: [u16; 256] = build_classes();
-
-/// True if `b` belongs to any of the classes in `class`.
-#[inline]
-pub(crate) fn in_class(b: u8, class: u16) -> bool {
-    CLASSES[b as usize] & class != 0
-}
-
-/// Length of the longest prefix of `s` whose bytes are all in `class`.
-#[inline]
-pub(crate) fn span(s: &[u8], class: u16) -> usize {
-    s.iter()
-        .position(|&b| !in_class(b, class))
-        .unwrap_or(s.len())
-}
-
-/// True if every byte of `s` is in `class` or starts a valid `%HEX HEX` escape.
-pub(crate) fn all_escaped(s: &[u8], class: u16) -> bool {
-    let mut i = 0;
-    while let Some(&b) = s.get(i) {
-        if in_class(b, class) {
-            i += 1;
-        } else if b == b'%' && valid_escape_at(s, i) {
-            i += 3;
-        } else {
-            return false;
-        }
-    }
-    true
-}
-
-/// `token` character (RFC 3261 §25.1).
-#[inline]
-pub fn is_token_char(b: u8) -> bool {
-    in_class(b, TOKEN)
-}
-
-/// A non-empty run of `token` characters.
-pub fn is_token(s: &[u8]) -> bool {
-    !s.is_empty() && span(s, TOKEN) == s.len()
-}
-
-/// A non-empty run of `word` characters (RFC 3261 §25.1, used by Call-ID).
-pub fn is_word(s: &[u8]) -> bool {
-    !s.is_empty() && span(s, WORD) == s.len()
-}
-
-/// White space inside a header value: SP, HT, and CR / LF from a folded line (§7.3.1).
-#[inline]
-pub fn is_lws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
-}
-
-/// `s` without its leading LWS.
-#[inline]
-pub fn skip_lws(s: &[u8]) -> &[u8] {
-    let i = s.iter().position(|&b| !is_lws(b)).unwrap_or(s.len());
-    // NOTE: i <= s.len() by construction.
-    &s[i..]
-}
-
-/// `s` without its trailing LWS.
-#[inline]
-pub fn trim_end(s: &[u8]) -> &[u8] {
-    let n = s.iter().rposition(|&b| !is_lws(b)).map_or(0, |i| i + 1);
-    // NOTE: n <= s.len() by construction.
-    &s[..n]
-}
-
-/// `s` without LWS at either end.
-#[inline]
-pub fn trim(s: &[u8]) -> &[u8] {
-    trim_end(skip_lws(s))
-}
-
 /// Decimal `1*DIGIT` as a u64. Empty input, any non-digit and overflow are errors; leading
 /// zeros are allowed (`0068` is 68, RFC 4475 §3.1.1.1).
+#[inline]
 pub fn parse_u64(s: &[u8]) -> Result<u64, Invalid> {
     if s.is_empty() {
         return Err(Invalid);
     }
     let mut n: u64 = 0;
     for &b in s {
-        if !b.is_ascii_digit() {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
             return Err(Invalid);
         }
         n = n
             .checked_mul(10)
-            .and_then(|n| n.checked_add(u64::from(b - b'0')))
+            .and_then(|n| n.checked_add(u64::from(d)))
             .ok_or(Invalid)?;
     }
     Ok(n)
 }
 
 /// Decimal `1*DIGIT` as a u32; values above 2^32-1 are errors (RFC 4475 §3.1.2.4).
+#[inline]
 pub fn parse_u32(s: &[u8]) -> Result<u32, Invalid> {
     u32::try_from(parse_u64(s)?).map_err(|_| Invalid)
 }
 
 /// Decimal `1*DIGIT` as a u16 (a port); values above 65535 are errors.
+#[inline]
 pub fn parse_u16(s: &[u8]) -> Result<u16, Invalid> {
     u16::try_from(parse_u64(s)?).map_err(|_| Invalid)
 }
 
 /// Decimal `1*DIGIT` as a u8 (Max-Forwards, ttl); values above 255 are errors.
+#[inline]
 pub fn parse_u8(s: &[u8]) -> Result<u8, Invalid> {
     u8::try_from(parse_u64(s)?).map_err(|_| Invalid)
+}
+
+/// The `1*DIGIT` run starting at `s[i]`, at most `max`, and the index just past it. An empty
+/// run or a value above `max` is an error; leading zeros are allowed (`0068` is 68).
+#[inline(always)]
+fn digits_from(s: &[u8], i: usize, max: u64) -> Result<(u64, usize), Invalid> {
+    let mut n: u64 = 0;
+    let mut end = i;
+    for &b in s.get(i..).unwrap_or_default() {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        // No overflow: n <= max <= u32::MAX before this digit.
+        n = n * 10 + u64::from(d);
+        if n > max {
+            return Err(Invalid);
+        }
+        end += 1;
+    }
+    if end == i {
+        return Err(Invalid);
+    }
+    Ok((n, end))
+}
+
+/// The `1*DIGIT` run starting at `s[i]`, as a u16 (a port such as `05060`), and the index just
+/// past it; see [`digits_from`].
+#[inline(always)]
+pub(crate) fn digits_u16_from(s: &[u8], i: usize) -> Result<(u16, usize), Invalid> {
+    let (n, end) = digits_from(s, i, u64::from(u16::MAX))?;
+    // NOTE: n <= u16::MAX (digits_from).
+    Ok((n as u16, end))
+}
+
+/// The `1*DIGIT` run starting at `s[i]`, as a u32 (RFC 4475 §3.1.2.4), and the index just past
+/// it; see [`digits_from`].
+#[inline(always)]
+pub(crate) fn digits_u32_from(s: &[u8], i: usize) -> Result<(u32, usize), Invalid> {
+    let (n, end) = digits_from(s, i, u64::from(u32::MAX))?;
+    // NOTE: n <= u32::MAX (digits_from).
+    Ok((n as u32, end))
+}
+
+/// The whole of `s` as a `1*DIGIT` number of at most `max`; see [`digits_from`].
+#[inline(always)]
+fn whole_number(s: &[u8], max: u64) -> Result<u64, Invalid> {
+    match digits_from(s, 0, max)? {
+        (n, end) if end == s.len() => Ok(n),
+        _ => Err(Invalid),
+    }
+}
+
+/// [`parse_u32`] of `s` with its LWS trimmed, in one pass over the digits.
+#[inline]
+pub(crate) fn trimmed_u32(s: &[u8]) -> Result<u32, Invalid> {
+    // NOTE: whole_number never returns more than the u32 maximum it is given.
+    whole_number(trim(s), u64::from(u32::MAX)).map(|n| n as u32)
+}
+
+/// [`parse_u8`] of `s` with its LWS trimmed, in one pass over the digits.
+#[inline]
+pub(crate) fn trimmed_u8(s: &[u8]) -> Result<u8, Invalid> {
+    // NOTE: whole_number never returns more than the u8 maximum it is given.
+    whole_number(trim(s), u64::from(u8::MAX)).map(|n| n as u8)
 }
 
 /// Splits a header value at the commas that separate its elements (RFC 3261 §7.3.1).
@@ -229,6 +162,7 @@ pub struct CommaSplit<'a> {
 }
 
 impl<'a> CommaSplit<'a> {
+    #[inline]
     pub fn new(value: &'a [u8]) -> Self {
         let v = trim(value);
         CommaSplit {
@@ -245,13 +179,17 @@ pub fn split_comma(value: &[u8]) -> CommaSplit<'_> {
 impl<'a> Iterator for CommaSplit<'a> {
     type Item = &'a [u8];
 
+    #[inline]
     fn next(&mut self) -> Option<&'a [u8]> {
         let s = self.rest?;
         let mut i = 0;
-        while let Some(off) = memchr::memchr3(b',', b'"', b'<', &s[i..]) {
-            // NOTE: i <= s.len() holds throughout: every advance is to a found index + 1 at
-            // most, or to s.len().
+        while let Some(off) = s
+            .get(i..)
+            .and_then(|t| memchr::memchr3(b',', b'"', b'<', t))
+        {
             let at = i + off;
+            // NOTE: at < s.len(): memchr3 found it in s[i..]. Every advance below is to a found
+            // index + 1 at most, or to s.len().
             match s[at] {
                 b',' => {
                     self.rest = Some(&s[at + 1..]);
@@ -287,23 +225,23 @@ fn quoted_end_lenient(s: &[u8], open: usize) -> usize {
 /// `qdtext` is LWS, %x21, %x23-5B, %x5D-7E or UTF8-NONASCII (bytes >= 0x80); a `quoted-pair`
 /// is `\` followed by any octet but CR or LF. Any other control octet, or a missing closing
 /// quote, is an error.
+#[inline]
 pub fn quoted_string_len(s: &[u8]) -> Result<usize, Invalid> {
     if s.first() != Some(&b'"') {
         return Err(Invalid);
     }
     let mut i = 1;
-    while let Some(&b) = s.get(i) {
-        match b {
-            b'"' => return Ok(i + 1),
-            b'\\' => match s.get(i + 1) {
+    loop {
+        i = span_from(s, i, QDTEXT);
+        match s.get(i) {
+            Some(b'"') => return Ok(i + 1),
+            Some(b'\\') => match s.get(i + 1) {
                 Some(&n) if n <= 0x7f && n != b'\r' && n != b'\n' => i += 2,
                 _ => return Err(Invalid),
             },
-            b' ' | b'\t' | b'\r' | b'\n' | 0x21..=0x7e | 0x80..=0xff => i += 1,
             _ => return Err(Invalid),
         }
     }
-    Err(Invalid)
 }
 
 /// True if `s` is exactly one well-formed quoted-string.
@@ -316,13 +254,9 @@ pub fn is_quoted_string(s: &[u8]) -> bool {
 /// `s` should be a valid quoted-string (see [`quoted_string_len`]). Given anything else it is
 /// not judged: outer quotes, if both are there, are dropped and `\` pairs still resolved.
 pub fn unquote(s: &[u8]) -> Unquote<'_> {
-    let inner = if s.len() >= 2 && s[0] == b'"' && s[s.len() - 1] == b'"' {
-        // NOTE: both ends were checked just above.
-        &s[1..s.len() - 1]
-    } else {
-        s
-    };
-    Unquote { rest: inner }
+    Unquote {
+        rest: strip_quotes(s),
+    }
 }
 
 /// Iterator returned by [`unquote`].
@@ -379,22 +313,30 @@ pub struct Param<'a> {
 /// a token; a value is a quoted-string or a run of token characters, `:`, `[` and `]` (a
 /// `gen-value` is token / host / quoted-string). An empty name (`;;`), an `=` with no value or
 /// anything between parameters yields one `Err` and ends the iteration.
+///
+/// A value that starts with `"` is therefore always one whole, valid quoted-string, and any
+/// other value holds no `"`.
 #[derive(Debug, Clone)]
 pub struct Params<'a> {
     rest: &'a [u8],
 }
 
 impl<'a> Params<'a> {
+    #[inline]
     pub fn new(tail: &'a [u8]) -> Self {
         Params { rest: tail }
     }
 
     /// Value of the first parameter named `name` (case-insensitive, §7.3.1): `None` if absent,
     /// `Some(None)` if present without a value. Stops at the first malformed parameter.
-    pub fn find(self, name: &[u8]) -> Option<Option<&'a [u8]>> {
-        self.map_while(Result::ok)
-            .find(|p| p.name.eq_ignore_ascii_case(name))
-            .map(|p| p.value)
+    #[inline]
+    pub fn find(mut self, name: &[u8]) -> Option<Option<&'a [u8]>> {
+        while let Some(Ok(p)) = self.next() {
+            if p.name.eq_ignore_ascii_case(name) {
+                return Some(p.value);
+            }
+        }
+        None
     }
 
     /// Checks the whole tail.
@@ -402,6 +344,7 @@ impl<'a> Params<'a> {
         self.try_for_each(|p| p.map(|_| ()))
     }
 
+    #[cold]
     fn fail(&mut self) -> Option<Result<Param<'a>, Invalid>> {
         self.rest = &[];
         Some(Err(Invalid))
@@ -411,232 +354,90 @@ impl<'a> Params<'a> {
 impl<'a> Iterator for Params<'a> {
     type Item = Result<Param<'a>, Invalid>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        let s = skip_lws(self.rest);
-        let (&first, s) = s.split_first()?;
-        if first != b';' {
-            return self.fail();
-        }
-        let s = skip_lws(s);
-        let n = span(s, TOKEN);
-        if n == 0 {
-            return self.fail();
-        }
-        // NOTE: n <= s.len() (span).
-        let (name, after) = s.split_at(n);
-        let after_ws = skip_lws(after);
-        let Some((b'=', v)) = after_ws.split_first() else {
-            self.rest = after;
-            return Some(Ok(Param { name, value: None }));
-        };
-        let v = skip_lws(v);
-        let len = if v.first() == Some(&b'"') {
-            match quoted_string_len(v) {
-                Ok(len) => len,
-                Err(Invalid) => return self.fail(),
+        let s = self.rest;
+        match param_at(s, 0) {
+            Ok(Some(p)) => {
+                // NOTE: p.end <= s.len() (param_at).
+                self.rest = &s[p.end..];
+                Some(Ok(p.param))
             }
-        } else {
-            span(v, GEN_VALUE)
-        };
-        if len == 0 {
-            return self.fail();
+            Ok(None) if skip_lws_from(s, 0) == s.len() => None,
+            Ok(None) | Err(Invalid) => self.fail(),
         }
-        // NOTE: len <= v.len() (span, or quoted_string_len success).
-        let (value, rest) = v.split_at(len);
-        self.rest = rest;
-        Some(Ok(Param {
-            name,
-            value: Some(value),
-        }))
     }
+}
+
+/// One `SEMI generic-param` as [`param_at`] found it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ParamAt<'a> {
+    pub(crate) param: Param<'a>,
+    /// The value is a token (so neither quoted nor holding `:`, `[` or `]`).
+    pub(crate) token: bool,
+    /// Index just past the parameter.
+    pub(crate) end: usize,
+}
+
+/// The `SEMI generic-param` whose `;` is the first byte at or after `s[i]` that is not LWS,
+/// with the grammar of [`Params`]. `Ok(None)` if that byte is not a `;` (or there is none);
+/// an `Err` if the parameter after the `;` is malformed.
+#[inline(always)]
+pub(crate) fn param_at(s: &[u8], i: usize) -> Result<Option<ParamAt<'_>>, Invalid> {
+    let semi = skip_lws_from(s, i);
+    if s.get(semi) != Some(&b';') {
+        return Ok(None);
+    }
+    let name_start = skip_lws_from(s, semi + 1);
+    let name_end = span_from(s, name_start, TOKEN);
+    if name_end == name_start {
+        return Err(Invalid);
+    }
+    // NOTE: name_start < name_end <= s.len() (span_from).
+    let name = &s[name_start..name_end];
+    let eq = skip_lws_from(s, name_end);
+    if s.get(eq) != Some(&b'=') {
+        return Ok(Some(ParamAt {
+            param: Param { name, value: None },
+            token: false,
+            end: name_end,
+        }));
+    }
+    let v = skip_lws_from(s, eq + 1);
+    let (end, token) = if s.get(v) == Some(&b'"') {
+        // NOTE: v < s.len() (a byte was read there).
+        (v + quoted_string_len(&s[v..])?, false)
+    } else {
+        // A token run, then any `:`, `[` or `]` that make it a host-like `gen-value`.
+        let t = span_from(s, v, TOKEN);
+        if s.get(t).is_some_and(|&b| in_class(b, GEN_VALUE)) {
+            (span_from(s, t, GEN_VALUE), false)
+        } else {
+            (t, true)
+        }
+    };
+    if end == v {
+        return Err(Invalid);
+    }
+    // NOTE: v < end <= s.len() (span_from, or quoted_string_len success on s[v..]).
+    Ok(Some(ParamAt {
+        param: Param {
+            name,
+            value: Some(&s[v..end]),
+        },
+        token,
+        end,
+    }))
 }
 
 /// `s` with one pair of surrounding double quotes removed, if it has them. Quoted-pairs are
 /// left as they are; use [`unquote`] to resolve them.
+#[inline]
 pub fn strip_quotes(s: &[u8]) -> &[u8] {
     match s {
         [b'"', inner @ .., b'"'] => inner,
         _ => s,
     }
-}
-
-#[inline]
-fn hex_val(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-fn valid_escape_at(s: &[u8], i: usize) -> bool {
-    decode_escape_at(s, i).is_some()
-}
-
-/// The octet encoded by `%HEX HEX` at `s[i]`, if there is a valid escape there.
-fn decode_escape_at(s: &[u8], i: usize) -> Option<u8> {
-    match s.get(i..i + 3)? {
-        [b'%', h, l] => Some(hex_val(*h)? << 4 | hex_val(*l)?),
-        _ => None,
-    }
-}
-
-/// Octets of an escaped string, each tagged with whether it is an escaped `reserved` char.
-///
-/// RFC 3261 §19.1.4: characters outside the reserved set are equivalent to their `%HEX HEX`
-/// encoding, reserved ones are not (`%3B` is not `;`). An invalid escape passes as a literal.
-#[derive(Debug, Clone)]
-struct Units<'a> {
-    s: &'a [u8],
-    i: usize,
-}
-
-impl Iterator for Units<'_> {
-    type Item = (u8, bool);
-
-    fn next(&mut self) -> Option<(u8, bool)> {
-        let b = *self.s.get(self.i)?;
-        if b == b'%' {
-            if let Some(d) = decode_escape_at(self.s, self.i) {
-                self.i += 3;
-                return Some((d, in_class(d, RESERVED)));
-            }
-        }
-        self.i += 1;
-        Some((b, false))
-    }
-}
-
-fn units(s: &[u8]) -> Units<'_> {
-    Units { s, i: 0 }
-}
-
-/// Equality of two escaped URI components per RFC 3261 §19.1.4, case-sensitive (userinfo):
-/// `%75se%72` equals `user`, `%3B` does not equal `;`, `%00` is one octet. No allocation.
-pub fn escaped_eq(a: &[u8], b: &[u8]) -> bool {
-    if no_escapes(a) && no_escapes(b) {
-        return a == b;
-    }
-    units(a).eq(units(b))
-}
-
-/// As [`escaped_eq`], ignoring ASCII case (host, parameter names and values).
-pub fn escaped_eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
-    if no_escapes(a) && no_escapes(b) {
-        return a.eq_ignore_ascii_case(b);
-    }
-    units(a)
-        .map(|(c, r)| (c.to_ascii_lowercase(), r))
-        .eq(units(b).map(|(c, r)| (c.to_ascii_lowercase(), r)))
-}
-
-#[inline]
-fn no_escapes(s: &[u8]) -> bool {
-    memchr::memchr(b'%', s).is_none()
-}
-
-/// The octets of an escaped string with every valid `%HEX HEX` decoded.
-pub fn unescape(s: &[u8]) -> impl Iterator<Item = u8> + '_ {
-    units(s).map(|(b, _)| b)
-}
-
-/// Writes `s` unescaped into `out` and returns the length written. A `%` that does not start a
-/// valid escape, or an `out` too small, is an error. `%00` decodes to a NUL octet: the result
-/// is never shortened (RFC 4475 §3.1.1.4).
-pub fn unescape_into(s: &[u8], out: &mut [u8]) -> Result<usize, Invalid> {
-    let mut i = 0;
-    while let Some(off) = memchr::memchr(b'%', &s[i..]) {
-        // NOTE: i <= s.len(): it only moves past a checked escape.
-        if !valid_escape_at(s, i + off) {
-            return Err(Invalid);
-        }
-        i += off + 3;
-    }
-    copy_into(unescape(s), out)
-}
-
-/// `hostname` (§25.1): labels of alphanumerics and inner hyphens, the last one starting with a
-/// letter, optionally a final dot. One pass, no splitting.
-pub fn is_hostname(s: &[u8]) -> bool {
-    let s = s.strip_suffix(b".").unwrap_or(s);
-    // `prev` starts as a dot so that the first label is checked like any other.
-    let (mut prev, mut top_first) = (b'.', 0u8);
-    for &b in s {
-        match b {
-            b'.' if prev == b'.' || prev == b'-' => return false,
-            b'-' if prev == b'.' => return false,
-            b'.' | b'-' => {}
-            _ if b.is_ascii_alphanumeric() => {
-                if prev == b'.' {
-                    top_first = b;
-                }
-            }
-            _ => return false,
-        }
-        prev = b;
-    }
-    prev.is_ascii_alphanumeric() && top_first.is_ascii_alphabetic()
-}
-
-/// `IPv4address` (§25.1): four groups of 1 to 3 digits, each at most 255. One pass.
-pub fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
-    let mut octets = [0u8; 4];
-    let (mut group, mut value, mut digits) = (0usize, 0u16, 0u8);
-    for &b in s {
-        match b {
-            b'0'..=b'9' if digits < 3 => {
-                value = value * 10 + u16::from(b - b'0');
-                digits += 1;
-            }
-            b'.' if digits > 0 && group < 3 => {
-                // NOTE: group < 3 (guard).
-                octets[group] = u8::try_from(value).ok()?;
-                (group, value, digits) = (group + 1, 0, 0);
-            }
-            _ => return None,
-        }
-    }
-    if group != 3 || digits == 0 {
-        return None;
-    }
-    octets[3] = u8::try_from(value).ok()?;
-    Some(Ipv4Addr::from(octets))
-}
-
-/// `IPv6address` without brackets. Also accepts the three-colon form that the RFC 3261 ABNF
-/// allows before an embedded IPv4 address (`2001:db8:::192.0.2.1`, RFC 5118 §4.10), read as
-/// `2001:db8::192.0.2.1`.
-pub fn parse_ipv6(s: &[u8]) -> Option<Ipv6Addr> {
-    // Longest text form is 45 octets; one more for the tolerated extra colon.
-    const MAX: usize = 46;
-    if s.len() > MAX {
-        return None;
-    }
-    let mut buf = [0u8; MAX];
-    // NOTE: below, i + 3 <= s.len() (":::" found at i), and s.len() - 1 < MAX.
-    let text = match memchr::memmem::find(s, b":::") {
-        Some(i) if !s[i + 3..].contains(&b':') && s[i + 3..].contains(&b'.') => {
-            buf[..i + 2].copy_from_slice(&s[..i + 2]);
-            buf[i + 2..s.len() - 1].copy_from_slice(&s[i + 3..]);
-            &buf[..s.len() - 1]
-        }
-        _ => s,
-    };
-    core::str::from_utf8(text).ok()?.parse().ok()
-}
-
-/// An IP address in either form a Via `received` parameter may carry: `IPv4address`,
-/// `IPv6address`, or an `IPv6reference` in brackets (RFC 5118 §4.5).
-pub fn parse_ip(s: &[u8]) -> Result<IpAddr, Invalid> {
-    let inner = match s {
-        [b'[', inner @ .., b']'] => return parse_ipv6(inner).map(IpAddr::V6).ok_or(Invalid),
-        _ => s,
-    };
-    if let Some(a) = parse_ipv4(inner) {
-        return Ok(IpAddr::V4(a));
-    }
-    parse_ipv6(inner).map(IpAddr::V6).ok_or(Invalid)
 }
 
 #[cfg(test)]
