@@ -175,30 +175,45 @@ fn requests_drongo_cannot_serve_yet_get_final_answers() {
     let via = "SIP/2.0/UDP 192.0.2.10:40000;branch=z9hG4bK-i1";
     let d = answer(
         &mut sim,
-        &request("INVITE", "sip:nobody@127.0.0.1", via, ""),
+        &request("INVITE", "sip:nobody@127.0.0.1", &fresh(via), ""),
     );
     assert_eq!(d.status(), Some(404));
     assert!(header(&d, HeaderName::To)
         .unwrap()
         .windows(5)
         .any(|w| w == b";tag="));
-    let d = answer(&mut sim, &request("REGISTER", "sip:127.0.0.1", via, ""));
+    let d = answer(
+        &mut sim,
+        &request("REGISTER", "sip:127.0.0.1", &fresh(via), ""),
+    );
     assert_eq!(d.status(), Some(404));
-    let d = answer(&mut sim, &request("FROB", "sip:127.0.0.1", via, ""));
+    let d = answer(&mut sim, &request("FROB", "sip:127.0.0.1", &fresh(via), ""));
     assert_eq!(d.status(), Some(501));
     assert!(header(&d, HeaderName::Allow).is_some(), "501 lists Allow");
     let d = answer(
         &mut sim,
-        &request("CANCEL", "sip:nobody@127.0.0.1", via, ""),
+        &request("CANCEL", "sip:nobody@127.0.0.1", &fresh(via), ""),
     );
     assert_eq!(d.status(), Some(481), "§9.2: CANCEL matching nothing");
+    // A CANCEL for an INVITE already answered gets 200 and changes nothing (§9.2).
+    let invite_via = fresh(via);
+    let d = answer(
+        &mut sim,
+        &request("INVITE", "sip:nobody@127.0.0.1", &invite_via, ""),
+    );
+    assert_eq!(d.status(), Some(404));
+    let d = answer(
+        &mut sim,
+        &request("CANCEL", "sip:nobody@127.0.0.1", &invite_via, ""),
+    );
+    assert_eq!(d.status(), Some(200));
 }
 
 #[test]
 fn proxy_checks_before_forwarding() {
     let mut sim = sim();
     let via = "SIP/2.0/UDP 192.0.2.10:40000;branch=z9hG4bK-m";
-    let zero = request("OPTIONS", "sip:bob@example.com", via, "").replace_mf(0);
+    let zero = request("OPTIONS", "sip:bob@example.com", &fresh(via), "").replace_mf(0);
     assert_eq!(answer(&mut sim, &zero).status(), Some(483));
     // Max-Forwards 0 to Drongo itself: OPTIONS is answered (RFC 3261 §16.3 step 3, §11).
     let to_us = options("").replace_mf(0);
@@ -206,7 +221,7 @@ fn proxy_checks_before_forwarding() {
     let pr = request(
         "OPTIONS",
         "sip:bob@example.com",
-        via,
+        &fresh(via),
         "Proxy-Require: fooext, barext\r\n",
     );
     let d = answer(&mut sim, &pr);
@@ -216,13 +231,27 @@ fn proxy_checks_before_forwarding() {
         Some(&b"fooext, barext"[..])
     );
     // Require is for the UAS: a proxy does not check it, Drongo as the UAS does.
-    let req = request("OPTIONS", "sip:bob@example.com", via, "Require: fooext\r\n");
+    let req = request(
+        "OPTIONS",
+        "sip:bob@example.com",
+        &fresh(via),
+        "Require: fooext\r\n",
+    );
     assert_eq!(answer(&mut sim, &req).status(), Some(404));
     assert_eq!(
-        answer(&mut sim, &options("Require: fooext\r\n")).status(),
+        answer(
+            &mut sim,
+            &request(
+                "OPTIONS",
+                "sip:127.0.0.1:5060",
+                &fresh(via),
+                "Require: fooext\r\n"
+            )
+        )
+        .status(),
         Some(420)
     );
-    let scheme = request("OPTIONS", "mailto:bob@example.com", via, "");
+    let scheme = request("OPTIONS", "mailto:bob@example.com", &fresh(via), "");
     assert_eq!(answer(&mut sim, &scheme).status(), Some(416));
 }
 
@@ -369,6 +398,13 @@ fn two_shards_share_the_load_and_answer_everyone() {
     assert!(a > 50 && b > 50, "both shards took a share: {a} / {b}");
 }
 
+/// The Via with a branch no other request of the test uses.
+fn fresh(via: &str) -> String {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    via.replacen("branch=z9hG4bK", &format!("branch=z9hG4bK{n}x"), 1)
+}
+
 trait ReplaceMf {
     fn replace_mf(self, mf: u32) -> Vec<u8>;
 }
@@ -380,4 +416,82 @@ impl ReplaceMf for Vec<u8> {
             .replace("Max-Forwards: 70", &format!("Max-Forwards: {mf}"))
             .into_bytes()
     }
+}
+
+/// RFC 3261 §17.2.1 on the virtual clock: a 404 to an INVITE over UDP is resent at T1, 2T1,
+/// 4T1 ... capped at T2, until Timer H (64*T1) gives up; an ACK stops it.
+#[test]
+fn invite_final_is_retransmitted_until_ack_or_timer_h() {
+    let mut sim = sim();
+    let via = "SIP/2.0/UDP 192.0.2.10:40000;branch=z9hG4bK-inv1";
+    let invite = request("INVITE", "sip:nobody@127.0.0.1", via, "");
+    sim.send(addr(PHONE), addr(SERVER), &invite);
+    sim.advance(Duration::from_secs(40));
+    let sent: Vec<u128> = sim
+        .take(addr(PHONE))
+        .iter()
+        .map(|d| d.at.as_millis())
+        .collect();
+    assert_eq!(
+        sent,
+        [0, 500, 1_500, 3_500, 7_500, 11_500, 15_500, 19_500, 23_500, 27_500, 31_500]
+    );
+    assert_eq!(
+        sim.shards()[0].server_transactions().invite,
+        0,
+        "Timer H ended it"
+    );
+
+    // The same again, ACKed after the second copy: nothing more is sent.
+    let via = "SIP/2.0/UDP 192.0.2.10:40000;branch=z9hG4bK-inv2";
+    let invite = request("INVITE", "sip:nobody@127.0.0.1", via, "");
+    sim.send(addr(PHONE), addr(SERVER), &invite);
+    sim.advance(Duration::from_millis(600));
+    let got = sim.take(addr(PHONE));
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].bytes, got[1].bytes, "the same response each time");
+    let to = header(&got[0], HeaderName::To).unwrap().to_vec();
+    let ack = String::from_utf8(request("ACK", "sip:nobody@127.0.0.1", via, ""))
+        .unwrap()
+        .replace(
+            "To: <sip:nobody@127.0.0.1>",
+            &format!("To: {}", String::from_utf8_lossy(&to)),
+        );
+    sim.send(addr(PHONE), addr(SERVER), ack.as_bytes());
+    sim.advance(Duration::from_secs(40));
+    assert!(
+        sim.take(addr(PHONE)).is_empty(),
+        "the ACK stopped the retransmissions"
+    );
+    let stats = sim.shards()[0].stats();
+    assert_eq!(stats.absorbed, 1, "the ACK went to its transaction");
+    assert_eq!(stats.accounted(), stats.received);
+    assert_eq!(
+        sim.shards()[0].server_transactions().invite,
+        0,
+        "Timer I ended it"
+    );
+}
+
+/// §17.2.2: a retransmitted request gets the very same response from its transaction, which
+/// lives for Timer J (64*T1 over UDP).
+#[test]
+fn retransmissions_get_the_same_response_until_timer_j() {
+    let mut sim = sim();
+    let first = answer(&mut sim, &options(""));
+    sim.advance(Duration::from_secs(5));
+    let again = answer(&mut sim, &options(""));
+    assert_eq!(first.bytes, again.bytes);
+    assert_eq!(sim.shards()[0].stats().absorbed, 1);
+    assert_eq!(sim.shards()[0].server_transactions().non_invite, 1);
+    sim.advance(Duration::from_secs(28));
+    assert_eq!(
+        sim.shards()[0].server_transactions().non_invite,
+        0,
+        "Timer J ended it"
+    );
+    assert!(
+        sim.take_all().is_empty(),
+        "a non-INVITE final is never resent on a timer"
+    );
 }

@@ -6,6 +6,8 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use drongo::config::Config;
+use drongo::core::sip::{Framing, Message};
+use drongo::core::transaction::ServerKey;
 use drongo::shell::{self, RunningShards};
 use drongo::sim::Datagram;
 
@@ -128,33 +130,59 @@ fn ipv6_loopback_answers_options() {
     running.stop().unwrap();
 }
 
+/// Splits vectors into rounds in which no two share a server transaction key: several RFC
+/// 4475 messages reuse one branch and sent-by, and a stateful server rightly treats the later
+/// ones as retransmissions of the first (§17.2.3). Each round gets a fresh server.
+fn rounds(corpus: &str, rows: &[(String, String)]) -> Vec<Vec<usize>> {
+    let mut rounds: Vec<(Vec<usize>, Vec<ServerKey>)> = Vec::new();
+    for (i, (name, _)) in rows.iter().enumerate() {
+        let bytes = vector(corpus, name);
+        let key = Message::parse(&bytes, Framing::Datagram)
+            .ok()
+            .and_then(|m| ServerKey::of_request(&m));
+        let slot = rounds
+            .iter()
+            .position(|(_, keys)| key.as_ref().is_none_or(|k| !keys.contains(k)));
+        let slot = slot.unwrap_or_else(|| {
+            rounds.push((Vec::new(), Vec::new()));
+            rounds.len() - 1
+        });
+        rounds[slot].0.push(i);
+        rounds[slot].1.extend(key);
+    }
+    rounds.into_iter().map(|(r, _)| r).collect()
+}
+
 /// Every RFC 4475 and RFC 5118 vector over real UDP, graded by the manifest; a ping after
-/// each batch shows the shards alive.
+/// each round shows the shards alive.
 fn torture(shards: usize) {
-    let running = start("127.0.0.1:0", shards);
-    let server = running.local_addrs()[0];
     for corpus in ["rfc4475", "rfc5118"] {
         let rows = manifest(corpus);
-        // One socket per vector, all sent at once, replies collected together.
-        let sockets: Vec<UdpSocket> = rows.iter().map(|_| socket_for(server)).collect();
-        for ((name, _), s) in rows.iter().zip(&sockets) {
-            s.send_to(&vector(corpus, name), server).unwrap();
-        }
         let mut failures = Vec::new();
-        for ((name, expect), s) in rows.iter().zip(&sockets) {
-            let replies = collect(s, Duration::from_millis(200));
-            if !grade(expect, &replies) {
-                let first: Vec<String> = replies
-                    .iter()
-                    .map(|d| d.text().lines().next().unwrap_or_default().to_string())
-                    .collect();
-                failures.push(format!("{corpus}/{name}: expected {expect}, got {first:?}"));
+        for round in rounds(corpus, &rows) {
+            let running = start("127.0.0.1:0", shards);
+            let server = running.local_addrs()[0];
+            // One socket per vector, all sent at once, replies collected together.
+            let sockets: Vec<UdpSocket> = round.iter().map(|_| socket_for(server)).collect();
+            for (i, s) in round.iter().zip(&sockets) {
+                s.send_to(&vector(corpus, &rows[*i].0), server).unwrap();
             }
+            for (i, s) in round.iter().zip(&sockets) {
+                let (name, expect) = &rows[*i];
+                let replies = collect(s, Duration::from_millis(200));
+                if !grade(expect, &replies) {
+                    let first: Vec<String> = replies
+                        .iter()
+                        .map(|d| d.text().lines().next().unwrap_or_default().to_string())
+                        .collect();
+                    failures.push(format!("{corpus}/{name}: expected {expect}, got {first:?}"));
+                }
+            }
+            ping(server, 9000);
+            running.stop().unwrap();
         }
         assert!(failures.is_empty(), "{failures:#?}");
-        ping(server, 9000);
     }
-    running.stop().unwrap();
 }
 
 #[test]
@@ -209,5 +237,64 @@ fn hostile_datagrams_leave_the_shards_alive() {
     // Drain whatever came back, then the shards still answer.
     collect(&s, Duration::from_millis(300));
     ping(server, 2);
+    running.stop().unwrap();
+}
+
+/// The running binary keeps a server transaction for its answers (RFC 3261 §17.2.1): an
+/// INVITE for an unknown user, never ACKed, gets its 404 again at 0.5, 1.5, 3.5 s ...; the
+/// ACK stops the retransmissions.
+#[test]
+fn invite_404_is_retransmitted_until_acked() {
+    let running = start("127.0.0.1:0", 1);
+    let server = running.local_addrs()[0];
+    let s = socket_for(server);
+    let me = s.local_addr().unwrap();
+    let invite = format!(
+        "INVITE sip:nobody@{server} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {me};branch=z9hG4bK-retx-1;rport\r\n\
+         From: <sip:probe@{me}>;tag=r1\r\n\
+         To: <sip:nobody@{server}>\r\n\
+         Call-ID: retx-1\r\n\
+         CSeq: 1 INVITE\r\n\
+         Max-Forwards: 70\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    let t0 = Instant::now();
+    s.send_to(invite.as_bytes(), server).unwrap();
+    let mut at = Vec::new();
+    let mut first = Vec::new();
+    let mut buf = [0u8; 4096];
+    while t0.elapsed() < Duration::from_millis(4_000) {
+        if let Ok((n, _)) = s.recv_from(&mut buf) {
+            assert!(buf[..n].starts_with(b"SIP/2.0 404 "));
+            if first.is_empty() {
+                first = buf[..n].to_vec();
+            }
+            assert_eq!(&buf[..n], &first[..], "each copy is the same response");
+            at.push(t0.elapsed().as_millis() as i64);
+        }
+    }
+    let expected = [0i64, 500, 1_500, 3_500];
+    assert_eq!(at.len(), expected.len(), "copies at {at:?}");
+    for (got, want) in at.iter().zip(expected) {
+        assert!(
+            (got - want).abs() < 250,
+            "copies at {at:?}, expected about {expected:?}"
+        );
+    }
+    let response = Message::parse(&first, Framing::Datagram).unwrap();
+    let to = String::from_utf8_lossy(response.header(drongo::core::sip::HeaderName::To).unwrap())
+        .into_owned();
+    let ack = invite
+        .replace("INVITE sip:", "ACK sip:")
+        .replace("CSeq: 1 INVITE", "CSeq: 1 ACK")
+        .replace(&format!("To: <sip:nobody@{server}>"), &format!("To: {to}"));
+    s.send_to(ack.as_bytes(), server).unwrap();
+    let after = collect(&s, Duration::from_millis(4_500));
+    assert!(
+        after.is_empty(),
+        "retransmissions stop after the ACK: {} more",
+        after.len()
+    );
     running.stop().unwrap();
 }

@@ -31,6 +31,9 @@ use crate::core::sip::method::{Method, ALLOWED};
 use crate::core::sip::uri::{Host, Scheme, Uri};
 use crate::core::sip::validate;
 use crate::core::sip::writer::{response_to, Writer};
+use crate::core::timer::TimerWheel;
+use crate::core::transaction::table::{Event, ServerCounts, ServerTable, ServerTimer};
+use crate::core::transaction::{Reliability, ServerKey, TimerConfig};
 
 /// Option tags Drongo implements in its current role. A Require or Proxy-Require naming any
 /// other tag is answered 420 with the tag in Unsupported (§8.2.2.3, §16.3 step 5).
@@ -68,9 +71,9 @@ pub enum Flow {
     Stream(ConnId),
 }
 
-/// Where a message came from.
+/// Where a message came from (and where a server transaction's responses go).
 #[derive(Debug, Clone, Copy)]
-struct Source {
+pub struct Source {
     flow: Flow,
     local: SocketAddr,
     remote: SocketAddr,
@@ -102,6 +105,11 @@ pub struct ShardStats {
     pub answered: [u64; 7],
     /// Datagrams dropped without an answer, by [`DropReason`].
     pub dropped: [u64; DropReason::COUNT],
+    /// Requests matched to a live server transaction: retransmissions (answered again from
+    /// the transaction) and ACKs of non-2xx finals.
+    pub absorbed: u64,
+    /// Responses sent again by server transactions (retransmitted requests, Timer G).
+    pub resent: u64,
 }
 
 impl ShardStats {
@@ -113,12 +121,16 @@ impl ShardStats {
         self.answered.get(class as usize).copied().unwrap_or(0)
     }
 
-    /// Datagrams whose fate is known: each is answered once or dropped once. Equal to
+    /// Datagrams whose fate is known: each is answered, absorbed by a transaction or dropped,
+    /// once. Equal to
     /// `received` after every input; tests and the fuzz target check it.
     pub fn accounted(&self) -> u64 {
-        self.answered.iter().sum::<u64>() + self.dropped.iter().sum::<u64>()
+        self.answered.iter().sum::<u64>() + self.dropped.iter().sum::<u64>() + self.absorbed
     }
 }
+
+/// The timer wheel's tick.
+const TIMER_TICK: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Buffer capacity kept for each pooled transmit buffer.
 const TRANSMIT_CAPACITY: usize = 2048;
@@ -144,6 +156,14 @@ pub struct Shard {
     transmits: VecDeque<Transmit>,
     pool: Vec<Vec<u8>>,
     stats: ShardStats,
+    /// Server transactions for every request Drongo answers (§17.2).
+    servers: ServerTable<Source>,
+    /// The shard's timers; started at the first input's instant.
+    wheel: Option<TimerWheel<ServerTimer>>,
+    /// The instant of the input being handled.
+    now: Option<Instant>,
+    /// The server transaction the next response creates: set while a new request is handled.
+    pending: Option<(ServerKey, bool, Reliability)>,
 }
 
 impl Shard {
@@ -157,7 +177,21 @@ impl Shard {
             transmits: VecDeque::new(),
             pool: Vec::new(),
             stats: ShardStats::default(),
+            servers: ServerTable::new(TimerConfig::RFC),
+            wheel: None,
+            now: None,
+            pending: None,
         }
+    }
+
+    /// Live server transactions.
+    pub fn server_transactions(&self) -> ServerCounts {
+        self.servers.counts()
+    }
+
+    fn wheel(&mut self, now: Instant) -> &mut TimerWheel<ServerTimer> {
+        self.wheel
+            .get_or_insert_with(|| TimerWheel::new(now, TIMER_TICK))
     }
 
     pub fn config(&self) -> &ShardConfig {
@@ -204,7 +238,8 @@ impl Shard {
     }
 
     fn handle_message(&mut self, now: Instant, src: Source, bytes: &[u8], framing: Framing) {
-        let _ = now;
+        self.now = Some(now);
+        self.wheel(now);
         self.stats.received += 1;
         let msg = match Message::parse(bytes, framing) {
             Ok(m) => m,
@@ -236,7 +271,23 @@ impl Shard {
 
     /// The deadline returned by [`Shard::poll_timeout`] has passed.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let _ = now;
+        self.now = Some(now);
+        let Shard {
+            servers,
+            wheel,
+            transmits,
+            pool,
+            stats,
+            ..
+        } = self;
+        let Some(wheel) = wheel.as_mut() else { return };
+        while let Some((timer, payload)) = wheel.poll(now) {
+            servers.timer(timer, payload, now, wheel, &mut |event| {
+                if send_event(transmits, pool, event) {
+                    stats.resent += 1;
+                }
+            });
+        }
     }
 
     /// Next datagram to send, if any.
@@ -246,7 +297,7 @@ impl Shard {
 
     /// The earliest instant at which [`Shard::handle_timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        None
+        self.wheel.as_ref().and_then(TimerWheel::next_deadline)
     }
 
     /// Return a sent payload buffer to the pool.
@@ -296,11 +347,46 @@ impl Shard {
     }
 
     fn handle_request(&mut self, src: Source, msg: &Message<'_>, method: Method<'_>) {
-        let h = msg.headers();
+        let key = ServerKey::of_request(msg);
+        let existing = key.as_ref().and_then(|k| self.servers.find(k));
+        if let Some(id) = existing {
+            // §17.2.3: a retransmission, or the ACK of a non-2xx final, goes to its
+            // transaction, which resends the response or stops resending it.
+            self.stats.absorbed += 1;
+            let Some(now) = self.now else { return };
+            let Shard {
+                servers,
+                wheel,
+                transmits,
+                pool,
+                stats,
+                ..
+            } = self;
+            let Some(wheel) = wheel.as_mut() else { return };
+            servers.request(id, method == Method::Ack, now, wheel, &mut |event| {
+                if send_event(transmits, pool, event) {
+                    stats.resent += 1;
+                }
+            });
+            return;
+        }
         if method == Method::Ack {
-            // §17.2.3: an ACK that matches no transaction is absorbed.
+            // §17.2.3: an ACK that matches no transaction is passed to the core, which has no
+            // dialog for it: absorbed.
             return self.drop(DropReason::StrayAck);
         }
+        let reliability = match src.flow {
+            Flow::Udp => Reliability::Unreliable,
+            Flow::Stream(_) => Reliability::Reliable,
+        };
+        self.pending = key.map(|k| (k, method == Method::Invite, reliability));
+        self.answer_request(src, msg, method);
+        self.pending = None;
+    }
+
+    /// Decides Drongo's answer to a new request (the TU of its server transaction).
+    fn answer_request(&mut self, src: Source, msg: &Message<'_>, method: Method<'_>) {
+        let h = msg.headers();
         if self.config.drop_scanners && h.get(HeaderName::UserAgent).is_some_and(is_scanner) {
             return self.drop(DropReason::Scanner);
         }
@@ -331,6 +417,9 @@ impl Shard {
             .is_some_and(|to| to.tag().is_some());
         match method {
             Method::Other(_) => self.respond(src, h, 501, "Not Implemented", write_allow),
+            Method::Cancel if self.cancel_target_exists(msg) => {
+                self.respond(src, h, 200, "OK", |_| {})
+            }
             Method::Cancel => self.respond(src, h, 481, "Call/Transaction Does Not Exist", |_| {}),
             // §12.2.2: a request inside a dialog Drongo does not have.
             _ if in_dialog && for_us => {
@@ -343,6 +432,12 @@ impl Shard {
             }),
             _ => self.respond(src, h, 404, "Not Found", |_| {}),
         }
+    }
+
+    /// Whether a CANCEL names a live INVITE server transaction (§9.2).
+    fn cancel_target_exists(&self, msg: &Message<'_>) -> bool {
+        let target = ServerKey::of_request(msg).and_then(|k| k.cancel_target());
+        target.is_some_and(|t| self.servers.find(&t).is_some())
     }
 
     /// True when some option tag in any `name` header is not in [`SUPPORTED`].
@@ -445,12 +540,36 @@ impl Shard {
         extra(&mut w);
         w.finish(b"");
         self.stats.answered[(status / 100).min(6) as usize] += 1;
-        self.transmits.push_back(Transmit {
+        let route = Source {
             flow: src.flow,
             local: src.local,
             remote: dest,
-            payload: out,
-        });
+        };
+        match (self.pending.take(), self.now) {
+            (Some((key, invite, reliability)), Some(now)) => {
+                // The answer goes through a server transaction, which keeps it for
+                // retransmissions and runs Timers G/H/I/J/K (§17.2).
+                let Shard {
+                    servers,
+                    wheel,
+                    transmits,
+                    pool,
+                    ..
+                } = self;
+                let Some(wheel) = wheel.as_mut() else { return };
+                let id = servers.create(key, invite, reliability, route);
+                servers.respond(id, status, &out, now, wheel, &mut |event| {
+                    send_event(transmits, pool, event);
+                });
+                self.recycle(out);
+            }
+            _ => self.transmits.push_back(Transmit {
+                flow: route.flow,
+                local: route.local,
+                remote: route.remote,
+                payload: out,
+            }),
+        }
     }
 
     /// §18.2.2 with RFC 3581: where a response goes.
@@ -554,4 +673,30 @@ fn bare_rport_end(via: &Via<'_>) -> Option<usize> {
     // NOTE: the parameter name is a sub-slice of the Via's bytes, so the offset is in range.
     let offset = (p.name.as_ptr() as usize).checked_sub(raw.as_ptr() as usize)?;
     Some(offset + p.name.len()).filter(|end| *end <= raw.len())
+}
+
+/// Executes a server-transaction event: a send becomes a transmit in a pooled buffer. Returns
+/// whether something was sent.
+fn send_event(
+    transmits: &mut VecDeque<Transmit>,
+    pool: &mut Vec<Vec<u8>>,
+    event: Event<'_, Source>,
+) -> bool {
+    match event {
+        Event::Send { route, bytes } => {
+            let mut payload = pool
+                .pop()
+                .unwrap_or_else(|| Vec::with_capacity(TRANSMIT_CAPACITY));
+            payload.extend_from_slice(bytes);
+            transmits.push_back(Transmit {
+                flow: route.flow,
+                local: route.local,
+                remote: route.remote,
+                payload,
+            });
+            true
+        }
+        // Drongo's answers need nothing from their transactions yet (no dialogs).
+        Event::Tu(..) => false,
+    }
 }

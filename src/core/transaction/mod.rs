@@ -73,6 +73,7 @@ mod client_non_invite;
 pub mod key;
 mod server_invite;
 mod server_non_invite;
+pub mod table;
 mod timers;
 mod uas_2xx;
 
