@@ -10,7 +10,7 @@
 //! Memory: a live transaction holds its slot (machine, timer ids, key, route) and the bytes of
 //! its last response; nothing else is allocated per transaction.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::time::Instant;
 
 use super::{
