@@ -77,7 +77,7 @@ impl<'a> Uri<'a> {
     /// `[ userinfo ] hostport uri-parameters [ headers ]` (§25.1) from `s[at]`, just after
     /// `sip:`. Returns the index of the first byte that is not part of it: `s.len()` for a
     /// whole URI.
-    #[inline]
+    #[inline(always)]
     fn parse_sip(&mut self, s: &'a [u8], at: usize) -> Result<usize, Invalid> {
         let start = userinfo_end(s, at)?;
         // NOTE: start <= s.len() (userinfo_end returns at or an index just past an '@').
