@@ -13,7 +13,7 @@ use super::{Host, HostAddr, SchemeKind, Uri};
 use crate::core::sip::text::{
     all_escaped, digits_u16_from, escaped_eq_ignore_case, escaped_span_from, hostname_prefix,
     in_class, ipv4_prefix, is_token, name_is, parse_ipv6, parse_u8, span, span_from, Invalid, HNV,
-    HOST, PARAM, PASSWORD, SCHEME, URIC, USER,
+    HOST, PARAM, PARAM_TOKEN, PASSWORD, SCHEME, URIC, USER,
 };
 
 impl<'a> Uri<'a> {
@@ -262,12 +262,20 @@ fn uri_params_end(s: &[u8], mut i: usize) -> Result<usize, Invalid> {
         i = name_end;
         if s.get(i) == Some(&b'=') {
             let value_start = i + 1;
-            i = escaped_span_from(s, value_start, PARAM);
+            // Most values are tokens: one scan finds their end and shows it.
+            let token_end = span_from(s, value_start, PARAM_TOKEN);
+            i = match s.get(token_end) {
+                Some(&b) if b == b'%' || in_class(b, PARAM) => {
+                    escaped_span_from(s, token_end, PARAM)
+                }
+                _ => token_end,
+            };
             if i == value_start {
                 return Err(Invalid);
             }
             // NOTE: name_start < name_end < value_start < i <= s.len().
-            check_uri_param(&s[name_start..name_end], escaped, &s[value_start..i])?;
+            let (name, value) = (&s[name_start..name_end], &s[value_start..i]);
+            check_uri_param(name, escaped, value, i == token_end)?;
         }
     }
     Ok(i)
@@ -275,9 +283,10 @@ fn uri_params_end(s: &[u8], mut i: usize) -> Result<usize, Invalid> {
 
 /// The values of the parameters §19.1.1 defines follow their own grammar: `transport`,
 /// `user` and `method` are tokens, `ttl` is at most 255, `maddr` is a host. Names compare
-/// case-insensitively, escapes per §19.1.4.
+/// case-insensitively, escapes per §19.1.4. `token` tells that `value` is known to be a token
+/// already.
 #[inline]
-fn check_uri_param(name: &[u8], escaped: bool, value: &[u8]) -> Result<(), Invalid> {
+fn check_uri_param(name: &[u8], escaped: bool, value: &[u8], token: bool) -> Result<(), Invalid> {
     #[derive(Clone, Copy)]
     enum Known {
         Token,
@@ -303,7 +312,7 @@ fn check_uri_param(name: &[u8], escaped: bool, value: &[u8]) -> Result<(), Inval
             .map(|&(_, kind)| kind)
     };
     let ok = match known {
-        Some(Known::Token) => is_token(value),
+        Some(Known::Token) => token || is_token(value),
         Some(Known::Ttl) => value.len() <= 3 && parse_u8(value).is_ok(),
         Some(Known::Maddr) => Host::parse(value).is_ok(),
         None => true,
