@@ -8,12 +8,13 @@
 
 use memchr::{memchr, memchr2};
 
+use super::host::host_prefix;
 use super::params::split_at_eq;
 use super::{Host, HostAddr, SchemeKind, Uri};
 use crate::core::sip::text::{
-    all_escaped, digits_u16_from, escaped_eq_ignore_case, escaped_span_from, hostname_prefix,
-    in_class, ipv4_prefix, is_token, name_is, parse_ipv6, parse_u8, span, span_from, Invalid, HNV,
-    HOST, PARAM, PARAM_TOKEN, PASSWORD, SCHEME, URIC, USER,
+    all_escaped, digits_u16_from, escaped_eq_ignore_case, escaped_span_from, in_class, is_token,
+    name_is, parse_u8, span, span_from, Invalid, HNV, PARAM, PARAM_TOKEN, PASSWORD, SCHEME, URIC,
+    USER,
 };
 
 impl<'a> Uri<'a> {
@@ -217,30 +218,6 @@ fn split_scheme(input: &[u8]) -> Result<(SchemeKind, usize), Invalid> {
         SchemeKind::Other
     };
     Ok((kind, n + 1))
-}
-
-/// The host at the start of `s` and its length: `"[" IPv6address "]"`, or the run of
-/// alphanumerics, `-` and `.` there, which must be an `IPv4address` or a `hostname`. A run of
-/// digits and dots can only be an IPv4 address (the last label of a hostname starts with a
-/// letter), so a run that starts with a digit is read as one first.
-#[inline(always)]
-pub(crate) fn host_prefix(s: &[u8]) -> Result<(HostAddr, usize), Invalid> {
-    if s.first() == Some(&b'[') {
-        let close = memchr(b']', s).ok_or(Invalid)?;
-        // NOTE: 0 < close < s.len(): s[0] is '['.
-        let ip = parse_ipv6(&s[1..close]).ok_or(Invalid)?;
-        return Ok((HostAddr::v6(ip), close + 1));
-    }
-    if s.first().is_some_and(u8::is_ascii_digit) {
-        if let Some((a, n)) = ipv4_prefix(s) {
-            if !s.get(n).is_some_and(|&b| in_class(b, HOST)) {
-                return Ok((HostAddr::v4(a), n));
-            }
-        }
-    }
-    hostname_prefix(s)
-        .map(|n| (HostAddr::DOMAIN, n))
-        .ok_or(Invalid)
 }
 
 /// `*( ";" uri-parameter )` from `s[i]`, a `;`: checks every `pname [ "=" pvalue ]` (runs of
