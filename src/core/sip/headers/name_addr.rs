@@ -655,6 +655,36 @@ mod tests {
     }
 
     #[test]
+    fn list_elements_end_at_their_own_comma() {
+        // Each element is read where it starts; commas inside `<>` or quotes belong to it.
+        let list: Vec<_> = NameAddrs::new(b"sip:a@b , <sip:x,y@c>;q=0.5,\"D, E\" <sip:d@e>")
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let users: Vec<_> = list.iter().map(|a| a.uri().user()).collect();
+        assert_eq!(users, [Some(&b"a"[..]), Some(b"x,y"), Some(b"d")]);
+        assert_eq!(list[0].as_bytes(), b"sip:a@b");
+        assert_eq!(list[1].params_raw(), b";q=0.5");
+        // An `@` after the `>` is not part of the URI.
+        let a = na(b"<sip:p1.example.com;lr>;x=\"a@b\"");
+        assert_eq!((a.uri().user(), a.uri().has_lr()), (None, true));
+        for bad in [
+            &b"<sip:a@b ;x>"[..],
+            b"<sip:a@b;x=\"1\">",
+            b"sip:a@b\"x,y\"",
+            b"<sip:a@b\"x\">",
+            b"<sip:a@b?>",
+            b"<sip:a@b?c>",
+            b"<sip:a>b@c>",
+        ] {
+            assert!(
+                NameAddr::parse(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
     fn malformed_name_addrs() {
         for bad in [
             &b""[..],

@@ -447,6 +447,20 @@ mod tests {
     }
 
     #[test]
+    fn list_elements_end_at_their_own_comma() {
+        // A quoted parameter value may hold a comma; nothing else in a via-parm can.
+        let vs = all(b"SIP/2.0/UDP h;x=\"a,b\" , SIP/2.0/TCP g:5061 ,SIP/2.0/TLS [::1]").unwrap();
+        assert_eq!(vs.len(), 3);
+        assert_eq!(vs[0].as_bytes(), b"SIP/2.0/UDP h;x=\"a,b\"");
+        assert_eq!(vs[0].params_raw(), b";x=\"a,b\"");
+        assert_eq!((vs[1].port(), vs[1].params_raw()), (Some(5061), &b""[..]));
+        assert_eq!(vs[2].host(), Host::V6(Ipv6Addr::LOCALHOST));
+        let mut it = Vias::new(b"SIP/2.0/UDP h x, SIP/2.0/UDP g");
+        assert_eq!(it.next().map(|v| v.is_err()), Some(true));
+        assert!(it.next().is_none());
+    }
+
+    #[test]
     fn malformed_vias_are_rejected() {
         for bad in [
             &b"SIP/2.0/UDP"[..],

@@ -10,8 +10,9 @@ use super::swar::{qdtext_stops, span_bytes, span_flagged};
 
 /// `token` (§25.1): alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~".
 pub(crate) const TOKEN: u16 = 1;
-/// `unreserved` (§25.1): alphanum / mark.
-pub(crate) const UNRESERVED: u16 = 1 << 1;
+/// The characters both `paramchar` and `token` hold: alphanum / "-" / "." / "!" / "*" / "_" /
+/// "+" / "'" / "~". A URI parameter value made of these is a token.
+pub(crate) const PARAM_TOKEN: u16 = 1 << 1;
 /// `user` without escapes: unreserved / user-unreserved.
 pub(crate) const USER: u16 = 1 << 2;
 /// `password` without escapes: unreserved / "&" / "=" / "+" / "$" / ",".
@@ -49,7 +50,7 @@ const RESERVED_CHARS: &[u8] = b";/?:@&=+$,";
 /// `unreserved` character, and the other characters it holds.
 const CLASS_TABLE: [(u16, bool, bool, &[u8]); 15] = [
     (TOKEN, true, false, b"-.!%*_+`'~"),
-    (UNRESERVED, true, true, b""),
+    (PARAM_TOKEN, true, false, b"-.!*_+'~"),
     (USER, true, true, b"&=+$,;?/"),
     (PASSWORD, true, true, b"&=+$,"),
     (PARAM, true, true, b"[]/:&+$"),

@@ -25,7 +25,8 @@ use core::fmt;
 
 pub(crate) use class::{
     all_escaped, escaped_span_from, in_class, name_is, skip_lws_from, span, span_from, DIGIT,
-    GEN_VALUE, HNV, HOST, LWS, PARAM, PASSWORD, QDTEXT, SCHEME, TOKEN, URIC, USER, WORD,
+    GEN_VALUE, HNV, HOST, LWS, PARAM, PARAM_TOKEN, PASSWORD, QDTEXT, SCHEME, TOKEN, URIC, USER,
+    WORD,
 };
 pub use class::{is_lws, is_token, is_token_char, is_word, skip_lws, trim, trim_end};
 pub use escape::{escaped_eq, escaped_eq_ignore_case, unescape, unescape_into};

@@ -8,12 +8,13 @@
 
 use memchr::{memchr, memchr2};
 
+use super::host::host_prefix;
 use super::params::split_at_eq;
 use super::{Host, HostAddr, SchemeKind, Uri};
 use crate::core::sip::text::{
-    all_escaped, digits_u16_from, escaped_eq_ignore_case, escaped_span_from, hostname_prefix,
-    in_class, ipv4_prefix, is_token, name_is, parse_ipv6, parse_u8, span, span_from, Invalid, HNV,
-    HOST, PARAM, PASSWORD, SCHEME, URIC, USER,
+    all_escaped, digits_u16_from, escaped_eq_ignore_case, escaped_span_from, in_class, is_token,
+    name_is, parse_u8, span, span_from, Invalid, HNV, PARAM, PARAM_TOKEN, PASSWORD, SCHEME, URIC,
+    USER,
 };
 
 impl<'a> Uri<'a> {
@@ -77,7 +78,7 @@ impl<'a> Uri<'a> {
     /// `[ userinfo ] hostport uri-parameters [ headers ]` (§25.1) from `s[at]`, just after
     /// `sip:`. Returns the index of the first byte that is not part of it: `s.len()` for a
     /// whole URI.
-    #[inline]
+    #[inline(always)]
     fn parse_sip(&mut self, s: &'a [u8], at: usize) -> Result<usize, Invalid> {
         let start = userinfo_end(s, at)?;
         // NOTE: start <= s.len() (userinfo_end returns at or an index just past an '@').
@@ -219,30 +220,6 @@ fn split_scheme(input: &[u8]) -> Result<(SchemeKind, usize), Invalid> {
     Ok((kind, n + 1))
 }
 
-/// The host at the start of `s` and its length: `"[" IPv6address "]"`, or the run of
-/// alphanumerics, `-` and `.` there, which must be an `IPv4address` or a `hostname`. A run of
-/// digits and dots can only be an IPv4 address (the last label of a hostname starts with a
-/// letter), so a run that starts with a digit is read as one first.
-#[inline(always)]
-pub(crate) fn host_prefix(s: &[u8]) -> Result<(HostAddr, usize), Invalid> {
-    if s.first() == Some(&b'[') {
-        let close = memchr(b']', s).ok_or(Invalid)?;
-        // NOTE: 0 < close < s.len(): s[0] is '['.
-        let ip = parse_ipv6(&s[1..close]).ok_or(Invalid)?;
-        return Ok((HostAddr::v6(ip), close + 1));
-    }
-    if s.first().is_some_and(u8::is_ascii_digit) {
-        if let Some((a, n)) = ipv4_prefix(s) {
-            if !s.get(n).is_some_and(|&b| in_class(b, HOST)) {
-                return Ok((HostAddr::v4(a), n));
-            }
-        }
-    }
-    hostname_prefix(s)
-        .map(|n| (HostAddr::DOMAIN, n))
-        .ok_or(Invalid)
-}
-
 /// `*( ";" uri-parameter )` from `s[i]`, a `;`: checks every `pname [ "=" pvalue ]` (runs of
 /// `paramchar`, escapes included, neither empty) and returns the index of the first byte after
 /// them.
@@ -262,12 +239,20 @@ fn uri_params_end(s: &[u8], mut i: usize) -> Result<usize, Invalid> {
         i = name_end;
         if s.get(i) == Some(&b'=') {
             let value_start = i + 1;
-            i = escaped_span_from(s, value_start, PARAM);
+            // Most values are tokens: one scan finds their end and shows it.
+            let token_end = span_from(s, value_start, PARAM_TOKEN);
+            i = match s.get(token_end) {
+                Some(&b) if b == b'%' || in_class(b, PARAM) => {
+                    escaped_span_from(s, token_end, PARAM)
+                }
+                _ => token_end,
+            };
             if i == value_start {
                 return Err(Invalid);
             }
             // NOTE: name_start < name_end < value_start < i <= s.len().
-            check_uri_param(&s[name_start..name_end], escaped, &s[value_start..i])?;
+            let (name, value) = (&s[name_start..name_end], &s[value_start..i]);
+            check_uri_param(name, escaped, value, i == token_end)?;
         }
     }
     Ok(i)
@@ -275,9 +260,10 @@ fn uri_params_end(s: &[u8], mut i: usize) -> Result<usize, Invalid> {
 
 /// The values of the parameters §19.1.1 defines follow their own grammar: `transport`,
 /// `user` and `method` are tokens, `ttl` is at most 255, `maddr` is a host. Names compare
-/// case-insensitively, escapes per §19.1.4.
+/// case-insensitively, escapes per §19.1.4. `token` tells that `value` is known to be a token
+/// already.
 #[inline]
-fn check_uri_param(name: &[u8], escaped: bool, value: &[u8]) -> Result<(), Invalid> {
+fn check_uri_param(name: &[u8], escaped: bool, value: &[u8], token: bool) -> Result<(), Invalid> {
     #[derive(Clone, Copy)]
     enum Known {
         Token,
@@ -303,7 +289,7 @@ fn check_uri_param(name: &[u8], escaped: bool, value: &[u8]) -> Result<(), Inval
             .map(|&(_, kind)| kind)
     };
     let ok = match known {
-        Some(Known::Token) => is_token(value),
+        Some(Known::Token) => token || is_token(value),
         Some(Known::Ttl) => value.len() <= 3 && parse_u8(value).is_ok(),
         Some(Known::Maddr) => Host::parse(value).is_ok(),
         None => true,
