@@ -15,12 +15,16 @@ fn scenario() -> PathBuf {
 /// Runs `count` OPTIONS at `rate`/s over `transport` (`u1`, `t1`, `tn`); returns SIPp's
 /// successful and failed counts from its final statistics.
 fn run_sipp(d: &Drongo, transport: &str, count: u32, rate: u32) -> (u64, u64) {
+    // One SIPp at a time: parallel runs compete for the two CPUs and for local ports.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let stats = d.dir.join(format!("sipp-{transport}.csv"));
+    let local_port = common::free_port().to_string();
     let out = Command::new(sipp())
         .arg(d.addr().to_string())
         .args(["-sf"])
         .arg(scenario())
-        .args(["-t", transport, "-i", "127.0.0.1", "-p", "0"])
+        .args(["-t", transport, "-i", "127.0.0.1", "-p", &local_port])
         .args([
             "-m",
             &count.to_string(),

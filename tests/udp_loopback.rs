@@ -169,7 +169,7 @@ fn torture(shards: usize) {
             }
             for (i, s) in round.iter().zip(&sockets) {
                 let (name, expect) = &rows[*i];
-                let replies = collect(s, Duration::from_millis(200));
+                let replies = collect(s, Duration::from_millis(400));
                 if !grade(expect, &replies) {
                     let first: Vec<String> = replies
                         .iter()
