@@ -8,7 +8,7 @@
 //! Six levels of 64 slots; a slot of level `L` spans `64^L` ticks, so the wheel covers 2^36
 //! ticks (about 21 years at the default 10 ms tick); later deadlines are clamped to that.
 //! A timer sits in the level where its tick first differs from the wheel's position, as in
-//! the Linux and tokio wheels; when the wheel reaches a higher-level slot, the slot's timers
+//! the Linux kernel's timer wheel; when the wheel reaches a higher-level slot, the slot's timers
 //! cascade down. Each level keeps a 64-bit occupancy mask, so finding the next deadline is a
 //! few bit scans, never a walk over empty slots.
 //!
@@ -287,7 +287,7 @@ mod tests {
     use super::*;
 
     fn wheel() -> (TimerWheel<u32>, Instant) {
-        let t0 = Instant::now();
+        let t0 = crate::sim::epoch();
         (TimerWheel::new(t0, Duration::from_millis(10)), t0)
     }
 

@@ -11,6 +11,13 @@ use std::time::{Duration, Instant};
 
 use crate::core::shard::{Shard, ShardConfig};
 
+/// The instant virtual clocks start from: read once per process, so the sans-IO core and
+/// its tests never read the clock themselves.
+pub fn epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
 /// A datagram a shard sent, as a peer sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Datagram {
@@ -44,7 +51,7 @@ pub struct Sim {
 impl Sim {
     /// Shards built from one template config (its `id` and `shard_count` are overwritten).
     pub fn new(shard_count: u16, template: ShardConfig, seed: u64) -> Sim {
-        let start = Instant::now();
+        let start = epoch();
         let shards = (0..shard_count.max(1))
             .map(|id| {
                 let config = ShardConfig {

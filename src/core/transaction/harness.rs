@@ -79,7 +79,7 @@ pub struct TxHarness<M: Machine> {
 
 impl<M: Machine> TxHarness<M> {
     fn with(config: TimerConfig, make: impl FnOnce(&TimerConfig, &mut Vec<Output>) -> M) -> Self {
-        let start = Instant::now();
+        let start = crate::sim::epoch();
         let mut out = Vec::new();
         let machine = make(&config, &mut out);
         let mut h = TxHarness {

@@ -180,7 +180,7 @@ impl Sim {
             Reliability::Unreliable
         };
         let config = TimerConfig::RFC;
-        let start = Instant::now();
+        let start = crate::sim::epoch();
         let mut out = Vec::new();
         let client = if invite {
             ClientTx::Invite(ClientInvite::start(&config, reliability, true, &mut out))
