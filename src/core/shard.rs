@@ -25,7 +25,7 @@ use std::time::Instant;
 use crate::core::ids::{self, Rng};
 use crate::core::sip::error::{DropReason, Effect, ParseError};
 use crate::core::sip::header::HeaderName;
-use crate::core::sip::headers::{NameAddr, OptionTags, Via, Vias};
+use crate::core::sip::headers::{MaxForwards, NameAddr, OptionTags, Via, Vias};
 use crate::core::sip::message::{Framing, Headers, Kind, Message};
 use crate::core::sip::method::{Method, ALLOWED};
 use crate::core::sip::uri::{Host, Scheme, Uri};
@@ -379,13 +379,26 @@ impl Shard {
             Flow::Udp => Reliability::Unreliable,
             Flow::Stream(_) => Reliability::Reliable,
         };
+        // §9.2: a CANCEL whose INVITE transaction is live (already answered, so nothing to
+        // cancel) gets 200; one matching nothing gets 481.
+        let cancels_live_invite = method == Method::Cancel
+            && key
+                .as_ref()
+                .and_then(ServerKey::cancel_target)
+                .is_some_and(|t| self.servers.find(&t).is_some());
         self.pending = key.map(|k| (k, method == Method::Invite, reliability));
-        self.answer_request(src, msg, method);
+        self.answer_request(src, msg, method, cancels_live_invite);
         self.pending = None;
     }
 
     /// Decides Drongo's answer to a new request (the TU of its server transaction).
-    fn answer_request(&mut self, src: Source, msg: &Message<'_>, method: Method<'_>) {
+    fn answer_request(
+        &mut self,
+        src: Source,
+        msg: &Message<'_>,
+        method: Method<'_>,
+        cancels_live_invite: bool,
+    ) {
         let h = msg.headers();
         if self.config.drop_scanners && h.get(HeaderName::UserAgent).is_some_and(is_scanner) {
             return self.drop(DropReason::Scanner);
@@ -417,9 +430,7 @@ impl Shard {
             .is_some_and(|to| to.tag().is_some());
         match method {
             Method::Other(_) => self.respond(src, h, 501, "Not Implemented", write_allow),
-            Method::Cancel if self.cancel_target_exists(msg) => {
-                self.respond(src, h, 200, "OK", |_| {})
-            }
+            Method::Cancel if cancels_live_invite => self.respond(src, h, 200, "OK", |_| {}),
             Method::Cancel => self.respond(src, h, 481, "Call/Transaction Does Not Exist", |_| {}),
             // §12.2.2: a request inside a dialog Drongo does not have.
             _ if in_dialog && for_us => {
@@ -432,12 +443,6 @@ impl Shard {
             }),
             _ => self.respond(src, h, 404, "Not Found", |_| {}),
         }
-    }
-
-    /// Whether a CANCEL names a live INVITE server transaction (§9.2).
-    fn cancel_target_exists(&self, msg: &Message<'_>) -> bool {
-        let target = ServerKey::of_request(msg).and_then(|k| k.cancel_target());
-        target.is_some_and(|t| self.servers.find(&t).is_some())
     }
 
     /// True when some option tag in any `name` header is not in [`SUPPORTED`].
@@ -608,7 +613,8 @@ fn is_scanner(ua: &[u8]) -> bool {
 
 fn max_forwards(h: &Headers<'_>) -> Option<u8> {
     h.get(HeaderName::MaxForwards)
-        .and_then(|v| crate::core::sip::text::parse_u8(v).ok())
+        .and_then(|v| MaxForwards::parse(v).ok())
+        .map(|m| m.0)
 }
 
 /// IPv4-mapped IPv6 addresses compare as IPv4.
