@@ -437,7 +437,7 @@ fn invite_final_is_retransmitted_until_ack_or_timer_h() {
         [0, 500, 1_500, 3_500, 7_500, 11_500, 15_500, 19_500, 23_500, 27_500, 31_500]
     );
     assert_eq!(
-        sim.shards()[0].server_transactions().invite,
+        sim.shards()[0].server_transactions().invite(),
         0,
         "Timer H ended it"
     );
@@ -450,6 +450,12 @@ fn invite_final_is_retransmitted_until_ack_or_timer_h() {
     let got = sim.take(addr(PHONE));
     assert_eq!(got.len(), 2);
     assert_eq!(got[0].bytes, got[1].bytes, "the same response each time");
+    let counts = sim.shards()[0].server_transactions();
+    assert_eq!(
+        counts.iter().find(|(s, _)| *s == "invite.completed"),
+        Some(("invite.completed", 1)),
+        "{counts:?}"
+    );
     let to = header(&got[0], HeaderName::To).unwrap().to_vec();
     let ack = String::from_utf8(request("ACK", "sip:nobody@127.0.0.1", via, ""))
         .unwrap()
@@ -458,6 +464,13 @@ fn invite_final_is_retransmitted_until_ack_or_timer_h() {
             &format!("To: {}", String::from_utf8_lossy(&to)),
         );
     sim.send(addr(PHONE), addr(SERVER), ack.as_bytes());
+    sim.advance(Duration::from_millis(10));
+    let counts = sim.shards()[0].server_transactions();
+    assert_eq!(
+        counts.by_state,
+        [0, 0, 1, 0, 0, 0, 0],
+        "Confirmed until Timer I: {counts:?}"
+    );
     sim.advance(Duration::from_secs(40));
     assert!(
         sim.take(addr(PHONE)).is_empty(),
@@ -467,7 +480,7 @@ fn invite_final_is_retransmitted_until_ack_or_timer_h() {
     assert_eq!(stats.absorbed, 1, "the ACK went to its transaction");
     assert_eq!(stats.accounted(), stats.received);
     assert_eq!(
-        sim.shards()[0].server_transactions().invite,
+        sim.shards()[0].server_transactions().invite(),
         0,
         "Timer I ended it"
     );
@@ -482,11 +495,15 @@ fn retransmissions_get_the_same_response_until_timer_j() {
     sim.advance(Duration::from_secs(5));
     let again = answer(&mut sim, &options(""));
     assert_eq!(first.bytes, again.bytes);
-    assert_eq!(sim.shards()[0].stats().absorbed, 1);
-    assert_eq!(sim.shards()[0].server_transactions().non_invite, 1);
+    let stats = sim.shards()[0].stats();
+    assert_eq!(stats.absorbed, 1);
+    assert_eq!(stats.resent, 1, "built again from the retransmission");
+    assert_eq!(stats.answered(2), 1, "one answer, sent twice");
+    assert_eq!(stats.accounted(), stats.received);
+    assert_eq!(sim.shards()[0].server_transactions().non_invite(), 1);
     sim.advance(Duration::from_secs(28));
     assert_eq!(
-        sim.shards()[0].server_transactions().non_invite,
+        sim.shards()[0].server_transactions().non_invite(),
         0,
         "Timer J ended it"
     );

@@ -18,21 +18,20 @@
 //! to the `received` address and the Via sent-by port (§18.2.2).
 
 use std::collections::VecDeque;
-use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use crate::core::ids::{self, Rng};
 use crate::core::sip::error::{DropReason, Effect, ParseError};
 use crate::core::sip::header::HeaderName;
-use crate::core::sip::headers::{MaxForwards, NameAddr, OptionTags, Via, Vias};
+use crate::core::sip::headers::{NameAddr, OptionTags, Via, Vias};
 use crate::core::sip::message::{Framing, Headers, Kind, Message};
-use crate::core::sip::method::{Method, ALLOWED};
+use crate::core::sip::method::{Method, ALLOW_VALUE};
 use crate::core::sip::uri::{Host, Scheme, Uri};
-use crate::core::sip::validate;
-use crate::core::sip::writer::{response_to, Writer};
+use crate::core::sip::validate::{self, Checked};
+use crate::core::sip::writer::{push_decimal, push_ip, response_to, Writer};
 use crate::core::timer::TimerWheel;
-use crate::core::transaction::table::{Event, ServerCounts, ServerTable, ServerTimer};
+use crate::core::transaction::table::{Event, Resend, ServerCounts, ServerTable, ServerTimer};
 use crate::core::transaction::{Reliability, ServerKey, TimerConfig};
 
 /// Option tags Drongo implements in its current role. A Require or Proxy-Require naming any
@@ -163,7 +162,12 @@ pub struct Shard {
     /// The instant of the input being handled.
     now: Option<Instant>,
     /// The server transaction the next response creates: set while a new request is handled.
-    pending: Option<(ServerKey, bool, Reliability)>,
+    pending: Option<(ServerKey, bool, Reliability, Resend)>,
+    /// Set while a transaction's response is built again for a retransmitted request
+    /// ([`Resend::Rebuilt`]): the answer is sent as it is, counted as resent.
+    rebuilding: bool,
+    /// Where a response's rewritten top Via is written (kept to reuse its allocation).
+    via_scratch: Vec<u8>,
 }
 
 impl Shard {
@@ -181,6 +185,8 @@ impl Shard {
             wheel: None,
             now: None,
             pending: None,
+            rebuilding: false,
+            via_scratch: Vec::new(),
         }
     }
 
@@ -248,14 +254,17 @@ impl Shard {
                 return self.refuse(src, rejected.kind, rejected.error, headers);
             }
         };
-        if let Err(e) = validate::message(&msg) {
-            let kind = if msg.is_request() {
-                Kind::Request
-            } else {
-                Kind::Response
-            };
-            return self.refuse(src, kind, e, Some(msg.headers()));
-        }
+        let checked = match validate::message(&msg) {
+            Ok(c) => c,
+            Err(e) => {
+                let kind = if msg.is_request() {
+                    Kind::Request
+                } else {
+                    Kind::Response
+                };
+                return self.refuse(src, kind, e, Some(msg.headers()));
+            }
+        };
         match msg.method() {
             None => {
                 self.stats.responses += 1;
@@ -264,7 +273,7 @@ impl Shard {
             }
             Some(method) => {
                 self.stats.requests += 1;
-                self.handle_request(src, &msg, method);
+                self.handle_request(src, &msg, &checked, method);
             }
         }
     }
@@ -337,7 +346,20 @@ impl Shard {
                 if h.get(HeaderName::Via).is_some() =>
             {
                 self.stats.rejected += 1;
-                self.respond(src, h, status, reason, |_| {});
+                let via = h
+                    .get(HeaderName::Via)
+                    .and_then(|v| Vias::new(v).next())
+                    .and_then(Result::ok);
+                let to_tagged = h
+                    .get(HeaderName::To)
+                    .is_some_and(|to| NameAddr::parse(to).is_ok_and(|n| n.tag().is_some()));
+                let request = Request {
+                    src,
+                    h,
+                    via,
+                    to_tagged,
+                };
+                self.respond(&request, status, reason, |_| {});
             }
             (Kind::Request, Effect::Respond(..), _) => self.drop(DropReason::Unanswerable),
             (Kind::Response, _, _) => self.drop(DropReason::BadResponse),
@@ -346,8 +368,14 @@ impl Shard {
         }
     }
 
-    fn handle_request(&mut self, src: Source, msg: &Message<'_>, method: Method<'_>) {
-        let key = ServerKey::of_request(msg);
+    fn handle_request(
+        &mut self,
+        src: Source,
+        msg: &Message<'_>,
+        checked: &Checked<'_>,
+        method: Method<'_>,
+    ) {
+        let key = ServerKey::of_checked(msg, checked);
         let existing = key.as_ref().and_then(|k| self.servers.find(k));
         if let Some(id) = existing {
             // §17.2.3: a retransmission, or the ACK of a non-2xx final, goes to its
@@ -363,11 +391,19 @@ impl Shard {
                 ..
             } = self;
             let Some(wheel) = wheel.as_mut() else { return };
+            let mut rebuild = false;
             servers.request(id, method == Method::Ack, now, wheel, &mut |event| {
-                if send_event(transmits, pool, event) {
+                if let Event::Rebuild { .. } = event {
+                    rebuild = true;
+                } else if send_event(transmits, pool, event) {
                     stats.resent += 1;
                 }
             });
+            if rebuild {
+                self.rebuilding = true;
+                self.answer_request(src, msg, checked, method, false);
+                self.rebuilding = false;
+            }
             return;
         }
         if method == Method::Ack {
@@ -386,8 +422,16 @@ impl Shard {
                 .as_ref()
                 .and_then(ServerKey::cancel_target)
                 .is_some_and(|t| self.servers.find(&t).is_some());
-        self.pending = key.map(|k| (k, method == Method::Invite, reliability));
-        self.answer_request(src, msg, method, cancels_live_invite);
+        // Drongo's own answers are a function of the request, except an INVITE's (Timer G
+        // resends it with no request at hand) and a CANCEL's (whether its INVITE is live
+        // changes): only those keep their bytes.
+        let resend = if matches!(method, Method::Invite | Method::Cancel) {
+            Resend::Kept
+        } else {
+            Resend::Rebuilt
+        };
+        self.pending = key.map(|k| (k, method == Method::Invite, reliability, resend));
+        self.answer_request(src, msg, checked, method, cancels_live_invite);
         self.pending = None;
     }
 
@@ -396,6 +440,7 @@ impl Shard {
         &mut self,
         src: Source,
         msg: &Message<'_>,
+        checked: &Checked<'_>,
         method: Method<'_>,
         cancels_live_invite: bool,
     ) {
@@ -403,45 +448,45 @@ impl Shard {
         if self.config.drop_scanners && h.get(HeaderName::UserAgent).is_some_and(is_scanner) {
             return self.drop(DropReason::Scanner);
         }
-        // NOTE: validate::message has checked the Request-URI parses.
-        let Some(request) = msg.request() else { return };
-        let Ok(uri) = Uri::parse(request.uri) else {
+        let Some(uri) = checked.request_uri else {
             return self.drop(DropReason::Internal);
         };
+        let to_tagged = checked.to.tag().is_some();
+        let r = Request {
+            src,
+            h,
+            via: Some(checked.top_via),
+            to_tagged,
+        };
         if !matches!(uri.scheme(), Scheme::Sip | Scheme::Sips | Scheme::Tel) {
-            return self.respond(src, h, 416, "Unsupported URI Scheme", |_| {});
+            return self.respond(&r, 416, "Unsupported URI Scheme", |_| {});
         }
         let for_us = self.is_for_us(&uri, src.local);
-        if !for_us && max_forwards(h) == Some(0) {
-            return self.respond(src, h, 483, "Too Many Hops", |_| {});
+        if !for_us && checked.max_forwards == Some(0) {
+            return self.respond(&r, 483, "Too Many Hops", |_| {});
         }
         if self.unsupported(h, HeaderName::ProxyRequire) {
             let tags = h.all(HeaderName::ProxyRequire);
-            return self.respond_unsupported(src, h, tags);
+            return self.respond_unsupported(&r, tags);
         }
         if for_us && method != Method::Cancel && self.unsupported(h, HeaderName::Require) {
             let tags = h.all(HeaderName::Require);
-            return self.respond_unsupported(src, h, tags);
+            return self.respond_unsupported(&r, tags);
         }
-        // NOTE: validate::message has checked To parses.
-        let in_dialog = h
-            .get(HeaderName::To)
-            .and_then(|to| NameAddr::parse(to).ok())
-            .is_some_and(|to| to.tag().is_some());
         match method {
-            Method::Other(_) => self.respond(src, h, 501, "Not Implemented", write_allow),
-            Method::Cancel if cancels_live_invite => self.respond(src, h, 200, "OK", |_| {}),
-            Method::Cancel => self.respond(src, h, 481, "Call/Transaction Does Not Exist", |_| {}),
+            Method::Other(_) => self.respond(&r, 501, "Not Implemented", write_allow),
+            Method::Cancel if cancels_live_invite => self.respond(&r, 200, "OK", |_| {}),
+            Method::Cancel => self.respond(&r, 481, "Call/Transaction Does Not Exist", |_| {}),
             // §12.2.2: a request inside a dialog Drongo does not have.
-            _ if in_dialog && for_us => {
-                self.respond(src, h, 481, "Call/Transaction Does Not Exist", |_| {})
+            _ if to_tagged && for_us => {
+                self.respond(&r, 481, "Call/Transaction Does Not Exist", |_| {})
             }
-            Method::Options if for_us => self.respond(src, h, 200, "OK", |w| {
+            Method::Options if for_us => self.respond(&r, 200, "OK", |w| {
                 write_allow(w);
                 w.header("Accept", b"application/sdp");
                 w.header_list("Supported", SUPPORTED.iter().copied());
             }),
-            _ => self.respond(src, h, 404, "Not Found", |_| {}),
+            _ => self.respond(&r, 404, "Not Found", |_| {}),
         }
     }
 
@@ -455,8 +500,7 @@ impl Shard {
 
     fn respond_unsupported<'a>(
         &mut self,
-        src: Source,
-        h: &Headers<'a>,
+        r: &Request<'_, 'a>,
         tags: impl Iterator<Item = &'a [u8]>,
     ) {
         let mut list = [&b""[..]; 16];
@@ -467,7 +511,7 @@ impl Shard {
                 n += 1;
             }
         }
-        self.respond(src, h, 420, "Bad Extension", |w| {
+        self.respond(r, 420, "Bad Extension", |w| {
             w.header_list("Unsupported", list[..n].iter().copied());
         })
     }
@@ -503,40 +547,44 @@ impl Shard {
     /// Sends a response built from the request's headers; `extra` adds headers.
     fn respond(
         &mut self,
-        src: Source,
-        h: &Headers<'_>,
+        r: &Request<'_, '_>,
         status: u16,
         reason: &str,
         extra: impl FnOnce(&mut Writer<'_>),
     ) {
+        let (src, h, via) = (r.src, r.h, r.via.as_ref());
         let Some(top) = h.get(HeaderName::Via) else {
             return self.drop(DropReason::Unanswerable);
         };
-        let via = Vias::new(top).next().and_then(Result::ok);
-        let Some(dest) = self.response_destination(src, via.as_ref()) else {
+        let Some(dest) = self.response_destination(src, via) else {
             return self.drop(DropReason::NoRoute);
         };
         // §8.2.6.2: a To without a tag gets one (not on 100). Derived from the request so a
-        // retransmission gets the same tag.
+        // retransmission gets the same tag; from the branch and the CSeq number but not the
+        // method, so the answers to an INVITE and to its CANCEL carry the same tag (§9.2).
         let mut tag_buf = [0u8; ids::TAG_LEN];
         let to_tag = match h.get(HeaderName::To) {
-            Some(to) if status > 100 && NameAddr::parse(to).map_or(true, |n| n.tag().is_none()) => {
+            Some(_) if status > 100 && !r.to_tagged => {
+                let branch = via
+                    .filter(|v| v.is_rfc3261_branch())
+                    .and_then(Via::branch)
+                    .unwrap_or(top);
+                let cseq = h.get(HeaderName::CSeq).unwrap_or_default();
                 let key = ids::keyed_hash(
                     self.secret,
                     &[
                         h.get(HeaderName::CallId).unwrap_or_default(),
-                        top,
-                        h.get(HeaderName::CSeq).unwrap_or_default(),
+                        branch,
+                        cseq_number(cseq),
                     ],
                 );
                 Some(ids::write_tag(self.config.id, key, &mut tag_buf))
             }
             _ => None,
         };
-        let mut via_buf = [0u8; 512];
-        let top_via = via
-            .as_ref()
-            .and_then(|v| rewrite_top_via(v, src.remote, &mut via_buf));
+        let mut via_buf = std::mem::take(&mut self.via_scratch);
+        let rewritten = via.is_some_and(|v| rewrite_top_via(v, src.remote, &mut via_buf));
+        let top_via = rewritten.then_some(&via_buf[..]);
         let mut out = self.buffer();
         let mut w = response_to(&mut out, h, status, reason, top_via, to_tag);
         if !self.config.server_header.is_empty() {
@@ -544,14 +592,19 @@ impl Shard {
         }
         extra(&mut w);
         w.finish(b"");
-        self.stats.answered[(status / 100).min(6) as usize] += 1;
+        self.via_scratch = via_buf;
+        if self.rebuilding {
+            self.stats.resent += 1;
+        } else {
+            self.stats.answered[(status / 100).min(6) as usize] += 1;
+        }
         let route = Source {
             flow: src.flow,
             local: src.local,
             remote: dest,
         };
         match (self.pending.take(), self.now) {
-            (Some((key, invite, reliability)), Some(now)) => {
+            (Some((key, invite, reliability, resend)), Some(now)) => {
                 // The answer goes through a server transaction, which keeps it for
                 // retransmissions and runs Timers G/H/I/J/K (§17.2).
                 let Shard {
@@ -563,10 +616,23 @@ impl Shard {
                 } = self;
                 let Some(wheel) = wheel.as_mut() else { return };
                 let id = servers.create(key, invite, reliability, route);
-                servers.respond(id, status, &out, now, wheel, &mut |event| {
-                    send_event(transmits, pool, event);
+                let mut send_given = None;
+                servers.respond(id, status, &out, resend, now, wheel, &mut |event| {
+                    if let Event::SendGiven { route } = event {
+                        send_given = Some(*route);
+                    } else {
+                        send_event(transmits, pool, event);
+                    }
                 });
-                self.recycle(out);
+                match send_given {
+                    Some(route) => self.transmits.push_back(Transmit {
+                        flow: route.flow,
+                        local: route.local,
+                        remote: route.remote,
+                        payload: out,
+                    }),
+                    None => self.recycle(out),
+                }
             }
             _ => self.transmits.push_back(Transmit {
                 flow: route.flow,
@@ -601,8 +667,17 @@ impl Shard {
     }
 }
 
+/// A request being answered: where it came from, its headers, and what validation decoded
+/// of them (the top Via, unless it did not parse; whether To has a tag).
+struct Request<'m, 'a> {
+    src: Source,
+    h: &'m Headers<'a>,
+    via: Option<Via<'a>>,
+    to_tagged: bool,
+}
+
 fn write_allow(w: &mut Writer<'_>) {
-    w.header_list("Allow", ALLOWED.iter().map(|m| m.as_bytes()));
+    w.header("Allow", ALLOW_VALUE.as_bytes());
 }
 
 fn is_scanner(ua: &[u8]) -> bool {
@@ -611,10 +686,14 @@ fn is_scanner(ua: &[u8]) -> bool {
         .any(|s| memchr::memmem::find(ua, s).is_some())
 }
 
-fn max_forwards(h: &Headers<'_>) -> Option<u8> {
-    h.get(HeaderName::MaxForwards)
-        .and_then(|v| MaxForwards::parse(v).ok())
-        .map(|m| m.0)
+/// The sequence number of a CSeq value as written (what precedes the method).
+fn cseq_number(value: &[u8]) -> &[u8] {
+    let value = value.trim_ascii_start();
+    let end = value
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(value.len());
+    value.get(..end).unwrap_or_default()
 }
 
 /// IPv4-mapped IPv6 addresses compare as IPv4.
@@ -627,12 +706,10 @@ fn canonical(ip: IpAddr) -> IpAddr {
 
 /// §18.2.1 and RFC 3581 §4: the top Via of the response gets `received` when the sent-by
 /// host differs from the source address (always when `rport` is present), and a valueless
-/// `rport` gets the source port. Returns `None` when nothing changes (or it would not fit).
-fn rewrite_top_via<'b>(
-    via: &Via<'_>,
-    remote: SocketAddr,
-    out: &'b mut [u8; 512],
-) -> Option<&'b [u8]> {
+/// `rport` gets the source port. Writes the new value into `out` and returns true; returns
+/// false when nothing changes.
+fn rewrite_top_via(via: &Via<'_>, remote: SocketAddr, out: &mut Vec<u8>) -> bool {
+    out.clear();
     let src = canonical(remote.ip());
     let sent_by_matches = match via.host() {
         Host::V4(ip) => canonical(IpAddr::V4(ip)) == src,
@@ -643,30 +720,24 @@ fn rewrite_top_via<'b>(
     let fill_rport = matches!(rport, Some(None));
     let add_received = (!sent_by_matches || rport.is_some()) && via.received().is_none();
     if !fill_rport && !add_received {
-        return None;
+        return false;
     }
     let raw = via.as_bytes();
-    let mut cur = std::io::Cursor::new(&mut out[..]);
-    let ok = (|| -> std::io::Result<()> {
-        match bare_rport_end(via) {
-            // Split the value after the bare `rport` and write `=<port>` there.
-            Some(end) if fill_rport => {
-                cur.write_all(&raw[..end])?;
-                write!(cur, "={}", remote.port())?;
-                cur.write_all(&raw[end..])?;
-            }
-            _ => cur.write_all(raw)?,
+    match bare_rport_end(via) {
+        // Split the value after the bare `rport` and write `=<port>` there.
+        Some(end) if fill_rport => {
+            out.extend_from_slice(raw.get(..end).unwrap_or(raw));
+            out.push(b'=');
+            push_decimal(out, u64::from(remote.port()));
+            out.extend_from_slice(raw.get(end..).unwrap_or_default());
         }
-        if add_received {
-            match src {
-                IpAddr::V4(ip) => write!(cur, ";received={ip}")?,
-                IpAddr::V6(ip) => write!(cur, ";received={ip}")?,
-            }
-        }
-        Ok(())
-    })();
-    let len = cur.position() as usize;
-    ok.ok().map(|_| &out[..len])
+        _ => out.extend_from_slice(raw),
+    }
+    if add_received {
+        out.extend_from_slice(b";received=");
+        push_ip(out, src);
+    }
+    true
 }
 
 /// Offset just past a valueless `rport` parameter name within the Via's bytes.
@@ -702,6 +773,10 @@ fn send_event(
             });
             true
         }
+        // NOTE: only a retransmitted request asks for a rebuild (timers resend kept INVITE
+        // responses), and `handle_request` takes that event before it gets here; only a
+        // response given now is sent as given, and `respond` takes that event.
+        Event::Rebuild { .. } | Event::SendGiven { .. } => false,
         // Drongo's answers need nothing from their transactions yet (no dialogs).
         Event::Tu(..) => false,
     }

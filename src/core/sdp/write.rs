@@ -607,19 +607,8 @@ fn push_address(out: &mut Vec<u8>, ip: IpAddr) {
 }
 
 /// Appends a number in decimal.
-pub(super) fn push_u64(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        // NOTE: u64::MAX has 20 digits, so `at` never goes below 0.
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(digits.get(at..).unwrap_or(&[]));
+pub(super) fn push_u64(out: &mut Vec<u8>, n: u64) {
+    crate::core::sip::writer::push_decimal(out, n);
 }
 
 /// Appends a decimal digit string plus one, of any length (`999` gives `1000`).

@@ -20,9 +20,22 @@ pub const ALLOWED: &[Method<'static>] = &[
     Method::Info,
 ];
 
+/// [`ALLOWED`] as the value of an `Allow` header.
+pub const ALLOW_VALUE: &str =
+    "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPDATE, REFER, NOTIFY, SUBSCRIBE, MESSAGE, INFO";
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn allow_value_lists_allowed_in_order() {
+        let joined: Vec<&str> = ALLOWED
+            .iter()
+            .map(|m| std::str::from_utf8(m.as_bytes()).unwrap())
+            .collect();
+        assert_eq!(ALLOW_VALUE, joined.join(", "));
+    }
 
     #[test]
     fn methods_are_case_sensitive() {

@@ -5,7 +5,7 @@
 
 use super::error::ParseError;
 use super::header::HeaderName;
-use super::headers::{CSeq, CallId, MaxForwards, NameAddr, OptionTags, Vias};
+use super::headers::{CSeq, CallId, MaxForwards, NameAddr, OptionTags, Via, Vias};
 use super::message::Message;
 use super::uri::Uri;
 
@@ -18,8 +18,25 @@ const REQUIRED: [HeaderName; 5] = [
     HeaderName::CSeq,
 ];
 
-/// Validates a parsed message. The first failure found is returned.
-pub fn message(msg: &Message<'_>) -> Result<(), ParseError> {
+/// What validation decoded, handed on so that matching and answering never decode a header
+/// a second time.
+#[derive(Debug, Clone, Copy)]
+pub struct Checked<'a> {
+    /// The first value of the first Via line.
+    pub top_via: Via<'a>,
+    pub from: NameAddr<'a>,
+    pub to: NameAddr<'a>,
+    pub call_id: &'a [u8],
+    pub cseq: CSeq<'a>,
+    /// `None` when the message has no Max-Forwards.
+    pub max_forwards: Option<u8>,
+    /// A request's Request-URI; `None` for a response.
+    pub request_uri: Option<Uri<'a>>,
+}
+
+/// Validates a parsed message. The first failure found is returned; on success, the headers
+/// it decoded.
+pub fn message<'a>(msg: &Message<'a>) -> Result<Checked<'a>, ParseError> {
     let h = msg.headers();
     // One pass over the index: counts of the headers that matter.
     let mut seen = [0u8; REQUIRED.len()];
@@ -52,21 +69,32 @@ pub fn message(msg: &Message<'_>) -> Result<(), ParseError> {
             return Err(ParseError::Duplicate(name));
         }
     }
+    let mut top_via = None;
     for v in h.all(HeaderName::Via) {
         for via in Vias::new(v) {
-            via.map_err(|_| ParseError::Invalid(HeaderName::Via))?;
+            let via = via.map_err(|_| ParseError::Invalid(HeaderName::Via))?;
+            top_via.get_or_insert(via);
         }
     }
+    let top_via = top_via.ok_or(ParseError::Invalid(HeaderName::Via))?;
     // NOTE: presence of each REQUIRED header was checked above.
     let get = |n| h.get(n).unwrap_or_default();
-    NameAddr::parse(get(HeaderName::From)).map_err(|_| ParseError::Invalid(HeaderName::From))?;
-    NameAddr::parse(get(HeaderName::To)).map_err(|_| ParseError::Invalid(HeaderName::To))?;
-    CallId::parse(get(HeaderName::CallId)).map_err(|_| ParseError::Invalid(HeaderName::CallId))?;
+    let from = NameAddr::parse(get(HeaderName::From))
+        .map_err(|_| ParseError::Invalid(HeaderName::From))?;
+    let to =
+        NameAddr::parse(get(HeaderName::To)).map_err(|_| ParseError::Invalid(HeaderName::To))?;
+    let call_id = CallId::parse(get(HeaderName::CallId))
+        .map_err(|_| ParseError::Invalid(HeaderName::CallId))?;
     let cseq =
         CSeq::parse(get(HeaderName::CSeq)).map_err(|_| ParseError::Invalid(HeaderName::CSeq))?;
-    if let Some(mf) = h.get(HeaderName::MaxForwards) {
-        MaxForwards::parse(mf).map_err(|_| ParseError::Invalid(HeaderName::MaxForwards))?;
-    }
+    let max_forwards = match h.get(HeaderName::MaxForwards) {
+        Some(mf) => Some(
+            MaxForwards::parse(mf)
+                .map_err(|_| ParseError::Invalid(HeaderName::MaxForwards))?
+                .0,
+        ),
+        None => None,
+    };
     for name in [HeaderName::Require, HeaderName::ProxyRequire] {
         for v in h.all(name) {
             for tag in OptionTags::new(v) {
@@ -74,11 +102,20 @@ pub fn message(msg: &Message<'_>) -> Result<(), ParseError> {
             }
         }
     }
+    let mut request_uri = None;
     if let Some(r) = msg.request() {
         if cseq.method != r.method {
             return Err(ParseError::CSeqMethod);
         }
-        Uri::parse(r.uri).map_err(|_| ParseError::RequestUri)?;
+        request_uri = Some(Uri::parse(r.uri).map_err(|_| ParseError::RequestUri)?);
     }
-    Ok(())
+    Ok(Checked {
+        top_via,
+        from,
+        to,
+        call_id: call_id.as_bytes(),
+        cseq,
+        max_forwards,
+        request_uri,
+    })
 }

@@ -21,8 +21,11 @@ pub struct Writer<'o> {
 impl<'o> Writer<'o> {
     /// Starts `SIP/2.0 <status> <reason>`.
     pub fn response(out: &'o mut Vec<u8>, status: u16, reason: &str) -> Writer<'o> {
-        // NOTE: writing into a Vec cannot fail.
-        let _ = write!(out, "SIP/2.0 {status} {reason}\r\n");
+        out.extend_from_slice(b"SIP/2.0 ");
+        push_decimal(out, u64::from(status));
+        out.push(b' ');
+        out.extend_from_slice(reason.as_bytes());
+        out.extend_from_slice(b"\r\n");
         Writer { out }
     }
 
@@ -81,8 +84,45 @@ impl<'o> Writer<'o> {
 
     /// Writes Content-Length, the empty line and the body.
     pub fn finish(self, body: &[u8]) {
-        let _ = write!(self.out, "Content-Length: {}\r\n\r\n", body.len());
+        self.out.extend_from_slice(b"Content-Length: ");
+        push_decimal(self.out, body.len() as u64);
+        self.out.extend_from_slice(b"\r\n\r\n");
         self.out.extend_from_slice(body);
+    }
+}
+
+/// Appends `n` in decimal (what `write!` does, without the formatting machinery).
+pub fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        // NOTE: u64::MAX has 20 digits, so `at` never goes below 0.
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(digits.get(at..).unwrap_or(&[]));
+}
+
+/// Appends an IP address as text: dotted quad, or IPv6 in the RFC 5952 form `std` writes
+/// (without brackets).
+pub fn push_ip(out: &mut Vec<u8>, ip: std::net::IpAddr) {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                push_decimal(out, u64::from(octet));
+            }
+        }
+        // NOTE: writing into a Vec cannot fail.
+        std::net::IpAddr::V6(v6) => {
+            let _ = write!(out, "{v6}");
+        }
     }
 }
 

@@ -24,9 +24,10 @@ use std::fmt;
 
 use smallvec::SmallVec;
 
-use crate::core::sip::headers::{CSeq, NameAddr, Vias, BRANCH_COOKIE};
+use crate::core::sip::headers::{CSeq, NameAddr, Via, Vias, BRANCH_COOKIE};
 use crate::core::sip::text::trim;
 use crate::core::sip::uri::Host;
+use crate::core::sip::validate::Checked;
 use crate::core::sip::{HeaderName, Message, Method};
 
 /// Bytes kept inline; longer keys move to the heap.
@@ -87,12 +88,46 @@ impl ServerKey {
     /// the top Via has one, else by the RFC 2543 fields. An ACK gets the key of its INVITE.
     pub fn of_request(request: &Message<'_>) -> Option<ServerKey> {
         let method = request.method()?;
+        let via = Vias::new(request.header(HeaderName::Via)?).next()?.ok()?;
+        let uri = request.request()?.uri;
+        let call_id = trim(request.header(HeaderName::CallId)?);
+        let cseq = CSeq::parse(request.header(HeaderName::CSeq)?).ok()?;
+        let from = NameAddr::parse(request.header(HeaderName::From)?).ok()?;
+        let to = NameAddr::parse(request.header(HeaderName::To)?).ok()?;
+        Some(ServerKey::build(
+            method,
+            &via,
+            Fallback2543 {
+                uri,
+                call_id,
+                seq: cseq.seq,
+                from_tag: from.tag().unwrap_or_default(),
+                to_tag: to.tag().unwrap_or_default(),
+            },
+        ))
+    }
+
+    /// [`ServerKey::of_request`] from the headers validation already decoded.
+    pub fn of_checked(request: &Message<'_>, checked: &Checked<'_>) -> Option<ServerKey> {
+        let method = request.method()?;
+        Some(ServerKey::build(
+            method,
+            &checked.top_via,
+            Fallback2543 {
+                uri: request.request()?.uri,
+                call_id: checked.call_id,
+                seq: checked.cseq.seq,
+                from_tag: checked.from.tag().unwrap_or_default(),
+                to_tag: checked.to.tag().unwrap_or_default(),
+            },
+        ))
+    }
+
+    fn build(method: Method<'_>, via: &Via<'_>, old: Fallback2543<'_>) -> ServerKey {
         let method = match method {
             Method::Ack => Method::Invite,
             m => m,
         };
-        let via_value = request.header(HeaderName::Via)?;
-        let via = Vias::new(via_value).next()?.ok()?;
         let mut bytes = KeyBytes::new();
         if via.is_rfc3261_branch() {
             bytes.push(KIND_3261);
@@ -107,24 +142,19 @@ impl ServerKey {
             }
             // NOTE: is_rfc3261_branch checked that the branch is present.
             bytes.extend_from_slice(via.branch().unwrap_or_default());
-            return Some(ServerKey { bytes });
+            return ServerKey { bytes };
         }
         bytes.push(KIND_2543);
         push_method(&mut bytes, method);
-        let uri = request.request()?.uri;
-        let call_id = trim(request.header(HeaderName::CallId)?);
-        let cseq = CSeq::parse(request.header(HeaderName::CSeq)?).ok()?;
-        let from_tag = tag_of(request.header(HeaderName::From)?)?;
-        push_field(&mut bytes, uri);
-        push_field(&mut bytes, from_tag);
-        push_field(&mut bytes, call_id);
-        bytes.extend_from_slice(&cseq.seq.to_be_bytes());
+        push_field(&mut bytes, old.uri);
+        push_field(&mut bytes, old.from_tag);
+        push_field(&mut bytes, old.call_id);
+        bytes.extend_from_slice(&old.seq.to_be_bytes());
         push_field(&mut bytes, via.as_bytes());
         if !matches!(method, Method::Invite | Method::Cancel) {
-            let to_tag = tag_of(request.header(HeaderName::To)?)?;
-            push_field(&mut bytes, to_tag);
+            push_field(&mut bytes, old.to_tag);
         }
-        Some(ServerKey { bytes })
+        ServerKey { bytes }
     }
 
     /// For the key of a CANCEL, the key of the INVITE it cancels (§9.2: the same matching
@@ -155,9 +185,14 @@ fn top_via_branch<'a>(msg: &Message<'a>) -> Option<&'a [u8]> {
     branch.starts_with(BRANCH_COOKIE).then_some(branch)
 }
 
-/// The tag of a From or To value; empty when there is none (RFC 2543 requests may lack one).
-fn tag_of(value: &[u8]) -> Option<&[u8]> {
-    Some(NameAddr::parse(value).ok()?.tag().unwrap_or_default())
+/// The fields of an RFC 2543 request's key besides its method and top Via; a missing tag is
+/// empty (RFC 2543 requests may lack one).
+struct Fallback2543<'a> {
+    uri: &'a [u8],
+    call_id: &'a [u8],
+    seq: u32,
+    from_tag: &'a [u8],
+    to_tag: &'a [u8],
 }
 
 /// One byte per method Drongo knows; 0xFF, a length and the bytes for any other.

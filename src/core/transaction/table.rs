@@ -7,10 +7,14 @@
 //! J, K and L, and freeing a transaction the moment its machine terminates. Must not: decide
 //! what to answer (the TU does) or touch a socket (sends are handed back as [`Event::Send`]).
 //!
-//! Memory: a live transaction holds its slot (machine, timer ids, key, route) and the bytes of
-//! its last response; nothing else is allocated per transaction.
+//! Memory: a live transaction holds its slot (machine, timer ids, key, route), one index in
+//! the match table, and the bytes of its last response; nothing else is allocated per
+//! transaction. The key lives in the slot only: the match table holds slot indices and hashes
+//! the slot's key. A freed slot keeps its response buffer for the next transaction in it, so
+//! a running shard allocates nothing per transaction.
 
-use hashbrown::HashMap;
+use hashbrown::{DefaultHashBuilder, HashTable};
+use std::hash::BuildHasher;
 use std::time::Instant;
 
 use super::{
@@ -31,6 +35,26 @@ enum Machine {
 }
 
 impl Machine {
+    /// Index of the machine's state in [`ServerCounts::by_state`]; `None` once terminated.
+    fn state_index(&self) -> Option<usize> {
+        use super::{ServerInviteState as I, ServerNonInviteState as N};
+        match self {
+            Machine::Invite(m) => match m.state() {
+                I::Proceeding { .. } => Some(0),
+                I::Completed { .. } => Some(1),
+                I::Confirmed => Some(2),
+                I::Accepted => Some(3),
+                I::Terminated => None,
+            },
+            Machine::NonInvite(m) => match m.state() {
+                N::Trying => Some(4),
+                N::Proceeding => Some(5),
+                N::Completed => Some(6),
+                N::Terminated => None,
+            },
+        }
+    }
+
     fn handle(&mut self, config: &TimerConfig, input: ServerInput, out: &mut Vec<Output>) {
         match self {
             Machine::Invite(m) => m.handle(config, input, out),
@@ -49,30 +73,112 @@ struct Entry<R> {
     route: R,
 }
 
+/// A slot: a live transaction, or a free one keeping its response buffer for the next.
+enum Slot<R> {
+    Live(Entry<R>),
+    Free(Vec<u8>),
+}
+
+impl<R> Slot<R> {
+    fn live(&self) -> Option<&Entry<R>> {
+        match self {
+            Slot::Live(e) => Some(e),
+            Slot::Free(_) => None,
+        }
+    }
+
+    fn live_mut(&mut self) -> Option<&mut Entry<R>> {
+        match self {
+            Slot::Live(e) => Some(e),
+            Slot::Free(_) => None,
+        }
+    }
+}
+
+/// A freed slot's buffer above this capacity is released rather than kept.
+const KEEP_BUFFER: usize = 4096;
+
+/// How a transaction sends its response again (a retransmitted request, Timer G).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resend {
+    /// The transaction keeps the response's bytes and sends them again. Needed when nothing
+    /// else can produce the same bytes: INVITE responses (Timer G resends without a request),
+    /// and answers that depend on state which may change (a CANCEL's, a registrar's).
+    Kept,
+    /// The transaction keeps no bytes and asks the TU to build the response again from the
+    /// retransmitted request ([`Event::Rebuild`]): for answers that are a function of the
+    /// request alone, such as Drongo's own OPTIONS, 404 or 481 (RFC 3261 §8.2.7 allows even a
+    /// stateless UAS to do so). Such a transaction holds no response bytes while it waits
+    /// for Timer J.
+    Rebuilt,
+}
+
 /// What the table asks of the shard after an input.
 #[derive(Debug)]
 pub enum Event<'a, R> {
     /// Send these bytes along this route.
     Send { route: &'a R, bytes: &'a [u8] },
+    /// Send the response just given to [`ServerTable::respond`] along this route (the caller
+    /// still holds those bytes, and can send its own buffer without a copy).
+    SendGiven { route: &'a R },
+    /// Build the response to the request being handled again and send it along this route
+    /// (the transaction was answered with [`Resend::Rebuilt`]).
+    Rebuild { route: &'a R },
     /// Tell the TU (an ACK arrived, a timeout, a transport error).
     Tu(ServerTxId, TuEvent),
 }
 
-/// Live server transactions by state, for the counters the shard exports.
+/// Live server transactions by state, for the counters the shard exports. Kept as the
+/// machines move, so reading them costs nothing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ServerCounts {
-    pub invite: usize,
-    pub non_invite: usize,
+    /// INVITE: Proceeding, Completed, Confirmed, Accepted; then non-INVITE: Trying,
+    /// Proceeding, Completed.
+    pub by_state: [usize; 7],
+}
+
+impl ServerCounts {
+    /// The state names, in the order of `by_state`, as `machine.state`.
+    pub const STATES: [&'static str; 7] = [
+        "invite.proceeding",
+        "invite.completed",
+        "invite.confirmed",
+        "invite.accepted",
+        "non_invite.trying",
+        "non_invite.proceeding",
+        "non_invite.completed",
+    ];
+
+    /// Live INVITE server transactions.
+    pub fn invite(&self) -> usize {
+        self.by_state[..4].iter().sum()
+    }
+
+    /// Live non-INVITE server transactions.
+    pub fn non_invite(&self) -> usize {
+        self.by_state[4..].iter().sum()
+    }
+
+    /// `(name, count)` for every state.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, usize)> + '_ {
+        Self::STATES
+            .iter()
+            .copied()
+            .zip(self.by_state.iter().copied())
+    }
 }
 
 /// The table. `R` is the route a response takes (kept per transaction).
 pub struct ServerTable<R> {
     config: TimerConfig,
-    map: HashMap<ServerKey, u32>,
-    slots: Vec<Option<Entry<R>>>,
+    /// Slot indices, hashed and compared by the slot's key.
+    map: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+    slots: Vec<Slot<R>>,
     free: Vec<u32>,
     scratch: Vec<Output>,
     created: u64,
+    counts: ServerCounts,
 }
 
 /// What a timer in the shard's wheel names: a server transaction slot and the timer kind.
@@ -82,11 +188,13 @@ impl<R> ServerTable<R> {
     pub fn new(config: TimerConfig) -> Self {
         ServerTable {
             config,
-            map: HashMap::new(),
+            map: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
             slots: Vec::new(),
             free: Vec::new(),
             scratch: Vec::with_capacity(8),
             created: 0,
+            counts: ServerCounts::default(),
         }
     }
 
@@ -108,20 +216,18 @@ impl<R> ServerTable<R> {
         self.created
     }
 
+    /// Live transactions by state.
     pub fn counts(&self) -> ServerCounts {
-        let mut c = ServerCounts::default();
-        for e in self.slots.iter().flatten() {
-            match e.machine {
-                Machine::Invite(_) => c.invite += 1,
-                Machine::NonInvite(_) => c.non_invite += 1,
-            }
-        }
-        c
+        self.counts
     }
 
     /// The transaction a request (or an ACK, or a CANCEL's target) belongs to.
     pub fn find(&self, key: &ServerKey) -> Option<ServerTxId> {
-        self.map.get(key).map(|i| ServerTxId(*i))
+        let hash = self.hasher.hash_one(key);
+        let slots = &self.slots;
+        self.map
+            .find(hash, |i| slot_key(slots, *i) == Some(key))
+            .map(|i| ServerTxId(*i))
     }
 
     /// Whether the transaction is an INVITE one that has not sent a final response yet (a
@@ -134,7 +240,7 @@ impl<R> ServerTable<R> {
     }
 
     fn entry(&self, id: ServerTxId) -> Option<&Entry<R>> {
-        self.slots.get(id.0 as usize).and_then(Option::as_ref)
+        self.slots.get(id.0 as usize).and_then(Slot::live)
     }
 
     /// Creates the transaction for a new request the TU is about to answer.
@@ -150,8 +256,12 @@ impl<R> ServerTable<R> {
         } else {
             Machine::NonInvite(ServerNonInvite::new(reliability))
         };
-        let entry = Entry {
-            key: key.clone(),
+        if let Some(state) = machine.state_index() {
+            self.counts.by_state[state] += 1;
+        }
+        let hash = self.hasher.hash_one(&key);
+        let mut entry = Entry {
+            key,
             machine,
             armed: Armed::new(),
             response: Vec::new(),
@@ -159,45 +269,59 @@ impl<R> ServerTable<R> {
         };
         let index = match self.free.pop() {
             Some(i) => {
-                // NOTE: free indices point at empty slots of `slots`.
-                self.slots[i as usize] = Some(entry);
+                // NOTE: free indices point at free slots of `slots`.
+                let slot = &mut self.slots[i as usize];
+                if let Slot::Free(buffer) = slot {
+                    entry.response = std::mem::take(buffer);
+                }
+                *slot = Slot::Live(entry);
                 i
             }
             None => {
-                self.slots.push(Some(entry));
+                self.slots.push(Slot::Live(entry));
                 (self.slots.len() - 1) as u32
             }
         };
-        self.map.insert(key, index);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.map.insert_unique(hash, index, |i| {
+            slot_key(slots, *i).map_or(0, |k| hasher.hash_one(k))
+        });
         self.created += 1;
         ServerTxId(index)
     }
 
-    /// The TU answers: `status` with `bytes` (kept for retransmissions when the machine sends
-    /// it). Returns false when the transaction refused the response (e.g. a second final).
+    /// The TU answers: `status` with `bytes`, kept for retransmissions or not as `resend`
+    /// says. Returns false when the transaction refused the response (e.g. a second final).
+    #[allow(clippy::too_many_arguments)]
     pub fn respond(
         &mut self,
         id: ServerTxId,
         status: u16,
         bytes: &[u8],
+        resend: Resend,
         now: Instant,
         wheel: &mut TimerWheel<ServerTimer>,
         sink: &mut impl FnMut(Event<'_, R>),
     ) -> bool {
-        let Some(entry) = self.slots.get_mut(id.0 as usize).and_then(Option::as_mut) else {
+        let Some(entry) = self.slots.get_mut(id.0 as usize).and_then(Slot::live_mut) else {
             return false;
         };
         let mut out = std::mem::take(&mut self.scratch);
         out.clear();
+        let before = entry.machine.state_index();
         entry
             .machine
             .handle(&self.config, ServerInput::TuResponse(status), &mut out);
+        let after = entry.machine.state_index();
         let accepted = out.iter().any(|o| matches!(o, Output::SendResponse));
         if accepted {
             entry.response.clear();
-            entry.response.extend_from_slice(bytes);
+            if resend == Resend::Kept {
+                entry.response.extend_from_slice(bytes);
+            }
         }
-        self.execute(id, &out, now, wheel, sink);
+        self.counts.moved(before, after);
+        self.execute(id, &out, Some(bytes), now, wheel, sink);
         self.scratch = out;
         accepted
     }
@@ -228,7 +352,7 @@ impl<R> ServerTable<R> {
         wheel: &mut TimerWheel<ServerTimer>,
         sink: &mut impl FnMut(Event<'_, R>),
     ) {
-        let Some(entry) = self.slots.get_mut(id.0 as usize).and_then(Option::as_mut) else {
+        let Some(entry) = self.slots.get_mut(id.0 as usize).and_then(Slot::live_mut) else {
             return;
         };
         if !entry.armed.fired(kind, timer) {
@@ -256,35 +380,50 @@ impl<R> ServerTable<R> {
         wheel: &mut TimerWheel<ServerTimer>,
         sink: &mut impl FnMut(Event<'_, R>),
     ) {
-        let Some(entry) = self.slots.get_mut(id.0 as usize).and_then(Option::as_mut) else {
+        let Some(entry) = self.slots.get_mut(id.0 as usize).and_then(Slot::live_mut) else {
             return;
         };
         let mut out = std::mem::take(&mut self.scratch);
         out.clear();
+        let before = entry.machine.state_index();
         entry.machine.handle(&self.config, input, &mut out);
-        self.execute(id, &out, now, wheel, sink);
+        self.counts.moved(before, entry.machine.state_index());
+        self.execute(id, &out, None, now, wheel, sink);
         self.scratch = out;
     }
 
+    /// Runs a machine's outputs; `fresh` is the response the TU just gave, if any.
     fn execute(
         &mut self,
         id: ServerTxId,
         outputs: &[Output],
+        fresh: Option<&[u8]>,
         now: Instant,
         wheel: &mut TimerWheel<ServerTimer>,
         sink: &mut impl FnMut(Event<'_, R>),
     ) {
         for output in outputs {
-            let Some(entry) = self.slots.get_mut(id.0 as usize).and_then(Option::as_mut) else {
+            let Some(entry) = self.slots.get_mut(id.0 as usize).and_then(Slot::live_mut) else {
                 return;
             };
             match *output {
-                Output::SendResponse | Output::ResendResponse => {
+                // NOTE: a machine sends a new response only on the TU's response input.
+                Output::SendResponse if fresh.is_some() => {
+                    sink(Event::SendGiven {
+                        route: &entry.route,
+                    });
+                }
+                // NOTE: a kept response is never empty; an empty one was not kept.
+                Output::SendResponse | Output::ResendResponse if !entry.response.is_empty() => {
                     sink(Event::Send {
                         route: &entry.route,
                         bytes: &entry.response,
                     });
                 }
+                Output::SendResponse => {}
+                Output::ResendResponse => sink(Event::Rebuild {
+                    route: &entry.route,
+                }),
                 Output::Arm(kind, after) => {
                     let timer = wheel.arm(now + after, (id, kind));
                     if let Some(old) = entry.armed.arm(kind, timer) {
@@ -305,16 +444,47 @@ impl<R> ServerTable<R> {
     }
 
     fn remove(&mut self, id: ServerTxId, wheel: &mut TimerWheel<ServerTimer>) {
-        let Some(entry) = self.slots.get_mut(id.0 as usize).and_then(Option::take) else {
+        let Some(slot) = self.slots.get_mut(id.0 as usize) else {
             return;
         };
-        let mut armed = entry.armed;
-        for kind in TimerKind::ALL {
-            if let Some(t) = armed.take(kind) {
-                wheel.cancel(t);
-            }
+        let Slot::Live(mut entry) = std::mem::replace(slot, Slot::Free(Vec::new())) else {
+            return;
+        };
+        if entry.response.capacity() <= KEEP_BUFFER {
+            entry.response.clear();
+            *slot = Slot::Free(std::mem::take(&mut entry.response));
         }
-        self.map.remove(&entry.key);
+        for timer in entry.armed.drain() {
+            wheel.cancel(timer);
+        }
+        // NOTE: a terminated machine was uncounted when it moved; one removed early (never
+        // expected) is uncounted here.
+        self.counts.moved(entry.machine.state_index(), None);
+        let hash = self.hasher.hash_one(&entry.key);
+        if let Ok(found) = self.map.find_entry(hash, |i| *i == id.0) {
+            found.remove();
+        }
         self.free.push(id.0);
     }
+}
+
+impl ServerCounts {
+    fn moved(&mut self, from: Option<usize>, to: Option<usize>) {
+        if from == to {
+            return;
+        }
+        if let Some(f) = from {
+            self.by_state[f] = self.by_state[f].saturating_sub(1);
+        }
+        if let Some(t) = to {
+            self.by_state[t] += 1;
+        }
+    }
+}
+
+fn slot_key<R>(slots: &[Slot<R>], index: u32) -> Option<&ServerKey> {
+    slots
+        .get(index as usize)
+        .and_then(Slot::live)
+        .map(|e| &e.key)
 }
