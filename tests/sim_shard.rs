@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use drongo::core::shard::ShardConfig;
 use drongo::core::sip::{DropReason, Framing, HeaderName, Message};
+use drongo::core::transaction::TimerConfig;
 use drongo::sim::{Datagram, Sim};
 
 const SERVER: &str = "127.0.0.1:5060";
@@ -483,6 +484,99 @@ fn invite_final_is_retransmitted_until_ack_or_timer_h() {
         sim.shards()[0].server_transactions().invite(),
         0,
         "Timer I ended it"
+    );
+}
+
+/// The same ladder with `[sip.timers]` set to T1 = 100 ms and T2 = 400 ms: Timer G resends
+/// at T1, 2T1, 4T1, then every T2, and Timer H gives up at 64*T1 = 6.4 s.
+#[test]
+fn invite_final_retransmits_follow_the_configured_t1_and_t2() {
+    let template = ShardConfig {
+        timers: TimerConfig {
+            t1: Duration::from_millis(100),
+            t2: Duration::from_millis(400),
+            ..TimerConfig::RFC
+        },
+        timer_tick: Duration::from_millis(10),
+        ..Sim::template(addr(SERVER))
+    };
+    let mut sim = Sim::new(1, template, 7);
+    let via = "SIP/2.0/UDP 192.0.2.10:40000;branch=z9hG4bK-t1-100";
+    let invite = request("INVITE", "sip:nobody@127.0.0.1", via, "");
+    sim.send(addr(PHONE), addr(SERVER), &invite);
+    sim.advance(Duration::from_millis(1_000));
+    let sent: Vec<u128> = sim
+        .take(addr(PHONE))
+        .iter()
+        .map(|d| d.at.as_millis())
+        .collect();
+    assert_eq!(sent, [0, 100, 300, 700], "T1 doubling from 100 ms");
+    assert_eq!(sim.shards()[0].server_transactions().invite, 1);
+
+    sim.advance(Duration::from_millis(5_399));
+    let sent: Vec<u128> = sim
+        .take(addr(PHONE))
+        .iter()
+        .map(|d| d.at.as_millis())
+        .collect();
+    let capped: Vec<u128> = (0..14).map(|i| 1_100 + 400 * i).collect();
+    assert_eq!(sent, capped, "every T2 = 400 ms from then on");
+    assert_eq!(
+        sim.shards()[0].server_transactions().invite,
+        1,
+        "alive just before Timer H"
+    );
+    sim.advance(Duration::from_millis(1));
+    assert_eq!(
+        sim.shards()[0].server_transactions().invite,
+        0,
+        "Timer H (64*T1 = 6.4 s) ended it"
+    );
+    sim.advance(Duration::from_secs(10));
+    assert!(sim.take_all().is_empty(), "nothing after Timer H");
+    let stats = sim.shards()[0].stats();
+    assert_eq!(stats.resent, 17);
+    assert_eq!(stats.accounted(), stats.received);
+}
+
+/// `timer_tick` is the wheel's resolution: with a 30 ms tick under T1 = 100 ms each resend
+/// comes when Timer G says or up to one tick later, never earlier.
+#[test]
+fn a_coarser_timer_tick_delays_timer_g_by_less_than_a_tick() {
+    let tick = 30;
+    let template = ShardConfig {
+        timers: TimerConfig {
+            t1: Duration::from_millis(100),
+            t2: Duration::from_millis(400),
+            ..TimerConfig::RFC
+        },
+        timer_tick: Duration::from_millis(tick),
+        ..Sim::template(addr(SERVER))
+    };
+    let mut sim = Sim::new(1, template, 7);
+    let via = "SIP/2.0/UDP 192.0.2.10:40000;branch=z9hG4bK-tick-30";
+    let invite = request("INVITE", "sip:nobody@127.0.0.1", via, "");
+    sim.send(addr(PHONE), addr(SERVER), &invite);
+    sim.advance(Duration::from_millis(2_000));
+    let sent: Vec<u128> = sim
+        .take(addr(PHONE))
+        .iter()
+        .map(|d| d.at.as_millis())
+        .collect();
+    assert_eq!(sent, [0, 120, 330, 750, 1_170, 1_590]);
+    let nominal = [100, 200, 400, 400, 400];
+    for (i, pair) in sent.windows(2).take(nominal.len()).enumerate() {
+        let waited = pair[1] - pair[0];
+        assert!(
+            (nominal[i]..nominal[i] + u128::from(tick)).contains(&waited),
+            "resend {} after {waited} ms, Timer G says {} ms: {sent:?}",
+            i + 1,
+            nominal[i]
+        );
+    }
+    assert!(
+        sent.iter().all(|at| at % u128::from(tick) == 0),
+        "every firing on a tick: {sent:?}"
     );
 }
 

@@ -21,6 +21,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
+
+use crate::core::transaction::TimerConfig;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
@@ -73,6 +76,28 @@ pub struct SipConfig {
     /// Drop requests whose User-Agent names a known scanner (SIPVicious `friendly-scanner`
     /// and kin) without an answer, so a scan learns nothing.
     pub drop_scanners: bool,
+    /// `[sip.timers]`: transaction timer base values and the timer wheel's tick.
+    pub timers: TimersConfig,
+}
+
+/// `[sip.timers]`: RFC 3261 §17 timer base values, every other timer derives from them.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields, expecting = "a [sip.timers] table")]
+pub struct TimersConfig {
+    /// T1, the RTT estimate (§17.1.1.1), in milliseconds: the first retransmit interval, and
+    /// 64*T1 is Timers B, F, H, J, L and M.
+    pub t1_ms: u64,
+    /// T2 (§17.1.2.2), in milliseconds: the cap on the doubling retransmit interval of
+    /// non-INVITE requests and INVITE responses. At least T1.
+    pub t2_ms: u64,
+    /// T4 (§17.1.2.2), in milliseconds: how long a message stays in the network; Timers I
+    /// and K over unreliable transports.
+    pub t4_ms: u64,
+    /// Timer C (§16.6 step 11), in seconds: the proxy INVITE transaction timeout.
+    pub timer_c_secs: u64,
+    /// Tick of each shard's timer wheel, in milliseconds: timers fire at most this late. At
+    /// most T1.
+    pub tick_ms: u64,
 }
 
 /// `[udp]`
@@ -102,6 +127,19 @@ pub struct TcpConfig {
     pub idle_timeout_secs: u64,
     /// A connection that started a message must finish its header section within this long.
     pub header_timeout_secs: u64,
+}
+
+impl TimersConfig {
+    /// The core's timer values and the wheel tick these keys describe.
+    pub fn to_timer_config_and_tick(&self) -> (TimerConfig, Duration) {
+        let timers = TimerConfig {
+            t1: Duration::from_millis(self.t1_ms),
+            t2: Duration::from_millis(self.t2_ms),
+            t4: Duration::from_millis(self.t4_ms),
+            timer_c: Duration::from_secs(self.timer_c_secs),
+        };
+        (timers, Duration::from_millis(self.tick_ms))
+    }
 }
 
 impl Config {
@@ -154,6 +192,12 @@ impl Config {
             out,
             "sip.symmetric_response: {}, sip.server_header: {:?}",
             self.sip.symmetric_response, self.sip.server_header
+        );
+        let timers = &self.sip.timers;
+        let _ = writeln!(
+            out,
+            "sip.timers: T1 {} ms, T2 {} ms, T4 {} ms, Timer C {} s, tick {} ms",
+            timers.t1_ms, timers.t2_ms, timers.t4_ms, timers.timer_c_secs, timers.tick_ms
         );
         let _ = writeln!(
             out,
@@ -279,6 +323,19 @@ impl Default for SipConfig {
             symmetric_response: true,
             server_header: String::new(),
             drop_scanners: true,
+            timers: TimersConfig::default(),
+        }
+    }
+}
+
+impl Default for TimersConfig {
+    fn default() -> Self {
+        TimersConfig {
+            t1_ms: 500,
+            t2_ms: 4_000,
+            t4_ms: 5_000,
+            timer_c_secs: 180,
+            tick_ms: 10,
         }
     }
 }
@@ -334,7 +391,7 @@ mod tests {
             Config::default()
         );
         assert_eq!(
-            Config::from_toml_str("[log]\n[shards]\n[sip]\n[udp]\n[tcp]\n").unwrap(),
+            Config::from_toml_str("[log]\n[shards]\n[sip]\n[sip.timers]\n[udp]\n[tcp]\n").unwrap(),
             Config::default()
         );
         Config::default().validate().unwrap();
@@ -356,6 +413,16 @@ mod tests {
         assert!(c.sip.domains.is_empty());
         assert!(c.sip.symmetric_response);
         assert_eq!(c.sip.server_header, "");
+        assert_eq!(
+            c.sip.timers,
+            TimersConfig {
+                t1_ms: 500,
+                t2_ms: 4000,
+                t4_ms: 5000,
+                timer_c_secs: 180,
+                tick_ms: 10,
+            }
+        );
         assert_eq!(
             (c.udp.batch, c.udp.recv_buffer, c.udp.send_buffer),
             (32, 4 << 20, 4 << 20)
@@ -387,6 +454,12 @@ mod tests {
             symmetric_response = false
             server_header = "Drongo/0.1 (edge)"
             drop_scanners = false
+            [sip.timers]
+            t1_ms = 250
+            t2_ms = 2000
+            t4_ms = 2500
+            timer_c_secs = 90
+            tick_ms = 5
             [udp]
             batch = 64
             recv_buffer = 8388608
@@ -417,6 +490,13 @@ mod tests {
                     symmetric_response: false,
                     server_header: "Drongo/0.1 (edge)".into(),
                     drop_scanners: false,
+                    timers: TimersConfig {
+                        t1_ms: 250,
+                        t2_ms: 2000,
+                        t4_ms: 2500,
+                        timer_c_secs: 90,
+                        tick_ms: 5,
+                    },
                 },
                 udp: UdpConfig {
                     batch: 64,
@@ -432,6 +512,124 @@ mod tests {
                 },
             }
         );
+    }
+
+    #[test]
+    fn default_timers_are_the_rfc_values_on_a_10_ms_tick() {
+        assert_eq!(
+            TimersConfig::default().to_timer_config_and_tick(),
+            (TimerConfig::RFC, Duration::from_millis(10))
+        );
+    }
+
+    #[test]
+    fn a_custom_timers_table() {
+        let c = Config::from_toml_str(
+            "[sip.timers]\nt1_ms = 100\nt2_ms = 400\nt4_ms = 1000\ntimer_c_secs = 60\n\
+             tick_ms = 2\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.sip.timers.to_timer_config_and_tick(),
+            (
+                TimerConfig {
+                    t1: Duration::from_millis(100),
+                    t2: Duration::from_millis(400),
+                    t4: Duration::from_secs(1),
+                    timer_c: Duration::from_secs(60),
+                },
+                Duration::from_millis(2)
+            )
+        );
+        assert_eq!(
+            c.sip.listen,
+            SipConfig::default().listen,
+            "the rest of [sip]"
+        );
+        // The edges: T2 equal to T1, a tick as long as T1, Timer C under 3 minutes.
+        let c = Config::from_toml_str(
+            "sip.timers = { t1_ms = 20, t2_ms = 20, tick_ms = 20, timer_c_secs = 1 }",
+        )
+        .unwrap();
+        assert_eq!(
+            (c.sip.timers.t2_ms, c.sip.timers.tick_ms, c.sip.timers.t4_ms),
+            (20, 20, 5000)
+        );
+        Config::from_toml_str("sip.timers.t1_ms = 60000\nsip.timers.t2_ms = 60000").unwrap();
+    }
+
+    #[test]
+    fn bad_timers_name_their_key() {
+        rejects(
+            "sip.timers.t1_ms = 0",
+            "sip.timers.t1_ms",
+            "0 is out of range 1..=60000",
+        );
+        rejects(
+            "sip.timers.t1_ms = 60001\nsip.timers.t2_ms = 70000",
+            "sip.timers.t1_ms",
+            "60001 is out of range 1..=60000",
+        );
+        rejects(
+            "sip.timers.t2_ms = 400",
+            "sip.timers.t2_ms",
+            "400 is shorter than sip.timers.t1_ms (500); T2 caps the doubling of T1 \
+             (RFC 3261 §17.1.2.2)",
+        );
+        rejects(
+            "sip.timers.t2_ms = 600001",
+            "sip.timers.t2_ms",
+            "600001 is out of range 500..=600000",
+        );
+        rejects(
+            "sip.timers.t4_ms = 0",
+            "sip.timers.t4_ms",
+            "0 is out of range 1..=600000",
+        );
+        rejects(
+            "sip.timers.timer_c_secs = 0",
+            "sip.timers.timer_c_secs",
+            "0 is out of range 1..=86400",
+        );
+        rejects(
+            "sip.timers.timer_c_secs = 86401",
+            "sip.timers.timer_c_secs",
+            "out of range",
+        );
+        rejects(
+            "sip.timers.tick_ms = 0",
+            "sip.timers.tick_ms",
+            "0 is out of range",
+        );
+        rejects(
+            "sip.timers.t1_ms = 100\nsip.timers.tick_ms = 101",
+            "sip.timers.tick_ms",
+            "101 is coarser than sip.timers.t1_ms (100), which would make Timers A, E and G \
+             fire late",
+        );
+        rejects("sip.timers.t1_ms = -1", "sip.timers.t1_ms", "invalid value");
+        rejects(
+            "sip.timers.tick_ms = \"10ms\"",
+            "sip.timers.tick_ms",
+            "invalid type: string",
+        );
+        rejects(
+            "sip.timers = 5",
+            "sip.timers",
+            "expected a [sip.timers] table",
+        );
+        rejects(
+            "[sip.timers]\nt1 = 100",
+            "sip.timers.t1",
+            "unknown key (expected one of t1_ms, t2_ms, t4_ms, timer_c_secs, tick_ms)",
+        );
+    }
+
+    #[test]
+    fn a_timers_error_has_its_location() {
+        let err = error("[sip]\ndomains = []\n\n[sip.timers]\nt1_ms = \"x\"\n");
+        assert_eq!(err.key_path(), Some("sip.timers.t1_ms"));
+        assert_eq!(err.location().map(|at| at.line), Some(5));
     }
 
     #[test]
@@ -780,6 +978,12 @@ mod tests {
         );
         assert!(
             summary.contains("udp: batch 32, recv_buffer 4 MiB, send_buffer 4 MiB"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains(
+                "sip.timers: T1 500 ms, T2 4000 ms, T4 5000 ms, Timer C 180 s, tick 10 ms\n"
+            ),
             "{summary}"
         );
         assert!(

@@ -1,7 +1,9 @@
 //! Semantic checks run after parsing: ranges, duplicates, and the grammar of names and header
 //! text (RFC 3261 §25.1). Each error names the key by its full path.
 
-use super::{Config, ConfigError, LogConfig, ShardsConfig, SipConfig, TcpConfig, UdpConfig};
+use super::{
+    Config, ConfigError, LogConfig, ShardsConfig, SipConfig, TcpConfig, TimersConfig, UdpConfig,
+};
 use std::net::SocketAddr;
 
 /// `udp.batch` bounds: at least one datagram, at most what one recvmmsg call is given.
@@ -18,6 +20,13 @@ pub const MAX_CONNECTIONS_RANGE: std::ops::RangeInclusive<usize> = 1..=1_000_000
 pub const IDLE_TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 1..=86_400;
 /// `tcp.header_timeout_secs` bounds: up to an hour.
 pub const HEADER_TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 1..=3_600;
+/// `sip.timers.t1_ms` bounds: a minute is already far past any round trip.
+pub const T1_MS_RANGE: std::ops::RangeInclusive<u64> = 1..=60_000;
+/// `sip.timers.t2_ms` and `sip.timers.t4_ms` upper bound: ten minutes; past that is a typo.
+pub const T2_T4_MS_MAX: u64 = 600_000;
+/// `sip.timers.timer_c_secs` bounds: up to a day. RFC 3261 §16.6 asks for more than 3
+/// minutes; shorter is allowed, as trunks often want it.
+pub const TIMER_C_SECS_RANGE: std::ops::RangeInclusive<u64> = 1..=86_400;
 /// Longest accepted `sip.server_header`, in bytes.
 pub const SERVER_HEADER_MAX: usize = 256;
 /// CPUs a `cpu_set_t` can name (CPU_SETSIZE).
@@ -104,7 +113,47 @@ impl SipConfig {
             }
         }
         check_server_header(&self.server_header)
-            .map_err(|why| ConfigError::key("sip.server_header", why))
+            .map_err(|why| ConfigError::key("sip.server_header", why))?;
+        self.timers.validate()
+    }
+}
+
+impl TimersConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        in_range("sip.timers.t1_ms", self.t1_ms, &T1_MS_RANGE)?;
+        if self.t2_ms < self.t1_ms {
+            return Err(ConfigError::key(
+                "sip.timers.t2_ms",
+                format!(
+                    "{} is shorter than sip.timers.t1_ms ({}); T2 caps the doubling of T1 \
+                     (RFC 3261 §17.1.2.2)",
+                    self.t2_ms, self.t1_ms
+                ),
+            ));
+        }
+        in_range("sip.timers.t2_ms", self.t2_ms, &(self.t1_ms..=T2_T4_MS_MAX))?;
+        in_range("sip.timers.t4_ms", self.t4_ms, &(1..=T2_T4_MS_MAX))?;
+        in_range(
+            "sip.timers.timer_c_secs",
+            self.timer_c_secs,
+            &TIMER_C_SECS_RANGE,
+        )?;
+        in_range(
+            "sip.timers.tick_ms",
+            self.tick_ms,
+            &(1..=*T1_MS_RANGE.end()),
+        )?;
+        if self.tick_ms > self.t1_ms {
+            return Err(ConfigError::key(
+                "sip.timers.tick_ms",
+                format!(
+                    "{} is coarser than sip.timers.t1_ms ({}), which would make Timers A, E \
+                     and G fire late",
+                    self.tick_ms, self.t1_ms
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 

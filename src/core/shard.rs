@@ -55,6 +55,10 @@ pub struct ShardConfig {
     pub server_header: String,
     /// Drop requests whose User-Agent names a known scanner, without an answer.
     pub drop_scanners: bool,
+    /// T1, T2, T4 and Timer C for this shard's transactions.
+    pub timers: TimerConfig,
+    /// The timer wheel's tick: timers fire at most this late.
+    pub timer_tick: std::time::Duration,
 }
 
 /// A connection id the shell assigns to each TCP connection it owns.
@@ -128,9 +132,6 @@ impl ShardStats {
     }
 }
 
-/// The timer wheel's tick.
-const TIMER_TICK: std::time::Duration = std::time::Duration::from_millis(10);
-
 /// Buffer capacity kept for each pooled transmit buffer.
 const TRANSMIT_CAPACITY: usize = 2048;
 /// Pooled buffers kept at most; more are freed.
@@ -174,6 +175,7 @@ impl Shard {
     pub fn new(config: ShardConfig, seed: u64) -> Self {
         let mut rng = Rng::new(seed);
         let secret = rng.next_u64();
+        let servers = ServerTable::new(config.timers);
         Shard {
             config,
             secret,
@@ -181,7 +183,7 @@ impl Shard {
             transmits: VecDeque::new(),
             pool: Vec::new(),
             stats: ShardStats::default(),
-            servers: ServerTable::new(TimerConfig::RFC),
+            servers,
             wheel: None,
             now: None,
             pending: None,
@@ -197,7 +199,7 @@ impl Shard {
 
     fn wheel(&mut self, now: Instant) -> &mut TimerWheel<ServerTimer> {
         self.wheel
-            .get_or_insert_with(|| TimerWheel::new(now, TIMER_TICK))
+            .get_or_insert_with(|| TimerWheel::new(now, self.config.timer_tick))
     }
 
     pub fn config(&self) -> &ShardConfig {

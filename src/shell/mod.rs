@@ -107,6 +107,7 @@ fn start_with<S: SansIo + 'static>(
         send: config.udp.send_buffer,
     };
     let tcp_settings = TcpSettings::new(&config.tcp);
+    let (timers, timer_tick) = config.sip.timers.to_timer_config_and_tick();
     let Bound {
         local_addrs,
         mut per_shard,
@@ -142,6 +143,8 @@ fn start_with<S: SansIo + 'static>(
                 symmetric_response: config.sip.symmetric_response,
                 server_header: config.sip.server_header.clone(),
                 drop_scanners: config.sip.drop_scanners,
+                timers,
+                timer_tick,
             },
             seed: seed(id),
             batch,

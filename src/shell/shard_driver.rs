@@ -631,6 +631,7 @@ async fn timer_loop<S: SansIo>(d: Rc<Driver<S>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::transaction::TimerConfig;
     use crate::shell::udp::{self, BufferSizes};
     use glommio::{LocalExecutorBuilder, Placement};
     use std::net::UdpSocket;
@@ -644,6 +645,8 @@ mod tests {
             symmetric_response: true,
             server_header: String::new(),
             drop_scanners: true,
+            timers: TimerConfig::RFC,
+            timer_tick: Duration::from_millis(10),
         }
     }
 

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::core::shard::{Shard, ShardConfig};
+use crate::core::transaction::TimerConfig;
 
 /// The instant virtual clocks start from: read once per process, so the sans-IO core and
 /// its tests never read the clock themselves.
@@ -74,7 +75,8 @@ impl Sim {
         }
     }
 
-    /// A one-address template: Drongo on `addr`, symmetric responses, no Server header.
+    /// A one-address template: Drongo on `addr`, symmetric responses, no Server header, the
+    /// RFC 3261 timer values on a 10 ms wheel tick.
     pub fn template(addr: SocketAddr) -> ShardConfig {
         ShardConfig {
             id: 0,
@@ -84,6 +86,8 @@ impl Sim {
             symmetric_response: true,
             server_header: String::new(),
             drop_scanners: true,
+            timers: TimerConfig::RFC,
+            timer_tick: Duration::from_millis(10),
         }
     }
 
