@@ -511,7 +511,7 @@ fn invite_final_retransmits_follow_the_configured_t1_and_t2() {
         .map(|d| d.at.as_millis())
         .collect();
     assert_eq!(sent, [0, 100, 300, 700], "T1 doubling from 100 ms");
-    assert_eq!(sim.shards()[0].server_transactions().invite, 1);
+    assert_eq!(sim.shards()[0].server_transactions().invite(), 1);
 
     sim.advance(Duration::from_millis(5_399));
     let sent: Vec<u128> = sim
@@ -522,13 +522,13 @@ fn invite_final_retransmits_follow_the_configured_t1_and_t2() {
     let capped: Vec<u128> = (0..14).map(|i| 1_100 + 400 * i).collect();
     assert_eq!(sent, capped, "every T2 = 400 ms from then on");
     assert_eq!(
-        sim.shards()[0].server_transactions().invite,
+        sim.shards()[0].server_transactions().invite(),
         1,
         "alive just before Timer H"
     );
     sim.advance(Duration::from_millis(1));
     assert_eq!(
-        sim.shards()[0].server_transactions().invite,
+        sim.shards()[0].server_transactions().invite(),
         0,
         "Timer H (64*T1 = 6.4 s) ended it"
     );
