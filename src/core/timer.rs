@@ -74,6 +74,11 @@ impl<T> TimerWheel<T> {
         }
     }
 
+    /// Bytes one armed timer takes in the wheel.
+    pub const fn entry_bytes() -> usize {
+        std::mem::size_of::<Entry<T>>()
+    }
+
     /// Timers armed now.
     pub fn len(&self) -> usize {
         self.armed

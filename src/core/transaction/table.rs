@@ -672,3 +672,24 @@ mod tests {
         assert_eq!(f.table.slots.len(), live as usize, "slots are reused");
     }
 }
+
+#[cfg(test)]
+mod footprint {
+    use super::*;
+
+    /// What a live transaction holds, for the README: its slot, its match-table entry (plus
+    /// one control byte; the table keeps at most as many stale entries as live ones), its
+    /// generation and one timer-wheel entry; plus the response bytes when it keeps them.
+    #[test]
+    fn a_live_transaction_is_a_few_hundred_bytes() {
+        let slot = std::mem::size_of::<Slot<crate::core::shard::Source>>();
+        let entry = std::mem::size_of::<(u32, u32)>() + 1;
+        let generation = std::mem::size_of::<u32>();
+        let timer = TimerWheel::<ServerTimer>::entry_bytes();
+        let total = slot + entry + generation + timer;
+        println!(
+            "slot {slot} B + match entry {entry} B + generation {generation} B + timer {timer} B = {total} B"
+        );
+        assert!(total <= 320, "{total} bytes per live transaction");
+    }
+}
