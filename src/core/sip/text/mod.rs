@@ -32,6 +32,7 @@ pub use class::{is_lws, is_token, is_token_char, is_word, skip_lws, trim, trim_e
 pub use escape::{escaped_eq, escaped_eq_ignore_case, unescape, unescape_into};
 pub(crate) use host::{hostname_prefix, ipv4_prefix};
 pub use host::{is_hostname, parse_ip, parse_ipv4, parse_ipv6};
+pub(crate) use swar::{bytes_below, bytes_equal, first_flagged, word_at};
 
 /// The input does not match the grammar. A header that fails to decode is a malformed request
 /// (RFC 3261 §21.4.1, 400 Bad Request); a malformed response is discarded.
