@@ -18,6 +18,37 @@ const REQUIRED: [HeaderName; 5] = [
     HeaderName::CSeq,
 ];
 
+/// Headers that may appear once at most besides the required ones, in the order they are
+/// checked.
+const SINGLES: [HeaderName; 3] = [
+    HeaderName::MaxForwards,
+    HeaderName::ContentType,
+    HeaderName::ContentLength,
+];
+
+/// How many headers [`message`] counts: the required ones, the singles, Require and
+/// Proxy-Require.
+const SLOTS: usize = REQUIRED.len() + SINGLES.len() + 2;
+
+/// Each header name's counter in [`message`], by the name's discriminant; `SLOTS` for the
+/// names not counted. The required headers come first, in their order.
+static SLOT: [u8; 256] = {
+    let mut t = [SLOTS as u8; 256];
+    let mut i = 0;
+    while i < REQUIRED.len() {
+        t[REQUIRED[i] as usize] = i as u8;
+        i += 1;
+    }
+    let mut k = 0;
+    while k < SINGLES.len() {
+        t[SINGLES[k] as usize] = (REQUIRED.len() + k) as u8;
+        k += 1;
+    }
+    t[HeaderName::Require as usize] = (SLOTS - 2) as u8;
+    t[HeaderName::ProxyRequire as usize] = (SLOTS - 1) as u8;
+    t
+};
+
 /// What validation decoded, handed on so that matching and answering never decode a header
 /// a second time.
 #[derive(Debug, Clone, Copy)]
@@ -42,65 +73,67 @@ pub struct Checked<'a> {
 /// it decoded.
 pub fn message<'a>(msg: &Message<'a>) -> Result<Checked<'a>, ParseError> {
     let h = msg.headers();
-    // One pass over the index: counts of the headers that matter.
-    let mut seen = [0u8; REQUIRED.len()];
-    let mut singles = [0u8; 3]; // Max-Forwards, Content-Type, Content-Length
-    let (mut has_require, mut has_proxy_require) = (false, false);
-    for f in h.fields() {
-        if let Some(i) = REQUIRED.iter().position(|n| *n == f.name) {
-            seen[i] = seen[i].saturating_add(1);
-        }
-        match f.name {
-            HeaderName::MaxForwards => singles[0] = singles[0].saturating_add(1),
-            HeaderName::ContentType => singles[1] = singles[1].saturating_add(1),
-            HeaderName::ContentLength => singles[2] = singles[2].saturating_add(1),
-            HeaderName::Require => has_require = true,
-            HeaderName::ProxyRequire => has_proxy_require = true,
-            _ => {}
+    let fields = h.fields();
+    // One pass over the index: how many of each header that matters, and where the first
+    // one is.
+    let mut count = [0u8; SLOTS];
+    let mut first = [0usize; SLOTS];
+    for (i, f) in fields.iter().enumerate() {
+        let slot = SLOT[f.name as usize];
+        if usize::from(slot) < SLOTS {
+            let n = &mut count[usize::from(slot)];
+            if *n == 0 {
+                first[usize::from(slot)] = i;
+            }
+            *n = n.saturating_add(1);
         }
     }
     for (i, name) in REQUIRED.iter().enumerate() {
-        match seen[i] {
+        match count[i] {
             0 => return Err(ParseError::Missing(*name)),
             1 => {}
             _ if *name == HeaderName::Via => {}
             _ => return Err(ParseError::Duplicate(*name)),
         }
     }
-    for (count, name) in singles.iter().zip([
-        HeaderName::MaxForwards,
-        HeaderName::ContentType,
-        HeaderName::ContentLength,
-    ]) {
-        if *count > 1 {
+    for name in SINGLES {
+        if count[usize::from(SLOT[name as usize])] > 1 {
             return Err(ParseError::Duplicate(name));
         }
     }
+    let has_require = count[usize::from(SLOT[HeaderName::Require as usize])] > 0;
+    let has_proxy_require = count[usize::from(SLOT[HeaderName::ProxyRequire as usize])] > 0;
+    // NOTE: every REQUIRED header is present (checked above), so its first index is one of
+    // the fields'.
+    let value = |name: HeaderName| {
+        let at = first[usize::from(SLOT[name as usize])];
+        fields.get(at).map_or(&b""[..], |f| h.value(f))
+    };
     let mut top_via = None;
-    for v in h.all(HeaderName::Via) {
-        for via in Vias::new(v) {
+    let first_via = first[usize::from(SLOT[HeaderName::Via as usize])];
+    let via_fields = fields.get(first_via..).unwrap_or_default();
+    for f in via_fields.iter().filter(|f| f.name == HeaderName::Via) {
+        for via in Vias::new(h.value(f)) {
             let via = via.map_err(|_| ParseError::Invalid(HeaderName::Via))?;
             top_via.get_or_insert(via);
         }
     }
     let top_via = top_via.ok_or(ParseError::Invalid(HeaderName::Via))?;
-    // NOTE: presence of each REQUIRED header was checked above.
-    let get = |n| h.get(n).unwrap_or_default();
-    let from = NameAddr::parse(get(HeaderName::From))
+    let from = NameAddr::parse(value(HeaderName::From))
         .map_err(|_| ParseError::Invalid(HeaderName::From))?;
     let to =
-        NameAddr::parse(get(HeaderName::To)).map_err(|_| ParseError::Invalid(HeaderName::To))?;
-    let call_id = CallId::parse(get(HeaderName::CallId))
+        NameAddr::parse(value(HeaderName::To)).map_err(|_| ParseError::Invalid(HeaderName::To))?;
+    let call_id = CallId::parse(value(HeaderName::CallId))
         .map_err(|_| ParseError::Invalid(HeaderName::CallId))?;
     let cseq =
-        CSeq::parse(get(HeaderName::CSeq)).map_err(|_| ParseError::Invalid(HeaderName::CSeq))?;
-    let max_forwards = match h.get(HeaderName::MaxForwards) {
-        Some(mf) => Some(
-            MaxForwards::parse(mf)
+        CSeq::parse(value(HeaderName::CSeq)).map_err(|_| ParseError::Invalid(HeaderName::CSeq))?;
+    let max_forwards = match count[usize::from(SLOT[HeaderName::MaxForwards as usize])] {
+        0 => None,
+        _ => Some(
+            MaxForwards::parse(value(HeaderName::MaxForwards))
                 .map_err(|_| ParseError::Invalid(HeaderName::MaxForwards))?
                 .0,
         ),
-        None => None,
     };
     let present = [
         (HeaderName::Require, has_require),
@@ -131,4 +164,72 @@ pub fn message<'a>(msg: &Message<'a>) -> Result<Checked<'a>, ParseError> {
         has_require,
         has_proxy_require,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::sip::message::Framing;
+
+    const HEAD: &str = "OPTIONS sip:a@b SIP/2.0\r\n";
+    const GOOD: [&str; 5] = [
+        "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n",
+        "From: <sip:a@b>;tag=1\r\n",
+        "To: <sip:c@d>\r\n",
+        "Call-ID: x\r\n",
+        "CSeq: 1 OPTIONS\r\n",
+    ];
+
+    fn check(lines: &[&str]) -> Result<(), ParseError> {
+        let text = format!("{HEAD}{}\r\n", lines.concat());
+        let msg = Message::parse(text.as_bytes(), Framing::Datagram).unwrap();
+        message(&msg).map(|_| ())
+    }
+
+    #[test]
+    fn missing_and_repeated_headers_are_reported_in_order() {
+        assert_eq!(check(&GOOD), Ok(()));
+        // Missing From is reported before the repeated To, whatever the line order.
+        let lines = [GOOD[2], GOOD[0], GOOD[2], GOOD[3], GOOD[4]];
+        assert_eq!(check(&lines), Err(ParseError::Missing(HeaderName::From)));
+        let lines = [GOOD[0], GOOD[1], GOOD[2], GOOD[2], GOOD[3], GOOD[4]];
+        assert_eq!(check(&lines), Err(ParseError::Duplicate(HeaderName::To)));
+        let mut lines = GOOD.to_vec();
+        lines.extend(["Content-Type: a/b\r\n", "Max-Forwards: 1\r\n"]);
+        lines.extend(["Content-Type: a/b\r\n", "Max-Forwards: 2\r\n"]);
+        assert_eq!(
+            check(&lines),
+            Err(ParseError::Duplicate(HeaderName::MaxForwards))
+        );
+        // Any number of Via lines; every one of them is checked.
+        let mut lines = GOOD.to_vec();
+        lines.push("v: SIP/2.0/TCP h2, SIP/2.0/UDP h3\r\n");
+        assert_eq!(check(&lines), Ok(()));
+        lines.push("Via: SIP/2.0/UDP h4;;\r\n");
+        assert_eq!(check(&lines), Err(ParseError::Invalid(HeaderName::Via)));
+        let mut lines = GOOD.to_vec();
+        lines.push("Max-Forwards: 256\r\n");
+        assert_eq!(
+            check(&lines),
+            Err(ParseError::Invalid(HeaderName::MaxForwards))
+        );
+        let mut lines = GOOD.to_vec();
+        lines.push("Require: a, ,b\r\n");
+        assert_eq!(check(&lines), Err(ParseError::Invalid(HeaderName::Require)));
+    }
+
+    #[test]
+    fn the_top_via_and_the_first_of_each_header_are_decoded() {
+        let mut lines = vec!["Via: SIP/2.0/TCP top;branch=z9hG4bKt\r\n"];
+        lines.extend(GOOD);
+        lines.push("Max-Forwards: 7\r\nRequire: timer\r\n");
+        let text = format!("{HEAD}{}\r\n", lines.concat());
+        let msg = Message::parse(text.as_bytes(), Framing::Datagram).unwrap();
+        let c = message(&msg).unwrap();
+        assert_eq!(c.top_via.branch(), Some(&b"z9hG4bKt"[..]));
+        assert_eq!(c.from.tag(), Some(&b"1"[..]));
+        assert_eq!(c.call_id, b"x");
+        assert_eq!((c.cseq.seq, c.max_forwards), (1, Some(7)));
+        assert!(c.has_require && !c.has_proxy_require);
+    }
 }

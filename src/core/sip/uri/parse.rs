@@ -152,16 +152,20 @@ impl<'a> Uri<'a> {
 /// second `:`, so one scan of each finds that `@` if the userinfo is well formed; if the scans
 /// stop anywhere else and an `@` still follows within the URI (before any `>`, which no URI
 /// holds), the userinfo holds a byte it may not.
-#[inline]
+///
+/// The scans hold neither `@` nor `>`, so where they stop at a `>` or at the end, no `@` is
+/// left to look for.
+#[inline(always)]
 fn userinfo_end(s: &[u8], at: usize) -> Result<usize, Invalid> {
     let user_end = escaped_span_from(s, at, USER);
-    let end = match s.get(user_end) {
-        Some(b'@') => Some(user_end),
+    let (end, stop) = match s.get(user_end) {
+        Some(b'@') => (Some(user_end), user_end),
         Some(b':') => {
             let password_end = escaped_span_from(s, user_end + 1, PASSWORD);
-            (s.get(password_end) == Some(&b'@')).then_some(password_end)
+            let end = (s.get(password_end) == Some(&b'@')).then_some(password_end);
+            (end, password_end)
         }
-        _ => None,
+        _ => (None, user_end),
     };
     if let Some(end) = end {
         // The user part may not be empty.
@@ -171,8 +175,12 @@ fn userinfo_end(s: &[u8], at: usize) -> Result<usize, Invalid> {
             Ok(end + 1)
         };
     }
-    // NOTE: user_end <= s.len() (escaped_span_from).
-    let after = &s[user_end..];
+    // NOTE: stop <= s.len() (escaped_span_from).
+    let after = &s[stop..];
+    match after.first() {
+        None | Some(b'>') => return Ok(at),
+        Some(_) => {}
+    }
     match memchr2(b'@', b'>', after).and_then(|k| after.get(k)) {
         Some(b'@') => Err(Invalid),
         _ => Ok(at),
