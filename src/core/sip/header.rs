@@ -191,17 +191,6 @@ pub(crate) const fn fold_word(x: u64) -> u64 {
     x | ((x >> 1) & (ONES * 0x20))
 }
 
-/// The mask of the bytes of word `k` that belong to a name of `n` bytes.
-#[inline(always)]
-pub(crate) const fn word_mask(n: usize, k: usize) -> u64 {
-    let left = n.saturating_sub(8 * k);
-    if left >= 8 {
-        u64::MAX
-    } else {
-        (1u64 << (8 * left)) - 1
-    }
-}
-
 /// A known name as [`NameWords`], lower case.
 const fn key(name: &[u8]) -> NameWords {
     let mut w = [0u64; 3];
@@ -213,8 +202,8 @@ const fn key(name: &[u8]) -> NameWords {
     w
 }
 
-/// Classifies a name of `n` bytes from its folded words (see [`fold_word`]), each masked to
-/// the name's bytes (see [`word_mask`]). One jump on the length, then a compare of the words
+/// Classifies a name of `n` bytes from its folded words (see [`fold_word`]), the bytes past
+/// the name zero. One jump on the length, then a compare of the words
 /// for each known name of that length.
 macro_rules! by_length {
     ($n:expr, $w:expr; $($len:literal => [$($lit:literal => $h:ident),+ $(,)?]),+ $(,)?) => {{
@@ -265,8 +254,8 @@ impl HeaderName {
         COMPACT[usize::from(b)]
     }
 
-    /// Classifies a name of `n` bytes, 2 or more, given as folded, masked words (see
-    /// [`fold_word`], [`word_mask`]); a compact form has one byte and is looked up alone.
+    /// Classifies a name of `n` bytes, 2 or more, given as folded words (see
+    /// [`fold_word`]) with the bytes past the name zero; a compact form has one byte and is looked up alone.
     #[inline(always)]
     pub(crate) fn from_words(n: usize, w: &NameWords) -> HeaderName {
         by_length!(n, w;

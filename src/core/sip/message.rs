@@ -11,10 +11,12 @@ use memchr::{memchr, memchr2};
 use smallvec::SmallVec;
 
 use super::error::ParseError;
-use super::header::{fold_word, word_mask, HeaderName};
+use super::header::{fold_word, HeaderName};
 use super::method::Method;
 use super::text::is_token_char as is_token;
-use super::text::{bytes_below, bytes_equal, first_flagged, is_lws, span_from, word_at, TOKEN};
+use super::text::{
+    bytes_below, bytes_equal, first_flagged, is_lws, span, span_from, word_at, TOKEN,
+};
 
 /// Header lines indexed without touching the heap.
 pub const INLINE_HEADERS: usize = 32;
@@ -55,14 +57,14 @@ impl Span {
     }
 }
 
-/// One header line: its classified name and where its name and value sit. A folded value
-/// spans its continuation lines (the CRLFs inside are LWS to every decoder).
+/// One header line: its classified name and where the line and its value sit. The name is
+/// the run of token bytes the line starts with (see [`Headers::name`]). A folded value spans
+/// its continuation lines (the CRLFs inside are LWS to every decoder).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeaderField {
     pub name: HeaderName,
     /// The whole line, from the first name byte to the CRLF (exclusive).
     pub line: Span,
-    pub name_span: Span,
     pub value: Span,
 }
 
@@ -97,10 +99,12 @@ impl<'a> Headers<'a> {
         &self.buf[f.value.range()]
     }
 
-    /// The name of a field as written on the wire.
+    /// The name of a field as written on the wire: the token bytes its line starts with.
     #[inline]
     pub fn name(&self, f: &HeaderField) -> &'a [u8] {
-        &self.buf[f.name_span.range()]
+        let line = &self.buf[f.line.range()];
+        // NOTE: span never passes the end of the line.
+        &line[..span(line, TOKEN)]
     }
 
     /// The value of the first line with this name.
@@ -522,11 +526,71 @@ fn is_version_syntax(v: &[u8]) -> bool {
     !major.is_empty() && !minor.is_empty() && major.iter().chain(minor).all(u8::is_ascii_digit)
 }
 
+/// `SIP/2.0` as folded by [`fold_word`], in the low seven bytes of a word.
+const SIP_2_0: u64 = u64::from_le_bytes(*b"sip/2.0\0");
+
+/// The request line in `buf[line_span]` if it is well formed and its method is shorter than a
+/// word, read a word at a time; `None` for anything else, which [`parse_start_line`] reads
+/// byte by byte. Where it gives a line, it is the line [`parse_start_line`] gives.
+///
+/// The method runs to the first control byte or SP (a known method is a token by
+/// construction; any other is checked), the Request-URI to the next SP, and the version is
+/// compared as one folded word, which matches `SIP/2.0` in any case and nothing else.
+#[inline]
+fn request_line_fast(buf: &[u8], line_span: Span) -> Option<RequestLine<'_>> {
+    let (start, end) = (line_span.start as usize, line_span.end as usize);
+    let line = buf.get(start..end)?;
+    let k = match bytes_below(word_at(buf, start)?, 0x21) {
+        0 => return None,
+        flags => first_flagged(flags),
+    };
+    if k == 0 || line.get(k) != Some(&b' ') {
+        return None;
+    }
+    // NOTE: 0 < k < line.len().
+    let method = Method::from_bytes(&line[..k]);
+    if matches!(method, Method::Other(_)) && span(&line[..k], TOKEN) != k {
+        return None;
+    }
+    let uri_start = start + k + 1;
+    let mut i = uri_start;
+    let uri_end = loop {
+        match bytes_equal(word_at(buf, i)?, b' ') {
+            0 => i += 8,
+            flags => break i + first_flagged(flags),
+        }
+        if i >= end {
+            return None;
+        }
+    };
+    // One SP, then the seven bytes of the version end the line.
+    if uri_end == uri_start || uri_end + 8 != end {
+        return None;
+    }
+    if fold_word(word_at(buf, uri_end + 1)?) & low(7) != SIP_2_0 {
+        return None;
+    }
+    Some(RequestLine {
+        method,
+        uri: buf.get(uri_start..uri_end)?,
+        uri_span: Span::new(uri_start, uri_end),
+    })
+}
+
 fn parse_start_line(buf: &[u8], span: Span) -> (Kind, Result<StartLine<'_>, ParseError>) {
     let line = &buf[span.range()];
     if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/") {
         return (Kind::Response, parse_status_line(line));
     }
+    match request_line_fast(buf, span) {
+        Some(r) => (Kind::Request, Ok(StartLine::Request(r))),
+        None => parse_request_line(buf, span),
+    }
+}
+
+/// The request line in `buf[span]` byte by byte, by the grammar alone.
+fn parse_request_line(buf: &[u8], span: Span) -> (Kind, Result<StartLine<'_>, ParseError>) {
+    let line = &buf[span.range()];
     let method_end = line
         .iter()
         .position(|&b| !is_token(b))
@@ -651,10 +715,11 @@ fn index_headers<'a>(
                 .content_length
                 .get_or_insert(headers.fields.len() as u16);
         }
+        // The name is the run of token bytes the line starts with: Headers::name finds it so.
+        debug_assert_eq!(line.name_end - pos, span(&buf[pos..line.eol], TOKEN));
         headers.fields.push(HeaderField {
             name: line.name,
             line: Span::new(pos, line.eol),
-            name_span: Span::new(pos, line.name_end),
             value: Span::new(line.value_start, line.value_end),
         });
         pos = line.eol + 2;
@@ -720,32 +785,41 @@ fn header_line(buf: &[u8], pos: usize) -> Result<Line, ParseError> {
 /// CR or LF, so the search for the line's end starts after the colon.
 #[inline]
 fn header_line_fast(buf: &[u8], pos: usize) -> Option<Line> {
-    let first = word_at(buf, pos)?;
-    let (mut t, mut x) = (pos, first);
-    loop {
-        let flags = bytes_below(x, 0x21) | bytes_equal(x, b':');
-        if flags != 0 {
-            t += first_flagged(flags);
-            break;
+    // The first three words are kept: they are the words of every known name.
+    let stops = |x: u64| bytes_below(x, 0x21) | bytes_equal(x, b':');
+    let w0 = word_at(buf, pos)?;
+    let (t, name) = match stops(w0) {
+        0 => {
+            let w1 = word_at(buf, pos + 8)?;
+            match stops(w1) {
+                0 => {
+                    let w2 = word_at(buf, pos + 16)?;
+                    match stops(w2) {
+                        0 => (name_end_words(buf, pos + 24)?, HeaderName::Other),
+                        f => {
+                            let n = 16 + first_flagged(f);
+                            let w = [fold_word(w0), fold_word(w1), fold_word(w2) & low(n - 16)];
+                            (pos + n, HeaderName::from_words(n, &w))
+                        }
+                    }
+                }
+                f => {
+                    let n = 8 + first_flagged(f);
+                    let w = [fold_word(w0), fold_word(w1) & low(n - 8), 0];
+                    (pos + n, HeaderName::from_words(n, &w))
+                }
+            }
         }
-        t += 8;
-        x = word_at(buf, t)?;
-    }
-    // NOTE: t <= buf.len(): a flag past the end is on the first byte past it.
-    let n = t - pos;
-    let name = match n {
-        0 => return None,
-        1 => HeaderName::compact(buf[pos]),
-        2..=8 => HeaderName::from_words(n, &[fold_word(first) & word_mask(n, 0), 0, 0]),
-        9..=19 => {
-            // The words start before t <= buf.len(), and buf holds a word (`first`).
-            let word =
-                |k: usize| word_at(buf, pos + 8 * k).map_or(0, |x| fold_word(x) & word_mask(n, k));
-            let third = if n > 16 { word(2) } else { 0 };
-            HeaderName::from_words(n, &[fold_word(first), word(1), third])
-        }
-        _ => HeaderName::Other,
+        f => match first_flagged(f) {
+            0 => return None,
+            1 => (pos + 1, HeaderName::compact(w0 as u8)),
+            n => (
+                pos + n,
+                HeaderName::from_words(n, &[fold_word(w0) & low(n), 0, 0]),
+            ),
+        },
     };
+    // NOTE: t <= buf.len(): a flag past the end is on the first byte past it.
     if name == HeaderName::Other && span_from(buf, pos, TOKEN) < t {
         return None;
     }
@@ -779,6 +853,26 @@ fn header_line_fast(buf: &[u8], pos: usize) -> Option<Line> {
         value_start: vs,
         value_end: ve,
     })
+}
+
+/// The mask of the low `n` bytes of a word, `n` below 8.
+#[inline(always)]
+const fn low(n: usize) -> u64 {
+    (1u64 << (8 * n)) - 1
+}
+
+/// Where a header name longer than three words ends: the first control byte, SP or colon at
+/// or after `buf[i]`, read a word at a time. `None` if the buffer ends first.
+#[inline(never)]
+fn name_end_words(buf: &[u8], mut i: usize) -> Option<usize> {
+    loop {
+        let x = word_at(buf, i)?;
+        let flags = bytes_below(x, 0x21) | bytes_equal(x, b':');
+        if flags != 0 {
+            return Some(i + first_flagged(flags));
+        }
+        i += 8;
+    }
 }
 
 /// Decimal Content-Length (§20.14): digits only, at most `u32::MAX`.
@@ -1076,6 +1170,63 @@ Content-Length: 0\r\n\r\n";
         ) {
             let want = if from > buf.len() { Ok(None) } else { find_crlf_bytes(&buf, from) };
             prop_assert_eq!(find_crlf(&buf, from), want);
+        }
+    }
+
+    fn check_request_line(buf: &[u8]) {
+        let end = (0..buf.len().saturating_sub(1))
+            .find(|&i| buf[i] == b'\r' && buf[i + 1] == b'\n')
+            .unwrap_or(buf.len());
+        let span = Span::new(0, end);
+        if let Some(r) = request_line_fast(buf, span) {
+            assert_eq!(
+                parse_request_line(buf, span),
+                (Kind::Request, Ok(StartLine::Request(r))),
+                "{:?}",
+                String::from_utf8_lossy(buf)
+            );
+        }
+    }
+
+    #[test]
+    fn fast_request_lines_are_the_grammar_s_lines() {
+        for line in [
+            &b"OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: x\r\n\r\n"[..],
+            b"INVITE sip:alice@example.com;transport=tcp SIP/2.0\r\n\r\n",
+            b"ACK sip:a@b sip/2.0\r\n",
+            b"FOO-1 sip:a@b SIP/2.0\r\n\r\n",
+            b"BYE x SIP/2.0\r\n",
+        ] {
+            let end = line.iter().position(|&b| b == b'\r').unwrap();
+            assert!(
+                request_line_fast(line, Span::new(0, end)).is_some(),
+                "{line:?}"
+            );
+            check_request_line(line);
+            for at in 0..line.len() {
+                for b in 0..=255u8 {
+                    let mut buf = line.to_vec();
+                    buf[at] = b;
+                    check_request_line(&buf);
+                }
+                check_request_line(&line[..at]);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        #[test]
+        fn request_shaped_lines_agree(
+            method in "[A-Za-z!%*_+`'~.-]{0,9}|INVITE|OPTIONS|REGISTER|[A-Z]{1,4}[ /:@]",
+            sp in "[ \t]{1,2}",
+            uri in "[a-z:@.;= \t<>]{0,20}",
+            version in "SIP/2\\.0|sip/2\\.0|SiP/2\\.0 |SIP/2\\.1|SIP/20|SIP/2\\.0\t|SIP/2\\.00",
+            tail in "\r\n(\r\n)?|\r|",
+        ) {
+            let line = format!("{method}{sp}{uri} {version}{tail}");
+            check_request_line(line.as_bytes());
         }
     }
 }
