@@ -175,21 +175,11 @@ static COMPACT: [HeaderName; 256] = {
     t
 };
 
+use super::text::fold_word;
+
 /// Bytes of a name packed eight to a little-endian word, three words: the longest known
 /// name has 19 bytes.
 pub(crate) type NameWords = [u64; 3];
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-
-/// Folds the ASCII upper-case letters of a word of name bytes to lower case: bit 5 is set in
-/// every byte whose bit 6 is set. Compared with a lower-case known name (letters and `-`),
-/// the folded byte equals the known byte exactly when the byte is that letter in either
-/// case, or that `-`: a byte with bit 6 set folds to a byte with bit 6 set, which only a
-/// letter has among the known bytes, and a byte with bit 6 clear is left as it is.
-#[inline(always)]
-pub(crate) const fn fold_word(x: u64) -> u64 {
-    x | ((x >> 1) & (ONES * 0x20))
-}
 
 /// A known name as [`NameWords`], lower case.
 const fn key(name: &[u8]) -> NameWords {

@@ -11,11 +11,11 @@ use memchr::{memchr, memchr2};
 use smallvec::SmallVec;
 
 use super::error::ParseError;
-use super::header::{fold_word, HeaderName};
+use super::header::HeaderName;
 use super::method::Method;
 use super::text::is_token_char as is_token;
 use super::text::{
-    bytes_below, bytes_equal, first_flagged, is_lws, span, span_from, word_at, TOKEN,
+    bytes_below, bytes_equal, first_flagged, fold_word, is_lws, span, span_from, word_at, TOKEN,
 };
 
 /// Header lines indexed without touching the heap.

@@ -6,7 +6,7 @@
 use super::error::ParseError;
 use super::header::HeaderName;
 use super::headers::{CSeq, CallId, MaxForwards, NameAddr, OptionTags, Via, Vias};
-use super::message::Message;
+use super::message::{Headers, Message};
 use super::uri::Uri;
 
 /// Headers without which no response can be matched or built (§8.1.1).
@@ -48,6 +48,17 @@ static SLOT: [u8; 256] = {
     t[HeaderName::ProxyRequire as usize] = (SLOTS - 1) as u8;
     t
 };
+
+/// The value of the first line named `name`, one of the counted headers, given where the
+/// first line of each is; empty if there is none.
+#[inline(always)]
+fn first_value<'a>(h: &Headers<'a>, first: &[usize; SLOTS], name: HeaderName) -> &'a [u8] {
+    let at = first[usize::from(SLOT[name as usize])];
+    match h.fields().get(at) {
+        Some(f) => h.buf().get(f.value.range()).unwrap_or_default(),
+        None => b"",
+    }
+}
 
 /// What validation decoded, handed on so that matching and answering never decode a header
 /// a second time.
@@ -105,10 +116,6 @@ pub fn message<'a>(msg: &Message<'a>) -> Result<Checked<'a>, ParseError> {
     let has_proxy_require = count[usize::from(SLOT[HeaderName::ProxyRequire as usize])] > 0;
     // NOTE: every REQUIRED header is present (checked above), so its first index is one of
     // the fields'.
-    let value = |name: HeaderName| {
-        let at = first[usize::from(SLOT[name as usize])];
-        fields.get(at).map_or(&b""[..], |f| h.value(f))
-    };
     let mut top_via = None;
     let first_via = first[usize::from(SLOT[HeaderName::Via as usize])];
     let via_fields = fields.get(first_via..).unwrap_or_default();
@@ -119,18 +126,18 @@ pub fn message<'a>(msg: &Message<'a>) -> Result<Checked<'a>, ParseError> {
         }
     }
     let top_via = top_via.ok_or(ParseError::Invalid(HeaderName::Via))?;
-    let from = NameAddr::parse(value(HeaderName::From))
+    let from = NameAddr::parse(first_value(h, &first, HeaderName::From))
         .map_err(|_| ParseError::Invalid(HeaderName::From))?;
-    let to =
-        NameAddr::parse(value(HeaderName::To)).map_err(|_| ParseError::Invalid(HeaderName::To))?;
-    let call_id = CallId::parse(value(HeaderName::CallId))
+    let to = NameAddr::parse(first_value(h, &first, HeaderName::To))
+        .map_err(|_| ParseError::Invalid(HeaderName::To))?;
+    let call_id = CallId::parse(first_value(h, &first, HeaderName::CallId))
         .map_err(|_| ParseError::Invalid(HeaderName::CallId))?;
-    let cseq =
-        CSeq::parse(value(HeaderName::CSeq)).map_err(|_| ParseError::Invalid(HeaderName::CSeq))?;
+    let cseq = CSeq::parse(first_value(h, &first, HeaderName::CSeq))
+        .map_err(|_| ParseError::Invalid(HeaderName::CSeq))?;
     let max_forwards = match count[usize::from(SLOT[HeaderName::MaxForwards as usize])] {
         0 => None,
         _ => Some(
-            MaxForwards::parse(value(HeaderName::MaxForwards))
+            MaxForwards::parse(first_value(h, &first, HeaderName::MaxForwards))
                 .map_err(|_| ParseError::Invalid(HeaderName::MaxForwards))?
                 .0,
         ),

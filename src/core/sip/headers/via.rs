@@ -11,8 +11,8 @@ use core::fmt;
 use std::net::IpAddr;
 
 use crate::core::sip::text::{
-    digits_u16_from, name_is, param_at, parse_u16, parse_u8, skip_lws_from, span_from, Invalid,
-    ParamAt, Params, TOKEN,
+    digits_u16_from, fold_word, name_is, param_at, parse_u16, parse_u8, skip_lws_from, span_from,
+    Invalid, ParamAt, Params, TOKEN,
 };
 use crate::core::sip::uri::{host_prefix, parse_ip, Host, HostAddr, Transport};
 
@@ -246,13 +246,12 @@ impl fmt::Debug for Via<'_> {
 /// is recognised without a scan.
 #[inline]
 fn sent_protocol_end(s: &[u8], at: usize) -> Result<(usize, usize), Invalid> {
+    /// `SIP/2.0/` folded (see [`fold_word`]): one compare matches it in any case.
+    const SIP_2_0_SLASH: u64 = u64::from_le_bytes(*b"sip/2.0/");
     let mut i = at;
-    match s.get(at..).unwrap_or_default() {
-        [a, b, c, b'/', b'2', b'.', b'0', b'/', ..]
-            if a | 0x20 == b's' && b | 0x20 == b'i' && c | 0x20 == b'p' =>
-        {
-            i += 8;
-        }
+    let word = s.get(at..).and_then(<[u8]>::first_chunk::<8>);
+    match word.map(|w| fold_word(u64::from_le_bytes(*w))) {
+        Some(SIP_2_0_SLASH) => i += 8,
         _ => {
             let (start, end) = token_at(s, i)?;
             // NOTE: start < end <= s.len() (token_at).

@@ -34,6 +34,16 @@ pub(crate) const fn bytes_equal(x: u64, b: u8) -> u64 {
     zero_bytes(x ^ (ONES * b as u64))
 }
 
+/// Folds the ASCII upper-case letters of a word to lower case: bit 5 is set in every byte
+/// whose bit 6 is set. Compared with a word of lower-case letters, digits and `-./:+`, the
+/// folded byte equals the wanted byte exactly when the byte is that letter in either case,
+/// or that other byte: a byte with bit 6 set folds to a byte with bit 6 set, which among the
+/// wanted bytes only a letter has, and a byte with bit 6 clear is left as it is.
+#[inline(always)]
+pub(crate) const fn fold_word(x: u64) -> u64 {
+    x | ((x >> 1) & (ONES * 0x20))
+}
+
 /// The eight bytes of `s` from `s[i]` as a little-endian word. Fewer than eight left: the
 /// last eight of `s` shifted down so that `s[i]` is the lowest byte, the bytes past the end
 /// reading as zero. `None` if `i` is past the end or `s` is shorter than eight bytes.
