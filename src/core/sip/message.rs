@@ -684,6 +684,8 @@ fn index_headers<'a>(
     mut pos: usize,
     headers: &mut Headers<'a>,
 ) -> Result<usize, ParseError> {
+    // How many fields are indexed, kept here so that the bound is one compare.
+    let mut count = headers.fields.len();
     loop {
         let Some(&first) = buf.get(pos) else {
             return Err(ParseError::Unterminated);
@@ -706,14 +708,13 @@ fn index_headers<'a>(
             Some(line) => line,
             None => header_line(buf, pos)?,
         };
-        if headers.fields.len() == MAX_HEADERS {
+        if count == MAX_HEADERS {
             return Err(ParseError::TooManyHeaders);
         }
         if line.name == HeaderName::ContentLength {
             headers.content_lengths = headers.content_lengths.saturating_add(1);
-            headers
-                .content_length
-                .get_or_insert(headers.fields.len() as u16);
+            // NOTE: count < MAX_HEADERS <= u16::MAX.
+            headers.content_length.get_or_insert(count as u16);
         }
         // The name is the run of token bytes the line starts with: Headers::name finds it so.
         debug_assert_eq!(line.name_end - pos, span(&buf[pos..line.eol], TOKEN));
@@ -722,6 +723,7 @@ fn index_headers<'a>(
             line: Span::new(pos, line.eol),
             value: Span::new(line.value_start, line.value_end),
         });
+        count += 1;
         pos = line.eol + 2;
     }
 }
@@ -823,13 +825,20 @@ fn header_line_fast(buf: &[u8], pos: usize) -> Option<Line> {
     if name == HeaderName::Other && span_from(buf, pos, TOKEN) < t {
         return None;
     }
-    let mut colon = t;
-    while buf.get(colon).is_some_and(|&b| is_wsp(b)) {
-        colon += 1;
-    }
-    if buf.get(colon) != Some(&b':') {
-        return None;
-    }
+    // The colon follows the name at once, or after SP / HT.
+    let colon = match buf.get(t) {
+        Some(b':') => t,
+        _ => {
+            let mut colon = t;
+            while buf.get(colon).is_some_and(|&b| is_wsp(b)) {
+                colon += 1;
+            }
+            if buf.get(colon) != Some(&b':') {
+                return None;
+            }
+            colon
+        }
+    };
     let mut eol = find_crlf(buf, colon + 1).ok()??;
     while buf.get(eol + 2).is_some_and(|&b| is_wsp(b)) {
         eol = find_crlf(buf, eol + 2).ok()??;

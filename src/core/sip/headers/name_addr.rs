@@ -132,7 +132,10 @@ impl<'a> NameAddr<'a> {
         let start = skip_lws_from(s, at);
         // NOTE: every index below is checked against s.len() before it slices: by get(), by
         // the scanners (which never pass the end), or by a search that found a byte there.
-        let uri_start = if s.get(start) == Some(&b'"') {
+        let uri_start = if s.get(start) == Some(&b'<') {
+            // The common form: no display name.
+            start
+        } else if s.get(start) == Some(&b'"') {
             let end = start + quoted_string_len(&s[start..])?;
             self.display_len = end - start;
             skip_lws_from(s, end)
