@@ -396,7 +396,7 @@ pub(crate) fn param_at(s: &[u8], i: usize) -> Result<Option<ParamAt<'_>>, Invali
 /// an `=`, a token value, none of them next to LWS. `None` for any other parameter, which
 /// [`param_at_lws`] reads; where it gives one, it is the one [`param_at_lws`] gives.
 #[inline(always)]
-fn param_at_tight(s: &[u8], i: usize) -> Option<ParamAt<'_>> {
+pub(crate) fn param_at_tight(s: &[u8], i: usize) -> Option<ParamAt<'_>> {
     if s.get(i) != Some(&b';') {
         return None;
     }
@@ -613,6 +613,37 @@ mod tests {
         let tail = br#";a="x;y\"z";b"#;
         assert_eq!(Params::new(tail).count(), 2);
         assert!(Params::new(tail).validate().is_ok());
+    }
+
+    #[test]
+    fn parameter_names_compare_as_byte_by_byte() {
+        let reference = |name: &[u8], lower: &[u8]| {
+            name.len() == lower.len() && name.iter().zip(lower).all(|(&a, &b)| a | 0x20 == b)
+        };
+        for lower in [
+            &b"q"[..],
+            b"lr",
+            b"tag",
+            b"user",
+            b"rport",
+            b"branch",
+            b"expires",
+            b"received",
+            b"temp-gruu",
+            b"+sip.instance",
+            b"phone-context-x.y",
+        ] {
+            for at in 0..lower.len() {
+                for b in 0..=255u8 {
+                    let mut name = lower.to_vec();
+                    name[at] = b;
+                    assert_eq!(name_is(&name, lower), reference(&name, lower), "{name:?}");
+                }
+            }
+            let upper = lower.to_ascii_uppercase();
+            assert!(name_is(&upper, lower));
+            assert!(!name_is(&upper[1..], lower));
+        }
     }
 
     #[test]
