@@ -123,10 +123,19 @@ pub struct TcpConfig {
     pub max_message: usize,
     /// Connections each shard holds at most; one accepted beyond that is closed at once.
     pub max_connections: usize,
+    /// Connections each shard accepts from one IP address at most; one more is closed at once.
+    pub max_connections_per_ip: usize,
     /// A connection that carries no bytes either way for this long is closed.
     pub idle_timeout_secs: u64,
     /// A connection that started a message must finish its header section within this long.
     pub header_timeout_secs: u64,
+    /// A kept flow (one Drongo opened, or one the core keeps) that has sent nothing for this
+    /// long gets a double-CRLF ping (RFC 5626 §4.4.1); 0 sends none.
+    pub keepalive_interval_secs: u64,
+    /// A pinged flow that sends nothing back within this long is closed.
+    pub keepalive_timeout_secs: u64,
+    /// An outbound connection not established within this long fails.
+    pub connect_timeout_secs: u64,
 }
 
 impl TimersConfig {
@@ -209,12 +218,21 @@ impl Config {
         let _ = if self.tcp.enabled {
             writeln!(
                 out,
-                "tcp: max_message {}, max_connections {} per shard, idle_timeout {} s, \
-                 header_timeout {} s",
+                "tcp: max_message {}, max_connections {} per shard ({} per IP), \
+                 idle_timeout {} s, header_timeout {} s, keepalive {}, connect_timeout {} s",
                 bytes(self.tcp.max_message),
                 self.tcp.max_connections,
+                self.tcp.max_connections_per_ip,
                 self.tcp.idle_timeout_secs,
-                self.tcp.header_timeout_secs
+                self.tcp.header_timeout_secs,
+                match self.tcp.keepalive_interval_secs {
+                    0 => "off".to_owned(),
+                    every => format!(
+                        "every {every} s, timeout {} s",
+                        self.tcp.keepalive_timeout_secs
+                    ),
+                },
+                self.tcp.connect_timeout_secs
             )
         } else {
             writeln!(out, "tcp: off")
@@ -356,8 +374,12 @@ impl Default for TcpConfig {
             enabled: true,
             max_message: 65535,
             max_connections: 16384,
+            max_connections_per_ip: 256,
             idle_timeout_secs: 600,
             header_timeout_secs: 10,
+            keepalive_interval_secs: 120,
+            keepalive_timeout_secs: 10,
+            connect_timeout_secs: 10,
         }
     }
 }
@@ -432,10 +454,19 @@ mod tests {
             (
                 c.tcp.max_message,
                 c.tcp.max_connections,
+                c.tcp.max_connections_per_ip,
                 c.tcp.idle_timeout_secs,
                 c.tcp.header_timeout_secs
             ),
-            (65535, 16384, 600, 10)
+            (65535, 16384, 256, 600, 10)
+        );
+        assert_eq!(
+            (
+                c.tcp.keepalive_interval_secs,
+                c.tcp.keepalive_timeout_secs,
+                c.tcp.connect_timeout_secs
+            ),
+            (120, 10, 10)
         );
     }
 
@@ -468,8 +499,12 @@ mod tests {
             enabled = false
             max_message = 131072
             max_connections = 1000
+            max_connections_per_ip = 32
             idle_timeout_secs = 120
             header_timeout_secs = 5
+            keepalive_interval_secs = 30
+            keepalive_timeout_secs = 5
+            connect_timeout_secs = 3
             "#,
         )
         .unwrap();
@@ -507,8 +542,12 @@ mod tests {
                     enabled: false,
                     max_message: 128 << 10,
                     max_connections: 1000,
+                    max_connections_per_ip: 32,
                     idle_timeout_secs: 120,
                     header_timeout_secs: 5,
+                    keepalive_interval_secs: 30,
+                    keepalive_timeout_secs: 5,
+                    connect_timeout_secs: 3,
                 },
             }
         );
@@ -931,6 +970,28 @@ mod tests {
             "tcp.header_timeout_secs",
             "10 is longer than tcp.idle_timeout_secs (5)",
         );
+        rejects(
+            "tcp.max_connections_per_ip = 0",
+            "tcp.max_connections_per_ip",
+            "0 is out of range 1..=1000000",
+        );
+        rejects(
+            "tcp.keepalive_interval_secs = 86401",
+            "tcp.keepalive_interval_secs",
+            "86401 is out of range 0..=86400",
+        );
+        rejects(
+            "tcp.keepalive_timeout_secs = 0",
+            "tcp.keepalive_timeout_secs",
+            "0 is out of range 1..=3600",
+        );
+        rejects(
+            "tcp.connect_timeout_secs = 601",
+            "tcp.connect_timeout_secs",
+            "601 is out of range 1..=600",
+        );
+        let off = Config::from_toml_str("tcp.keepalive_interval_secs = 0").unwrap();
+        assert_eq!(off.tcp.keepalive_interval_secs, 0);
     }
 
     #[test]
@@ -988,8 +1049,9 @@ mod tests {
         );
         assert!(
             summary.contains(
-                "tcp: max_message 65535 bytes, max_connections 16384 per shard, \
-                 idle_timeout 600 s, header_timeout 10 s"
+                "tcp: max_message 65535 bytes, max_connections 16384 per shard (256 per IP), \
+                 idle_timeout 600 s, header_timeout 10 s, keepalive every 120 s, timeout 10 s, \
+                 connect_timeout 10 s"
             ),
             "{summary}"
         );

@@ -16,6 +16,12 @@ pub const BUFFER_RANGE: std::ops::RangeInclusive<usize> = (64 << 10)..=(1 << 30)
 pub const MAX_MESSAGE_RANGE: std::ops::RangeInclusive<usize> = (1 << 10)..=(16 << 20);
 /// `tcp.max_connections` bounds, per shard.
 pub const MAX_CONNECTIONS_RANGE: std::ops::RangeInclusive<usize> = 1..=1_000_000;
+/// `tcp.keepalive_interval_secs` bounds: 0 (no pings) up to a day.
+pub const KEEPALIVE_INTERVAL_RANGE: std::ops::RangeInclusive<u64> = 0..=86_400;
+/// `tcp.keepalive_timeout_secs` bounds: up to an hour.
+pub const KEEPALIVE_TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 1..=3_600;
+/// `tcp.connect_timeout_secs` bounds: up to ten minutes, past Linux's own SYN retries.
+pub const CONNECT_TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 1..=600;
 /// `tcp.idle_timeout_secs` bounds: up to a day.
 pub const IDLE_TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 1..=86_400;
 /// `tcp.header_timeout_secs` bounds: up to an hour.
@@ -208,9 +214,29 @@ impl TcpConfig {
             &MAX_CONNECTIONS_RANGE,
         )?;
         in_range(
+            "tcp.max_connections_per_ip",
+            self.max_connections_per_ip,
+            &MAX_CONNECTIONS_RANGE,
+        )?;
+        in_range(
             "tcp.idle_timeout_secs",
             self.idle_timeout_secs,
             &IDLE_TIMEOUT_RANGE,
+        )?;
+        in_range(
+            "tcp.keepalive_interval_secs",
+            self.keepalive_interval_secs,
+            &KEEPALIVE_INTERVAL_RANGE,
+        )?;
+        in_range(
+            "tcp.keepalive_timeout_secs",
+            self.keepalive_timeout_secs,
+            &KEEPALIVE_TIMEOUT_RANGE,
+        )?;
+        in_range(
+            "tcp.connect_timeout_secs",
+            self.connect_timeout_secs,
+            &CONNECT_TIMEOUT_RANGE,
         )?;
         in_range(
             "tcp.header_timeout_secs",

@@ -21,6 +21,7 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
+use crate::core::flow::{self, ConnCommand, TransportError};
 use crate::core::ids::{self, Rng};
 use crate::core::sip::error::{DropReason, Effect, ParseError};
 use crate::core::sip::header::HeaderName;
@@ -70,8 +71,13 @@ pub struct ConnId(pub u64);
 pub enum Flow {
     /// A UDP datagram.
     Udp,
-    /// A stream connection owned by this shard's shell.
+    /// A stream connection owned by this shard's shell. A response whose connection has
+    /// closed goes to the transmit's `remote` over a new one (§18.2.2).
     Stream(ConnId),
+    /// Over TCP to the transmit's `remote`, from its `local` address: on an open connection
+    /// to that address (one Drongo opened, one the peer opened from it, or one aliased to it
+    /// with RFC 5923 `alias`), else on one connection the shell opens for it.
+    Tcp,
 }
 
 /// Where a message came from (and where a server transaction's responses go).
@@ -91,6 +97,9 @@ pub struct Transmit {
     pub local: SocketAddr,
     pub remote: SocketAddr,
     pub payload: Vec<u8>,
+    /// Opaque to the shell: comes back in [`TransportError::Undelivered`] when the message
+    /// cannot be delivered. 0 when nothing waits on the message.
+    pub token: u64,
 }
 
 /// Counters a shard keeps about its own work. Plain integers: only the owning shard writes.
@@ -113,6 +122,10 @@ pub struct ShardStats {
     pub absorbed: u64,
     /// Responses sent again by server transactions (retransmitted requests, Timer G).
     pub resent: u64,
+    /// Messages the shell reported it could not deliver ([`TransportError::Undelivered`]).
+    pub undelivered: u64,
+    /// Kept flows the shell reported ended ([`TransportError::FlowFailed`]).
+    pub flows_failed: u64,
 }
 
 impl ShardStats {
@@ -169,6 +182,8 @@ pub struct Shard {
     rebuilding: bool,
     /// Where a response's rewritten top Via is written (kept to reuse its allocation).
     via_scratch: Vec<u8>,
+    /// Connection commands for the shell ([`Shard::poll_conn_command`]).
+    commands: VecDeque<ConnCommand>,
 }
 
 impl Shard {
@@ -189,6 +204,7 @@ impl Shard {
             pending: None,
             rebuilding: false,
             via_scratch: Vec::new(),
+            commands: VecDeque::new(),
         }
     }
 
@@ -275,6 +291,12 @@ impl Shard {
             }
             Some(method) => {
                 self.stats.requests += 1;
+                if let (Flow::Stream(conn), Some(sent_by)) =
+                    (src.flow, flow::alias(&checked.top_via, src.remote))
+                {
+                    self.commands
+                        .push_back(ConnCommand::Alias { conn, sent_by });
+                }
                 self.handle_request(src, &msg, &checked, method);
             }
         }
@@ -304,6 +326,26 @@ impl Shard {
     /// Next datagram to send, if any.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
+    }
+
+    /// Next connection command for the shell, if any.
+    pub fn poll_conn_command(&mut self) -> Option<ConnCommand> {
+        self.commands.pop_front()
+    }
+
+    /// Asks the shell to keep connection `conn` open with keep-alives (RFC 5626 §4.4.1).
+    pub fn keep_connection(&mut self, conn: ConnId) {
+        self.commands.push_back(ConnCommand::KeepAlive(conn));
+    }
+
+    /// The shell could not deliver a message or keep a flow. Nothing waits on either yet (no
+    /// client transactions or registrations), so both are counted.
+    pub fn handle_transport_error(&mut self, now: Instant, error: TransportError) {
+        self.now = Some(now);
+        match error {
+            TransportError::Undelivered { .. } => self.stats.undelivered += 1,
+            TransportError::FlowFailed { .. } => self.stats.flows_failed += 1,
+        }
     }
 
     /// The earliest instant at which [`Shard::handle_timeout`] must be called.
@@ -415,7 +457,7 @@ impl Shard {
         }
         let reliability = match src.flow {
             Flow::Udp => Reliability::Unreliable,
-            Flow::Stream(_) => Reliability::Reliable,
+            Flow::Stream(_) | Flow::Tcp => Reliability::Reliable,
         };
         // §9.2: a CANCEL whose INVITE transaction is live (already answered, so nothing to
         // cancel) gets 200; one matching nothing gets 481.
@@ -632,6 +674,7 @@ impl Shard {
                         local: route.local,
                         remote: route.remote,
                         payload: out,
+                        token: 0,
                     }),
                     None => self.recycle(out),
                 }
@@ -641,6 +684,7 @@ impl Shard {
                 local: route.local,
                 remote: route.remote,
                 payload: out,
+                token: 0,
             }),
         }
     }
@@ -649,9 +693,10 @@ impl Shard {
     fn response_destination(&self, src: Source, via: Option<&Via<'_>>) -> Option<SocketAddr> {
         let remote = src.remote;
         let Some(via) = via else { return Some(remote) };
-        if matches!(src.flow, Flow::Stream(_)) {
-            // The connection the request came on; the shell falls back to §18.2.2 if closed.
-            return Some(remote);
+        if matches!(src.flow, Flow::Stream(_) | Flow::Tcp) {
+            // The connection the request came on; the address is where the shell opens a new
+            // one if that has closed (§18.2.2).
+            return Some(flow::stream_fallback(via, remote));
         }
         if self.config.symmetric_response || via.rport().is_some() {
             return Some(remote);
@@ -772,6 +817,7 @@ fn send_event(
                 local: route.local,
                 remote: route.remote,
                 payload,
+                token: 0,
             });
             true
         }

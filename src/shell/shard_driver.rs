@@ -37,6 +37,7 @@
 use super::stats::{LogThrottle, ShardCounters};
 use super::tcp::{self, Tcp, TcpSettings};
 use super::udp::{RxBatch, TxBatch};
+use crate::core::flow::{ConnCommand, TransportError};
 use crate::core::shard::{ConnId, Flow, Shard, ShardConfig, Transmit};
 use futures_lite::future;
 use futures_lite::AsyncReadExt;
@@ -89,6 +90,13 @@ pub(crate) trait SansIo {
     fn poll_transmit(&mut self) -> Option<Transmit>;
     fn poll_timeout(&self) -> Option<Instant>;
     fn recycle(&mut self, buf: Vec<u8>);
+    /// The transport could not deliver a message or keep a flow.
+    fn handle_transport_error(&mut self, now: Instant, error: TransportError) {
+        let _ = (now, error);
+    }
+    fn poll_conn_command(&mut self) -> Option<ConnCommand> {
+        None
+    }
 }
 
 impl SansIo for Shard {
@@ -122,6 +130,12 @@ impl SansIo for Shard {
     }
     fn recycle(&mut self, buf: Vec<u8>) {
         Shard::recycle(self, buf)
+    }
+    fn handle_transport_error(&mut self, now: Instant, error: TransportError) {
+        Shard::handle_transport_error(self, now, error)
+    }
+    fn poll_conn_command(&mut self) -> Option<ConnCommand> {
+        Shard::poll_conn_command(self)
     }
 }
 
@@ -173,6 +187,7 @@ pub(crate) async fn run<S: SansIo + 'static>(
         )));
     }
     tasks.push(glommio::spawn_local(timer_loop(driver.clone())));
+    tasks.push(glommio::spawn_local(tcp::chores(driver.clone())));
 
     let mut byte = [0u8; 1];
     match stop.read(&mut byte).await {
@@ -370,18 +385,20 @@ impl<S: SansIo> Driver<S> {
         }
     }
 
-    /// Moves every pending transmit out of the shard into `out`.
+    /// Moves every pending transmit out of the shard into `out`, and carries out its
+    /// connection commands.
     pub(super) fn drain(&self, shard: &mut S, out: &mut Outbox) {
         loop {
             match catch_unwind(AssertUnwindSafe(|| shard.poll_transmit())) {
                 Ok(Some(t)) => out.pending.push(t),
-                Ok(None) => return,
+                Ok(None) => break,
                 Err(payload) => {
                     self.panicked("poll_transmit", None, &*payload);
-                    return;
+                    break;
                 }
             }
         }
+        self.conn_commands(shard);
     }
 
     /// Wakes the timer task if the shard's deadline is now earlier than the one it sleeps on.
@@ -461,8 +478,8 @@ impl<S: SansIo> Driver<S> {
     pub(super) async fn flush(&self, out: &mut Outbox) {
         out.pending.retain_mut(|t| match t.flow {
             Flow::Udp => true,
-            Flow::Stream(conn) => {
-                self.route_stream(conn, std::mem::take(&mut t.payload));
+            Flow::Stream(_) | Flow::Tcp => {
+                self.route_tcp(t);
                 false
             }
         });
@@ -709,6 +726,7 @@ mod tests {
                     local,
                     remote,
                     payload: vec![i; 20],
+                    token: 0,
                 });
             }
             let stranger: SocketAddr = "127.0.0.2:5060".parse().unwrap();
@@ -717,6 +735,7 @@ mod tests {
                 local: stranger,
                 remote,
                 payload: vec![9; 20],
+                token: 0,
             });
             d.flush(&mut out).await;
             assert!(out.pending.is_empty());

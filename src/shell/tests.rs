@@ -36,6 +36,7 @@ impl Echo {
             local,
             remote,
             payload,
+            token: 0,
         });
     }
 

@@ -1,63 +1,74 @@
-//! SIP over TCP (RFC 3261 §18.3) for one shard: its listeners and the connections they accept.
+//! SIP over TCP (RFC 3261 §18.3) for one shard: its listeners, the connections it accepts and
+//! opens, and the pool that finds a connection for a destination.
 //!
 //! Owns, per shard: one SO_REUSEPORT listener per local address (the addresses and port of the
-//! UDP sockets), the table of open connections by [`ConnId`], and one task per connection. A
-//! connection lives on the shard that accepted it (DESIGN §3); its id carries that shard in its
-//! top 16 bits.
+//! UDP sockets), the table of open connections by [`ConnId`], the routes from a remote address
+//! to a connection, the count of accepted connections per source IP, one task per connection
+//! (`session.rs`), and a chores task that starts outbound connections (`connect.rs`) and
+//! reports failures to the shard. A connection lives on the shard that accepted or opened it
+//! (DESIGN §3); its id carries that shard in its top 16 bits.
 //!
-//! A connection task owns its receive buffer (4 KiB, grown on demand up to `tcp.max_message`,
-//! shrunk back once it is empty) and a [`Framer`]. After every read it asks the framer for
-//! frames: a message goes to [`Shard::handle_stream_message`](crate::core::shard::Shard) and the
-//! shard's outputs are drained and sent at once; a double-CRLF ping is answered with a CRLF
-//! pong and a single CRLF is absorbed (RFC 5626 §4.4.1); a framing error closes the
-//! connection, since a stream that lost its framing cannot be resynchronised. The task also
-//! closes the connection when a started header section is not finished within
-//! `tcp.header_timeout_secs`, after `tcp.idle_timeout_secs` without a byte either way, when the
-//! peer closes or resets it, and when the shard stops.
+//! Limits, each closing or refusing only the connection that breaks it, each counted by
+//! reason: `tcp.max_connections` and `tcp.max_connections_per_ip` at accept; `tcp.max_message`,
+//! `tcp.header_timeout_secs` and `tcp.idle_timeout_secs` while a connection is served (see
+//! `session.rs`); the send queue cap below; keep-alive answers on kept flows.
 //!
-//! Sending: the shard driver hands every `Flow::Stream(conn)` transmit to [`Driver::route_stream`].
-//! When the connection's send queue is empty the bytes are written at once with a non-blocking
+//! Sending: the shard driver hands every transmit on a stream flow to [`Driver::route_tcp`].
+//! - `Flow::Stream(conn)` goes on that connection. If it has closed, the transmit's `remote`
+//!   (the request's Via sent-by, see `core::flow::stream_fallback`) is used as for `Flow::Tcp`
+//!   (RFC 3261 §18.2.2).
+//! - `Flow::Tcp` goes on the open connection routed to `remote`: one Drongo opened to it, one
+//!   the peer opened from exactly that address and port, or one the peer aliased to it (RFC
+//!   5923). With none, one outbound connection is registered at once and its bytes queue on it
+//!   while the chores task connects it, so concurrent sends to a new destination share one
+//!   connection. A connect that fails or times out (`tcp.connect_timeout_secs`) reports every
+//!   queued message to the shard as undelivered, with its token.
+//!
+//! When a connection's send queue is empty the bytes are written at once with a non-blocking
 //! `send`; whatever the kernel does not take waits in the queue, which the connection's task
 //! writes as the socket drains. So a slow reader only ever stalls its own connection. The queue
 //! is capped (twice `tcp.max_message`, at least 256 KiB); past the cap the connection is closed
-//! and counted, because a peer that does not read its answers cannot be served. A transmit for a
-//! connection that is gone is dropped and counted; falling back to the Via sent-by (§18.2.2)
-//! belongs to the transport layer that opens outbound connections.
+//! and counted, because a peer that does not read its answers cannot be served.
 //!
 //! Must not: let one connection wait on another, hold a `RefCell` borrow across an `.await`,
 //! grow memory per connection past the caps above, or panic on anything a peer sends.
 
+mod connect;
+#[cfg(test)]
+mod loopback;
+mod session;
+
 use super::shard_driver::{Driver, Outbox, SansIo, Wakeup};
-use super::stats::{frame_error_index, LogThrottle, ShardCounters};
+use super::stats::{LogThrottle, ShardCounters};
 use crate::config::TcpConfig;
-use crate::core::shard::ConnId;
-use crate::core::sip::framer::{Frame, FrameError, Framer, FramerLimits};
-use futures_lite::future;
-use futures_lite::io::{AsyncRead, AsyncWrite};
-use glommio::net::{TcpListener, TcpStream};
-use glommio::timer::Timer;
-use memchr::memmem;
+use crate::core::flow::{ConnCommand, TransportError};
+use crate::core::shard::{ConnId, Flow, Transmit};
+use crate::core::sip::framer::{FrameError, FramerLimits};
+use glommio::net::TcpListener;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
-use std::future::Future;
 use std::io;
-use std::net::{Shutdown, SocketAddr};
+use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, RawFd};
-use std::pin::Pin;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tracing::{debug, warn};
 
 /// Pending connections the kernel queues per listener (it caps this at `net.core.somaxconn`).
 const LISTEN_BACKLOG: i32 = 4096;
 
-/// Receive buffer a connection starts with and returns to once it is empty.
-const INITIAL_RECEIVE: usize = 4096;
+/// The per-shard buffer every connection reads into. A connection keeps its own buffer only
+/// for the part of a message that has not arrived yet.
+const SCRATCH: usize = 64 << 10;
 
 /// Smallest cap on the bytes queued for one connection.
 const MIN_SEND_QUEUE: usize = 256 << 10;
+
+/// Send scratch kept for reuse by the connection tasks; one is in use per message being
+/// answered, so a few cover a shard.
+const OUTBOX_POOL: usize = 8;
 
 /// Pause after a failed accept (e.g. out of file descriptors) before trying again.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(10);
@@ -68,14 +79,27 @@ const LOG_INTERVAL: Duration = Duration::from_secs(1);
 /// Bits of a [`ConnId`] below the shard number.
 const SEQUENCE_BITS: u32 = 48;
 
+/// A double-CRLF keep-alive ping, and the CRLF pong that answers one (RFC 5626 §4.4.1).
+const PING: &[u8] = b"\r\n\r\n";
+const PONG: &[u8] = b"\r\n";
+
 /// The TCP settings of one shard, from `[tcp]`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct TcpSettings {
-    /// Largest message (header section and body together), and the receive buffer's cap.
+    /// Largest message (header section and body together), and the cap on the bytes a
+    /// connection holds of a message still arriving.
     pub max_message: usize,
+    /// Connections open at once on the shard, past which an accepted one is closed.
     pub max_connections: usize,
+    /// Accepted connections from one IP address on the shard, past which another is closed.
+    pub max_connections_per_ip: usize,
     pub idle_timeout: Duration,
     pub header_timeout: Duration,
+    /// Silence on a kept flow before Drongo pings it; `None`: no pings.
+    pub keepalive_interval: Option<Duration>,
+    /// How long a pinged flow has to send any byte back.
+    pub keepalive_timeout: Duration,
+    pub connect_timeout: Duration,
     /// Cap on the bytes queued for one connection that the kernel has not taken yet.
     pub max_queued: usize,
 }
@@ -85,14 +109,19 @@ impl TcpSettings {
         TcpSettings {
             max_message: config.max_message,
             max_connections: config.max_connections,
+            max_connections_per_ip: config.max_connections_per_ip,
             idle_timeout: Duration::from_secs(config.idle_timeout_secs),
             header_timeout: Duration::from_secs(config.header_timeout_secs),
+            keepalive_interval: (config.keepalive_interval_secs > 0)
+                .then(|| Duration::from_secs(config.keepalive_interval_secs)),
+            keepalive_timeout: Duration::from_secs(config.keepalive_timeout_secs),
+            connect_timeout: Duration::from_secs(config.connect_timeout_secs),
             max_queued: config.max_message.saturating_mul(2).max(MIN_SEND_QUEUE),
         }
     }
 
-    /// Both framer caps are the message cap: the receive buffer, capped at the same size,
-    /// bounds the two together.
+    /// Both framer caps are the message cap; the session's check on the bytes it holds bounds
+    /// the two together.
     fn limits(&self) -> FramerLimits {
         FramerLimits {
             max_header_section: self.max_message,
@@ -125,12 +154,14 @@ pub(crate) fn bind(addr: SocketAddr) -> io::Result<Socket> {
 enum Close {
     /// The peer closed its side.
     PeerClosed,
-    /// The byte stream lost its framing.
+    /// The byte stream lost its framing, or a message passed `tcp.max_message`.
     Framing(FrameError),
     /// A started header section was not finished in time.
     HeaderTimeout,
     /// No byte either way for the idle timeout.
     IdleTimeout,
+    /// A kept flow sent nothing back within the keep-alive timeout after a ping.
+    KeepaliveTimeout,
     /// More bytes waited for the peer than the send queue holds.
     SendOverflow,
     /// A read failed (a reset by the peer, usually).
@@ -148,6 +179,7 @@ impl Close {
             Close::Framing(e) => e.as_str(),
             Close::HeaderTimeout => "header_timeout",
             Close::IdleTimeout => "idle_timeout",
+            Close::KeepaliveTimeout => "keepalive_timeout",
             Close::SendOverflow => "send_overflow",
             Close::ReadError => "read_error",
             Close::WriteError => "write_error",
@@ -159,7 +191,7 @@ impl Close {
     fn flushes(self) -> bool {
         !matches!(
             self,
-            Close::SendOverflow | Close::ReadError | Close::WriteError
+            Close::SendOverflow | Close::ReadError | Close::WriteError | Close::KeepaliveTimeout
         )
     }
 }
@@ -174,16 +206,27 @@ pub(crate) struct Listener {
 /// socket and the receive side; this is the part others reach through the table.
 struct Conn {
     id: ConnId,
-    /// The socket, for the direct write when nothing is queued. Valid while `close` is `None`:
-    /// the task sets `close` before it closes the socket.
-    fd: RawFd,
+    remote: SocketAddr,
+    /// Accepted from a peer (and counted against its IP address), not opened by Drongo.
+    inbound: bool,
+    /// The socket, for the direct write when nothing is queued; -1 until an outbound
+    /// connection is established. Valid while `close` is `None`: the task sets `close` before
+    /// it closes the socket.
+    fd: Cell<RawFd>,
     send: RefCell<SendQueue>,
-    /// Wakes the connection's task: bytes were queued, or `close` was set.
+    /// Wakes the connection's task: bytes were queued, `close` was set, or `kept` changed.
     wake: Wakeup,
     /// Set once the connection must end; nothing is queued or written after that.
     close: Cell<Option<Close>>,
     /// Last time a byte was read or written.
     active: Cell<Instant>,
+    /// Last time a byte was read.
+    heard: Cell<Instant>,
+    /// Kept open with keep-alives instead of the idle timeout ([`ConnCommand::KeepAlive`]);
+    /// outbound connections are kept from the start.
+    kept: Cell<bool>,
+    /// The sent-by address the peer aliased to this connection (RFC 5923), if any.
+    alias: Cell<Option<SocketAddr>>,
 }
 
 impl Conn {
@@ -194,12 +237,22 @@ impl Conn {
         }
         self.wake.notify();
     }
+
+    fn open(&self) -> bool {
+        self.close.get().is_none()
+    }
+}
+
+/// One message waiting for the kernel, with the token its transmit carried.
+struct Queued {
+    bytes: Vec<u8>,
+    token: u64,
 }
 
 /// Bytes the kernel has not taken yet, in order; the front buffer is written from `written`.
 #[derive(Default)]
 struct SendQueue {
-    bufs: VecDeque<Vec<u8>>,
+    bufs: VecDeque<Queued>,
     written: usize,
     /// Bytes still to write, over all buffers.
     queued: usize,
@@ -211,10 +264,26 @@ pub(crate) struct Tcp {
     settings: TcpSettings,
     pub listeners: Vec<Listener>,
     conns: RefCell<HashMap<ConnId, Rc<Conn>>>,
+    /// Which connection a message for a remote address takes: each connection under its
+    /// remote address, and under the address its peer aliased to it. The newest wins.
+    routes: RefCell<HashMap<SocketAddr, ConnId>>,
+    /// Accepted connections open per source IP address.
+    per_ip: RefCell<HashMap<IpAddr, usize>>,
     next_sequence: Cell<u64>,
     stopping: Cell<bool>,
     /// Notified when the last connection is gone while stopping.
     drained: Wakeup,
+    /// The receive scratch, while no task is reading into it.
+    scratch: Cell<Option<Vec<u8>>>,
+    /// Send scratch for the connection tasks, while none uses it.
+    outboxes: RefCell<Vec<Outbox>>,
+    /// Outbound connections registered but not started yet, with the local address to
+    /// connect from, for the chores task.
+    to_connect: RefCell<Vec<(Rc<Conn>, SocketAddr)>>,
+    /// Failures for the shard, for the chores task.
+    to_report: RefCell<Vec<TransportError>>,
+    /// Wakes the chores task.
+    chores: Wakeup,
     log: LogThrottle,
 }
 
@@ -229,19 +298,30 @@ impl Tcp {
                 io: unsafe { TcpListener::from_raw_fd(socket.into_raw_fd()) },
             })
             .collect();
+        Tcp::with_listeners(shard, settings, listeners)
+    }
+
+    fn with_listeners(shard: u16, settings: TcpSettings, listeners: Vec<Listener>) -> Self {
         Tcp {
             shard,
             settings,
             listeners,
             conns: RefCell::new(HashMap::new()),
+            routes: RefCell::new(HashMap::new()),
+            per_ip: RefCell::new(HashMap::new()),
             next_sequence: Cell::new(0),
             stopping: Cell::new(false),
             drained: Wakeup::default(),
+            scratch: Cell::new(None),
+            outboxes: RefCell::new(Vec::new()),
+            to_connect: RefCell::new(Vec::new()),
+            to_report: RefCell::new(Vec::new()),
+            chores: Wakeup::default(),
             log: LogThrottle::new(LOG_INTERVAL),
         }
     }
 
-    /// Open connections.
+    /// Open connections (and outbound ones being opened).
     pub fn len(&self) -> usize {
         self.conns.borrow().len()
     }
@@ -253,17 +333,33 @@ impl Tcp {
         ConnId(u64::from(self.shard) << SEQUENCE_BITS | sequence & ((1 << SEQUENCE_BITS) - 1))
     }
 
-    /// Registers a new connection on socket `fd`.
-    fn open(&self, fd: RawFd) -> Rc<Conn> {
+    /// Accepted connections open from `ip`.
+    fn open_from(&self, ip: IpAddr) -> usize {
+        self.per_ip.borrow().get(&ip).copied().unwrap_or(0)
+    }
+
+    /// Registers a connection to `remote` on socket `fd` (-1 for one still to be opened),
+    /// routed under `remote`.
+    fn open(&self, fd: RawFd, remote: SocketAddr, inbound: bool) -> Rc<Conn> {
+        let now = Instant::now();
         let conn = Rc::new(Conn {
             id: self.mint(),
-            fd,
+            remote,
+            inbound,
+            fd: Cell::new(fd),
             send: RefCell::new(SendQueue::default()),
             wake: Wakeup::default(),
             close: Cell::new(None),
-            active: Cell::new(Instant::now()),
+            active: Cell::new(now),
+            heard: Cell::new(now),
+            kept: Cell::new(!inbound),
+            alias: Cell::new(None),
         });
         self.conns.borrow_mut().insert(conn.id, conn.clone());
+        self.routes.borrow_mut().insert(remote, conn.id);
+        if inbound {
+            *self.per_ip.borrow_mut().entry(remote.ip()).or_insert(0) += 1;
+        }
         conn
     }
 
@@ -271,17 +367,91 @@ impl Tcp {
         self.conns.borrow().get(&id).cloned()
     }
 
-    fn remove(&self, id: ConnId) {
+    /// The open connection a message for `remote` takes, if any.
+    fn route(&self, remote: SocketAddr) -> Option<Rc<Conn>> {
+        let id = *self.routes.borrow().get(&remote)?;
+        self.get(id).filter(|conn| conn.open())
+    }
+
+    /// RFC 5923: requests for `sent_by` may take connection `id`.
+    fn alias(&self, id: ConnId, sent_by: SocketAddr) {
+        let Some(conn) = self.get(id) else { return };
+        if conn.alias.get() == Some(sent_by) || !conn.open() {
+            return;
+        }
+        let mut routes = self.routes.borrow_mut();
+        if let Some(old) = conn.alias.replace(Some(sent_by)) {
+            if routes.get(&old) == Some(&id) {
+                routes.remove(&old);
+            }
+        }
+        routes.insert(sent_by, id);
+    }
+
+    /// Keeps connection `id` open with keep-alives.
+    fn keep(&self, id: ConnId) {
+        if let Some(conn) = self.get(id) {
+            if !conn.kept.replace(true) {
+                conn.wake.notify();
+            }
+        }
+    }
+
+    fn remove(&self, conn: &Conn) {
         let mut conns = self.conns.borrow_mut();
-        conns.remove(&id);
+        conns.remove(&conn.id);
+        let mut routes = self.routes.borrow_mut();
+        for addr in [Some(conn.remote), conn.alias.get()].into_iter().flatten() {
+            if routes.get(&addr) == Some(&conn.id) {
+                routes.remove(&addr);
+            }
+        }
+        if conn.inbound {
+            let mut per_ip = self.per_ip.borrow_mut();
+            if let Some(n) = per_ip.get_mut(&conn.remote.ip()) {
+                *n -= 1;
+                if *n == 0 {
+                    per_ip.remove(&conn.remote.ip());
+                }
+            }
+        }
         if conns.is_empty() && self.stopping.get() {
             self.drained.notify();
+        }
+    }
+
+    /// The receive scratch (a fresh one if another task holds it).
+    fn take_scratch(&self) -> Vec<u8> {
+        self.scratch.take().unwrap_or_else(|| vec![0; SCRATCH])
+    }
+
+    fn put_scratch(&self, scratch: Vec<u8>) {
+        self.scratch.set(Some(scratch));
+    }
+
+    fn take_outbox(&self) -> Outbox {
+        self.outboxes
+            .borrow_mut()
+            .pop()
+            .unwrap_or_else(|| Outbox::new(1))
+    }
+
+    fn put_outbox(&self, out: Outbox) {
+        let mut pool = self.outboxes.borrow_mut();
+        if pool.len() < OUTBOX_POOL {
+            pool.push(out);
         }
     }
 
     /// Asks every connection to close; [`Tcp::drained`] then waits for them.
     pub fn stop(&self) {
         self.stopping.set(true);
+        // Outbound connections the chores task has not started have no task to close them.
+        let unstarted = std::mem::take(&mut *self.to_connect.borrow_mut());
+        for (conn, _) in unstarted {
+            conn.end(Close::Stop);
+            self.remove(&conn);
+        }
         let conns: Vec<Rc<Conn>> = self.conns.borrow().values().cloned().collect();
         for conn in conns {
             conn.end(Close::Stop);
@@ -303,21 +473,48 @@ impl Tcp {
     }
 }
 
+/// Whether Drongo may open a connection to `addr`.
+fn connectable(addr: SocketAddr) -> bool {
+    let ip = addr.ip();
+    addr.port() != 0 && !ip.is_unspecified() && !ip.is_multicast() && ip != IpAddr::from([255; 4])
+}
+
 impl<S: SansIo> Driver<S> {
-    /// Sends `payload` on connection `id`: at once if nothing is queued before it, else (and for
-    /// whatever the kernel does not take) through the connection's send queue.
-    pub(super) fn route_stream(&self, id: ConnId, payload: Vec<u8>) {
+    /// Sends a transmit whose flow is a stream (see the module docs): on its connection, on
+    /// the connection routed to its remote address, or on a new one.
+    pub(in crate::shell) fn route_tcp(&self, t: &mut Transmit) {
+        let payload = std::mem::take(&mut t.payload);
         if payload.is_empty() {
             return self.recycle(payload);
         }
-        let conn = match self.tcp.get(id) {
-            Some(conn) if conn.close.get().is_none() => conn,
-            _ => return self.drop_stream(id, payload, "no such connection"),
+        let own = match t.flow {
+            Flow::Stream(id) => self.tcp.get(id).filter(|conn| conn.open()),
+            Flow::Tcp | Flow::Udp => None,
         };
+        if let Some(conn) = own.or_else(|| self.tcp.route(t.remote)) {
+            return self.send_on(&conn, payload, t.token);
+        }
+        if !connectable(t.remote) || self.tcp.stopping.get() {
+            return self.undelivered(t.remote, payload, t.token, "no connection to the address");
+        }
+        let conn = self.tcp.open(-1, t.remote, false);
+        debug!(shard = self.id, conn = conn.id.0, remote = %t.remote, "opening a connection");
+        self.tcp
+            .to_connect
+            .borrow_mut()
+            .push((conn.clone(), t.local));
+        self.tcp.chores.notify();
+        self.send_on(&conn, payload, t.token);
+    }
+
+    /// Sends `payload` on `conn`: at once if nothing is queued before it and the connection is
+    /// established, else (and for whatever the kernel does not take) through its send queue.
+    fn send_on(&self, conn: &Conn, payload: Vec<u8>, token: u64) {
         let mut queue = conn.send.borrow_mut();
         let mut written = 0;
-        if queue.bufs.is_empty() {
-            match send_now(conn.fd, &payload) {
+        let fd = conn.fd.get();
+        if queue.bufs.is_empty() && fd >= 0 {
+            match send_now(fd, &payload) {
                 Ok(n) => {
                     ShardCounters::add(&self.counters.tcp_tx_bytes, n as u64);
                     conn.active.set(Instant::now());
@@ -331,7 +528,7 @@ impl<S: SansIo> Driver<S> {
                 Err(_) => {
                     drop(queue);
                     conn.end(Close::WriteError);
-                    return self.drop_stream(id, payload, "write failed");
+                    return self.undelivered(conn.remote, payload, token, "write failed");
                 }
             }
         }
@@ -339,29 +536,56 @@ impl<S: SansIo> Driver<S> {
         if queue.queued > 0 && queue.queued + rest > self.tcp.settings.max_queued {
             drop(queue);
             conn.end(Close::SendOverflow);
-            return self.drop_stream(id, payload, "send queue full");
+            return self.undelivered(conn.remote, payload, token, "send queue full");
         }
         if queue.bufs.is_empty() {
             queue.written = written;
         }
         queue.queued += rest;
-        queue.bufs.push_back(payload);
+        queue.bufs.push_back(Queued {
+            bytes: payload,
+            token,
+        });
         drop(queue);
         conn.wake.notify();
     }
 
-    fn drop_stream(&self, id: ConnId, payload: Vec<u8>, why: &'static str) {
+    /// Writes protocol bytes of the transport itself (a ping or a pong) on `conn`.
+    fn send_bytes(&self, conn: &Conn, bytes: &[u8]) {
+        self.send_on(conn, bytes.to_vec(), 0);
+    }
+
+    /// Counts a message that will not be delivered and tells the shard.
+    fn undelivered(&self, remote: SocketAddr, payload: Vec<u8>, token: u64, why: &'static str) {
         ShardCounters::add(&self.counters.tcp_tx_dropped, 1);
         if let Some(held_back) = self.tcp.log.allow(Instant::now()) {
-            debug!(
-                shard = self.id,
-                conn = id.0,
-                why,
-                held_back,
-                "message for a connection dropped"
-            );
+            debug!(shard = self.id, %remote, why, held_back, "TCP message dropped");
         }
         self.recycle(payload);
+        self.report(TransportError::Undelivered { token, remote });
+    }
+
+    /// Queues a failure for the shard; the chores task hands it over.
+    fn report(&self, error: TransportError) {
+        if !self.tcp.stopping.get() {
+            self.tcp.to_report.borrow_mut().push(error);
+            self.tcp.chores.notify();
+        }
+    }
+
+    /// Carries out the shard's connection commands.
+    pub(in crate::shell) fn conn_commands(&self, shard: &mut S) {
+        loop {
+            match catch_unwind(AssertUnwindSafe(|| shard.poll_conn_command())) {
+                Ok(Some(ConnCommand::KeepAlive(id))) => self.tcp.keep(id),
+                Ok(Some(ConnCommand::Alias { conn, sent_by })) => self.tcp.alias(conn, sent_by),
+                Ok(None) => return,
+                Err(payload) => {
+                    self.panicked("poll_conn_command", None, &*payload);
+                    return;
+                }
+            }
+        }
     }
 
     /// One framed message from connection `conn` through the shard, outputs drained into `out`.
@@ -376,7 +600,7 @@ impl<S: SansIo> Driver<S> {
         ShardCounters::add(&self.counters.tcp_rx_messages, 1);
         let now = Instant::now();
         let mut shard = self.shard.borrow_mut();
-        if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| {
             shard.handle_stream_message(now, conn, local, remote, bytes)
         })) {
             self.panicked("handle_stream_message", Some(remote), &*payload);
@@ -413,7 +637,8 @@ fn send_now(fd: RawFd, bytes: &[u8]) -> io::Result<usize> {
 }
 
 /// Accept task for listener `index`: each connection gets its own task, up to
-/// `tcp.max_connections`; one past that is closed at once.
+/// `tcp.max_connections` on the shard and `tcp.max_connections_per_ip` from one address; one
+/// past either is closed at once and counted.
 pub(super) async fn accept_loop<S: SansIo + 'static>(d: Rc<Driver<S>>, index: usize) {
     // NOTE: `index` is the calling task's own listener, below `listeners.len()`.
     let listener = &d.tcp.listeners[index];
@@ -435,14 +660,6 @@ pub(super) async fn accept_loop<S: SansIo + 'static>(d: Rc<Driver<S>>, index: us
                 continue;
             }
         };
-        if d.tcp.len() >= d.tcp.settings.max_connections {
-            ShardCounters::add(&d.counters.tcp_refused, 1);
-            if let Some(held_back) = d.tcp.log.allow(Instant::now()) {
-                warn!(shard = d.id, %local, max = d.tcp.settings.max_connections, held_back, "connection refused: tcp.max_connections reached");
-            }
-            let _ = stream.shutdown(Shutdown::Both).await;
-            continue;
-        }
         let remote = match stream.peer_addr() {
             Ok(remote) => remote,
             Err(e) => {
@@ -451,347 +668,60 @@ pub(super) async fn accept_loop<S: SansIo + 'static>(d: Rc<Driver<S>>, index: us
                 continue;
             }
         };
+        let settings = d.tcp.settings;
+        let refused = if d.tcp.len() >= settings.max_connections {
+            ShardCounters::add(&d.counters.tcp_refused, 1);
+            Some("tcp.max_connections")
+        } else if d.tcp.open_from(remote.ip()) >= settings.max_connections_per_ip {
+            ShardCounters::add(&d.counters.tcp_refused_per_ip, 1);
+            Some("tcp.max_connections_per_ip")
+        } else {
+            None
+        };
+        if let Some(limit) = refused {
+            if let Some(held_back) = d.tcp.log.allow(Instant::now()) {
+                warn!(shard = d.id, %local, %remote, held_back, "connection refused: {limit} reached");
+            }
+            let _ = stream.shutdown(Shutdown::Both).await;
+            continue;
+        }
         // Every message is written whole; Nagle would only hold back the next one.
         let _ = stream.set_nodelay(true);
-        let conn = d.tcp.open(stream.as_raw_fd());
+        let conn = d.tcp.open(stream.as_raw_fd(), remote, true);
         ShardCounters::add(&d.counters.tcp_accepted, 1);
         debug!(shard = d.id, conn = conn.id.0, %local, %remote, "connection accepted");
-        glommio::spawn_local(serve(d.clone(), stream, conn, local, remote)).detach();
+        glommio::spawn_local(session::serve(d.clone(), stream, conn, local)).detach();
     }
 }
 
-/// Connection task: serves the connection until it ends, then closes it and accounts for it.
-async fn serve<S: SansIo>(
-    d: Rc<Driver<S>>,
-    mut stream: TcpStream,
-    conn: Rc<Conn>,
-    local: SocketAddr,
-    remote: SocketAddr,
-) {
-    let mut session = Session::new(&d, &conn, local, remote);
-    let reason = session.run(&mut stream).await;
-    conn.end(reason);
-    if reason.flushes() {
-        // One last non-blocking write of what is queued (an answer framed before the error).
-        future::poll_fn(|cx| {
-            let _ = write_queued(&d, &conn, &mut stream, cx);
-            Poll::Ready(())
-        })
-        .await;
-    }
-    // Shut down first: the FIN leaves now, even while the reactor still holds the socket.
-    let _ = stream.shutdown(Shutdown::Both).await;
-    drop(stream);
-    d.tcp.remove(conn.id);
-    let leftover = std::mem::take(&mut conn.send.borrow_mut().bufs);
-    for buf in leftover {
-        d.recycle(buf);
-    }
-    let c = &*d.counters;
-    ShardCounters::add(&c.tcp_closed, 1);
-    match reason {
-        Close::Framing(e) => ShardCounters::add(&c.tcp_frame_errors[frame_error_index(e)], 1),
-        Close::HeaderTimeout => ShardCounters::add(&c.tcp_header_timeouts, 1),
-        Close::IdleTimeout => ShardCounters::add(&c.tcp_idle_timeouts, 1),
-        Close::SendOverflow => ShardCounters::add(&c.tcp_send_overflows, 1),
-        Close::ReadError | Close::WriteError => ShardCounters::add(&c.tcp_errors, 1),
-        Close::PeerClosed | Close::Stop => {}
-    }
-    debug!(shard = d.id, conn = conn.id.0, %local, %remote, reason = reason.as_str(), "connection closed");
-}
-
-/// Writes queued bytes until the queue is empty or the socket is full (the task is then woken
-/// when it drains). Fully written buffers go back to the shard.
-fn write_queued<S: SansIo>(
-    d: &Driver<S>,
-    conn: &Conn,
-    stream: &mut TcpStream,
-    cx: &mut Context<'_>,
-) -> io::Result<()> {
+/// Chores task: starts the outbound connections routing registered, and hands failures to
+/// the shard, each outside the code path that found them.
+pub(super) async fn chores<S: SansIo + 'static>(d: Rc<Driver<S>>) {
+    let mut out = Outbox::new(1);
     loop {
-        let mut queue = conn.send.borrow_mut();
-        let written = queue.written;
-        let Some(front) = queue.bufs.front() else {
-            return Ok(());
-        };
-        let len = front.len();
-        // NOTE: `written < len`: a buffer leaves the queue as soon as it is fully written.
-        let result = Pin::new(&mut *stream).poll_write(cx, &front[written.min(len)..]);
-        match result {
-            Poll::Ready(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
-            Poll::Ready(Ok(n)) => {
-                ShardCounters::add(&d.counters.tcp_tx_bytes, n as u64);
-                conn.active.set(Instant::now());
-                queue.written += n;
-                queue.queued = queue.queued.saturating_sub(n);
-                if queue.written >= len {
-                    queue.written = 0;
-                    let done = queue.bufs.pop_front();
-                    drop(queue);
-                    if let Some(buf) = done {
-                        d.recycle(buf);
-                    }
+        d.tcp.chores.wait().await;
+        let starts = std::mem::take(&mut *d.tcp.to_connect.borrow_mut());
+        for (conn, local) in starts {
+            glommio::spawn_local(connect::run(d.clone(), conn, local)).detach();
+        }
+        let errors = std::mem::take(&mut *d.tcp.to_report.borrow_mut());
+        if errors.is_empty() {
+            continue;
+        }
+        let now = Instant::now();
+        {
+            let mut shard = d.shard.borrow_mut();
+            for error in errors {
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| {
+                    shard.handle_transport_error(now, error)
+                })) {
+                    d.panicked("handle_transport_error", None, &*payload);
                 }
             }
-            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-            Poll::Ready(Err(e)) => return Err(e),
-            Poll::Pending => return Ok(()),
+            d.drain(&mut shard, &mut out);
+            d.note_deadline(&shard);
         }
-    }
-}
-
-/// What woke a connection task.
-enum Event {
-    Read(io::Result<usize>),
-    Timer,
-    Closed(Close),
-}
-
-/// Tracks the header section of the message being received, for `tcp.header_timeout_secs`.
-/// The framer knows where the section ends but does not say, so this looks for the empty line
-/// itself, resuming where it stopped.
-#[derive(Debug, Default)]
-struct HeaderClock {
-    /// When the section must be complete; `None` when no section is under way.
-    deadline: Option<Instant>,
-    /// Bytes of the message already searched for the empty line.
-    scanned: usize,
-    /// The section of the current message is complete.
-    complete: bool,
-}
-
-/// The receive side of one connection.
-struct Session<'a, S> {
-    d: &'a Driver<S>,
-    conn: &'a Conn,
-    local: SocketAddr,
-    remote: SocketAddr,
-    rx: ReceiveBuffer,
-    framer: Framer,
-    header: HeaderClock,
-    /// Send scratch for the shard's outputs; made with the first message.
-    out: Option<Outbox>,
-}
-
-impl<'a, S: SansIo> Session<'a, S> {
-    fn new(d: &'a Driver<S>, conn: &'a Conn, local: SocketAddr, remote: SocketAddr) -> Self {
-        let settings = d.tcp.settings;
-        Session {
-            d,
-            conn,
-            local,
-            remote,
-            rx: ReceiveBuffer::new(
-                INITIAL_RECEIVE.min(settings.max_message),
-                settings.max_message,
-            ),
-            framer: Framer::new(settings.limits()),
-            header: HeaderClock::default(),
-            out: None,
-        }
-    }
-
-    /// Reads, frames and hands over messages until the connection must end; says why.
-    async fn run(&mut self, stream: &mut TcpStream) -> Close {
-        let settings = self.d.tcp.settings;
-        let mut armed = self.conn.active.get() + settings.idle_timeout;
-        let mut timer = Timer::new(settings.idle_timeout);
-        loop {
-            let frames = match self.take_frames().await {
-                Ok(frames) => frames,
-                Err(reason) => return reason,
-            };
-            if frames > 0 {
-                // A peer that pipelines many messages (or pings) must not starve the shard's
-                // other tasks.
-                future::yield_now().await;
-            }
-            if !self.rx.reserve() {
-                // A full buffer holds a complete header section (else the framer would have
-                // refused it as too large): the message as a whole does not fit.
-                return Close::Framing(FrameError::BodyTooLarge);
-            }
-            // The timer only ever moves earlier here; when it fires early it is re-armed.
-            let due = self.deadline();
-            if due < armed {
-                timer.reset(due.saturating_duration_since(Instant::now()));
-                armed = due;
-            }
-            let event = future::poll_fn(|cx| self.poll_event(cx, stream, &mut timer)).await;
-            match event {
-                Event::Read(Ok(0)) => return Close::PeerClosed,
-                Event::Read(Ok(n)) => {
-                    self.rx.filled(n);
-                    self.conn.active.set(Instant::now());
-                    ShardCounters::add(&self.d.counters.tcp_rx_bytes, n as u64);
-                }
-                Event::Read(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-                Event::Read(Err(_)) => return Close::ReadError,
-                Event::Closed(reason) => return reason,
-                Event::Timer => {
-                    let now = Instant::now();
-                    if self.header.deadline.is_some_and(|at| now >= at) {
-                        return Close::HeaderTimeout;
-                    }
-                    if now >= self.conn.active.get() + settings.idle_timeout {
-                        return Close::IdleTimeout;
-                    }
-                    armed = self.deadline();
-                    timer.reset(armed.saturating_duration_since(now));
-                }
-            }
-        }
-    }
-
-    /// The earliest instant the connection must be looked at again.
-    fn deadline(&self) -> Instant {
-        let idle = self.conn.active.get() + self.d.tcp.settings.idle_timeout;
-        self.header.deadline.map_or(idle, |at| at.min(idle))
-    }
-
-    /// Writes what is queued, then waits for the first of: bytes to read, the timer, a request
-    /// to close.
-    fn poll_event(
-        &mut self,
-        cx: &mut Context<'_>,
-        stream: &mut TcpStream,
-        timer: &mut Timer,
-    ) -> Poll<Event> {
-        loop {
-            if let Some(reason) = self.conn.close.get() {
-                return Poll::Ready(Event::Closed(reason));
-            }
-            if write_queued(self.d, self.conn, stream, cx).is_err() {
-                return Poll::Ready(Event::Closed(Close::WriteError));
-            }
-            if self.conn.wake.poll(cx).is_pending() {
-                break;
-            }
-        }
-        if let Poll::Ready(result) = Pin::new(&mut *stream).poll_read(cx, self.rx.spare()) {
-            return Poll::Ready(Event::Read(result));
-        }
-        if Pin::new(timer).poll(cx).is_ready() {
-            return Poll::Ready(Event::Timer);
-        }
-        Poll::Pending
-    }
-
-    /// Frames what the buffer holds and hands each message to the shard, sending its outputs.
-    /// Returns how many frames it took.
-    async fn take_frames(&mut self) -> Result<usize, Close> {
-        let mut frames = 0;
-        loop {
-            match self.framer.next(self.rx.data()) {
-                Ok(Frame::Partial) => break,
-                Ok(Frame::Pong(n)) => self.rx.consume(n),
-                Ok(Frame::Ping(n)) => {
-                    self.rx.consume(n);
-                    self.d.route_stream(self.conn.id, b"\r\n".to_vec());
-                }
-                Ok(Frame::Message(n)) => {
-                    let out = self.out.get_or_insert_with(|| Outbox::new(1));
-                    // NOTE: the framer reports a message only once the buffer holds all of it;
-                    // `get` keeps a framer bug from becoming a panic.
-                    let Some(message) = self.rx.data().get(..n) else {
-                        return Err(Close::Framing(FrameError::BodyTooLarge));
-                    };
-                    self.d
-                        .stream_message(self.conn.id, self.local, self.remote, message, out);
-                    self.rx.consume(n);
-                    self.header = HeaderClock::default();
-                    self.d.flush(out).await;
-                }
-                Err(e) => return Err(Close::Framing(e)),
-            }
-            frames += 1;
-        }
-        if self.framer.in_message() && !self.header.complete {
-            let data = self.rx.data();
-            let from = self.header.scanned.saturating_sub(3).min(data.len());
-            if memmem::find(&data[from..], b"\r\n\r\n").is_some() {
-                self.header.complete = true;
-                self.header.deadline = None;
-            } else {
-                self.header.scanned = data.len();
-                if self.header.deadline.is_none() {
-                    self.header.deadline =
-                        Some(Instant::now() + self.d.tcp.settings.header_timeout);
-                }
-            }
-        }
-        Ok(frames)
-    }
-}
-
-/// A connection's receive buffer: `buf[start..end]` holds bytes not yet consumed. It grows by
-/// doubling up to `max` when a message does not fit, and drops back to `initial` once empty.
-struct ReceiveBuffer {
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
-    initial: usize,
-    max: usize,
-}
-
-impl ReceiveBuffer {
-    fn new(initial: usize, max: usize) -> Self {
-        ReceiveBuffer {
-            buf: vec![0; initial],
-            start: 0,
-            end: 0,
-            initial,
-            max: max.max(initial),
-        }
-    }
-
-    fn data(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.start = (self.start + n).min(self.end);
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-            if self.buf.len() > self.initial {
-                self.buf = vec![0; self.initial];
-            }
-        }
-    }
-
-    /// Makes room for the next read: moves the data to the front, or grows the buffer. False
-    /// when it already holds `max` bytes.
-    fn reserve(&mut self) -> bool {
-        if self.end < self.buf.len() {
-            return true;
-        }
-        if self.start > 0 {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-            return true;
-        }
-        if self.buf.len() >= self.max {
-            return false;
-        }
-        let len = self.buf.len().saturating_mul(2).clamp(1, self.max);
-        self.buf.resize(len, 0);
-        true
-    }
-
-    /// Where the next read goes (empty only if [`ReceiveBuffer::reserve`] said false).
-    fn spare(&mut self) -> &mut [u8] {
-        &mut self.buf[self.end..]
-    }
-
-    fn filled(&mut self, n: usize) {
-        self.end = (self.end + n).min(self.buf.len());
-    }
-
-    #[cfg(test)]
-    fn capacity(&self) -> usize {
-        self.buf.len()
+        d.flush(&mut out).await;
     }
 }
 
@@ -799,44 +729,18 @@ impl ReceiveBuffer {
 mod tests {
     use super::*;
 
-    #[test]
-    fn receive_buffer_grows_to_its_cap_and_shrinks_when_empty() {
-        let mut rx = ReceiveBuffer::new(4, 16);
-        assert!(rx.reserve());
-        rx.spare().copy_from_slice(b"abcd");
-        rx.filled(4);
-        assert!(rx.reserve(), "grows");
-        assert_eq!(rx.capacity(), 8);
-        rx.spare()[..4].copy_from_slice(b"efgh");
-        rx.filled(4);
-        assert!(rx.reserve());
-        assert_eq!(rx.capacity(), 16);
-        rx.spare().copy_from_slice(b"ijklmnop");
-        rx.filled(8);
-        assert_eq!(rx.data(), b"abcdefghijklmnop");
-        assert!(!rx.reserve(), "full at the cap");
-        rx.consume(3);
-        assert!(rx.reserve(), "compacts instead");
-        assert_eq!(rx.data(), b"defghijklmnop");
-        assert_eq!(rx.capacity(), 16);
-        rx.consume(100);
-        assert_eq!(rx.data(), b"");
-        assert_eq!(rx.capacity(), 4, "empty: back to the initial size");
+    fn tcp(shard: u16) -> Tcp {
+        Tcp::with_listeners(shard, TcpSettings::new(&TcpConfig::default()), Vec::new())
+    }
+
+    fn sa(s: &str) -> SocketAddr {
+        s.parse().unwrap()
     }
 
     #[test]
     fn connection_ids_carry_their_shard() {
-        let settings = TcpSettings::new(&TcpConfig::default());
-        let tcp = Tcp {
-            shard: 5,
-            settings,
-            listeners: Vec::new(),
-            conns: RefCell::new(HashMap::new()),
-            next_sequence: Cell::new((1 << SEQUENCE_BITS) - 1),
-            stopping: Cell::new(false),
-            drained: Wakeup::default(),
-            log: LogThrottle::new(LOG_INTERVAL),
-        };
+        let tcp = tcp(5);
+        tcp.next_sequence.set((1 << SEQUENCE_BITS) - 1);
         let a = tcp.mint();
         let b = tcp.mint();
         assert_eq!(a.0 >> SEQUENCE_BITS, 5);
@@ -853,10 +757,52 @@ mod tests {
         let s = TcpSettings::new(&TcpConfig::default());
         assert_eq!(s.max_queued, MIN_SEND_QUEUE);
         assert_eq!(s.limits().max_header_section, 65535);
+        assert_eq!(s.keepalive_interval, Some(Duration::from_secs(120)));
         let big = TcpSettings::new(&TcpConfig {
             max_message: 1 << 20,
+            keepalive_interval_secs: 0,
             ..TcpConfig::default()
         });
         assert_eq!(big.max_queued, 2 << 20);
+        assert_eq!(big.keepalive_interval, None, "0 turns pings off");
+    }
+
+    #[test]
+    fn routes_follow_connections_and_aliases() {
+        let tcp = tcp(0);
+        let a = tcp.open(-1, sa("192.0.2.1:40000"), true);
+        let b = tcp.open(-1, sa("192.0.2.1:40001"), true);
+        assert_eq!(tcp.open_from("192.0.2.1".parse().unwrap()), 2);
+        assert_eq!(tcp.route(sa("192.0.2.1:40000")).map(|c| c.id), Some(a.id));
+        assert!(tcp.route(sa("192.0.2.1:5060")).is_none());
+        tcp.alias(a.id, sa("192.0.2.1:5060"));
+        assert_eq!(tcp.route(sa("192.0.2.1:5060")).map(|c| c.id), Some(a.id));
+        // A newer alias for the same address wins; the older one's removal leaves it.
+        tcp.alias(b.id, sa("192.0.2.1:5060"));
+        tcp.remove(&a);
+        assert_eq!(tcp.route(sa("192.0.2.1:5060")).map(|c| c.id), Some(b.id));
+        assert!(tcp.route(sa("192.0.2.1:40000")).is_none());
+        // A closing connection is not routed to.
+        b.end(Close::Stop);
+        assert!(tcp.route(sa("192.0.2.1:5060")).is_none());
+        tcp.remove(&b);
+        assert!(tcp.routes.borrow().is_empty());
+        assert!(tcp.per_ip.borrow().is_empty());
+        // Outbound connections are kept and not counted against the address.
+        let c = tcp.open(-1, sa("192.0.2.9:5060"), false);
+        assert!(c.kept.get());
+        assert_eq!(tcp.open_from("192.0.2.9".parse().unwrap()), 0);
+        assert!(!a.kept.get());
+        tcp.keep(c.id);
+    }
+
+    #[test]
+    fn only_unicast_addresses_with_a_port_are_connected_to() {
+        assert!(connectable(sa("192.0.2.1:5060")));
+        assert!(connectable(sa("[::1]:5060")));
+        assert!(!connectable(sa("192.0.2.1:0")));
+        assert!(!connectable(sa("0.0.0.0:5060")));
+        assert!(!connectable(sa("224.0.1.75:5060")));
+        assert!(!connectable(sa("255.255.255.255:5060")));
     }
 }
