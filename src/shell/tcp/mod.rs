@@ -275,8 +275,10 @@ pub(crate) struct Tcp {
     drained: Wakeup,
     /// The receive scratch, while no task is reading into it.
     scratch: Cell<Option<Vec<u8>>>,
-    /// Send scratch for the connection tasks, while none uses it.
-    outboxes: RefCell<Vec<Outbox>>,
+    /// Send scratch for the connection tasks, while none uses it (boxed: a task holds one
+    /// across a send, and an idle task would carry the space).
+    #[allow(clippy::vec_box)] // the boxes move in and out of task frames; see above
+    outboxes: RefCell<Vec<Box<Outbox>>>,
     /// Outbound connections registered but not started yet, with the local address to
     /// connect from, for the chores task.
     to_connect: RefCell<Vec<(Rc<Conn>, SocketAddr)>>,
@@ -429,14 +431,14 @@ impl Tcp {
         self.scratch.set(Some(scratch));
     }
 
-    fn take_outbox(&self) -> Outbox {
+    fn take_outbox(&self) -> Box<Outbox> {
         self.outboxes
             .borrow_mut()
             .pop()
-            .unwrap_or_else(|| Outbox::new(1))
+            .unwrap_or_else(|| Box::new(Outbox::new(1)))
     }
 
-    fn put_outbox(&self, out: Outbox) {
+    fn put_outbox(&self, out: Box<Outbox>) {
         let mut pool = self.outboxes.borrow_mut();
         if pool.len() < OUTBOX_POOL {
             pool.push(out);

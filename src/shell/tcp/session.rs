@@ -243,7 +243,9 @@ impl<'a, S: SansIo> Session<'a, S> {
                     ShardCounters::add(&self.d.counters.tcp_rx_bytes, n as u64);
                     let (out, result) = self.take(scratch, n);
                     if let Some(mut out) = out {
-                        self.d.flush(&mut out).await;
+                        // Boxed: the flush future is larger than the rest of the task, and
+                        // an idle connection would carry its space.
+                        Box::pin(self.d.flush(&mut out)).await;
                         self.d.tcp.put_outbox(out);
                         // A peer that pipelines many messages must not starve the shard's
                         // other tasks.
@@ -347,7 +349,7 @@ impl<'a, S: SansIo> Session<'a, S> {
     /// Frames the `n` bytes read into `scratch` (after the partial message, if any), hands
     /// every message to the shard and gives `scratch` back. Returns the outputs to send (if a
     /// message produced any) and whether the connection goes on.
-    fn take(&mut self, scratch: Vec<u8>, n: usize) -> (Option<Outbox>, Result<(), Close>) {
+    fn take(&mut self, scratch: Vec<u8>, n: usize) -> (Option<Box<Outbox>>, Result<(), Close>) {
         let mut out = None;
         let read = scratch.get(..n).unwrap_or(&scratch);
         let result = if self.partial.is_empty() {
@@ -370,7 +372,7 @@ impl<'a, S: SansIo> Session<'a, S> {
 
     /// Cuts frames off the front of `data` until it holds no complete one; returns how many
     /// bytes they took.
-    fn frames(&mut self, data: &[u8], out: &mut Option<Outbox>) -> Result<usize, Close> {
+    fn frames(&mut self, data: &[u8], out: &mut Option<Box<Outbox>>) -> Result<usize, Close> {
         let mut used = 0;
         loop {
             let rest = data.get(used..).unwrap_or_default();
