@@ -15,7 +15,9 @@
 //!
 //! Responses go to the datagram's source address and port when `rport` is present (RFC 3581)
 //! or when the shard is configured for symmetric responses (the default at an edge); otherwise
-//! to the `received` address and the Via sent-by port (§18.2.2).
+//! to the `received` address and the Via sent-by port (§18.2.2). Over a stream they go back on
+//! the request's connection, with the §18.2.2 address as the transmit's `remote` for the shell
+//! to open a new connection to if that one has closed (see `core::flow`).
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
