@@ -2,8 +2,10 @@
 //! randomness come in as arguments, work goes out through `poll_*` methods.
 
 pub mod ids;
+pub mod registrar;
 pub mod sdp;
 pub mod shard;
 pub mod sip;
+pub(crate) mod slots;
 pub mod timer;
 pub mod transaction;
