@@ -1,6 +1,7 @@
 //! Sans-IO SIP logic. Nothing in here touches a socket, a clock or the OS RNG: time and
 //! randomness come in as arguments, work goes out through `poll_*` methods.
 
+pub mod handoff;
 pub mod ids;
 pub mod sdp;
 pub mod shard;
