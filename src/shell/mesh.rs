@@ -22,6 +22,8 @@
 //!
 //! Must not: await on a full channel, hold the shard's `RefCell` across an `.await`, or
 //! send a message to its own shard.
+//!
+//! Public so that benchmarks (`bench/handoff.rs`) measure this very code.
 
 use super::shard_driver::{Driver, Outbox, SansIo};
 use super::stats::{LogThrottle, ShardCounters};
@@ -65,13 +67,13 @@ const LOG_INTERVAL: Duration = Duration::from_secs(1);
 const CONN_SEQUENCE_BITS: u32 = 48;
 
 /// The shard that owns connection `conn`.
-pub(super) fn conn_shard(conn: ConnId) -> u16 {
+pub fn conn_shard(conn: ConnId) -> u16 {
     (conn.0 >> CONN_SEQUENCE_BITS) as u16
 }
 
 /// An owned message from one shard to another.
 #[derive(Debug)]
-pub(crate) enum Envelope {
+pub enum Envelope {
     /// A message the receiving shard owns, to handle as if it had arrived there.
     Handoff(Handoff),
     /// Bytes to write on a connection the receiving shard owns.
@@ -81,7 +83,7 @@ pub(crate) enum Envelope {
 /// One shard's ends of the mesh before they are connected: built on the controlling thread,
 /// moved to the shard's.
 #[derive(Debug, Default)]
-pub(crate) struct MeshPlan {
+pub struct MeshPlan {
     /// (peer, channel to it).
     senders: Vec<(u16, SharedSender<Envelope>)>,
     /// (peer, channel from it).
@@ -89,12 +91,12 @@ pub(crate) struct MeshPlan {
 }
 
 /// The capacity of each channel when `shards` shards share [`INBOUND_PER_SHARD`].
-pub(super) fn channel_capacity(shards: usize) -> usize {
+pub fn channel_capacity(shards: usize) -> usize {
     (INBOUND_PER_SHARD / shards.saturating_sub(1).max(1)).max(MIN_CHANNEL)
 }
 
 /// One channel for every ordered pair of `shards` shards; `plans[s]` holds shard `s`'s ends.
-pub(crate) fn plans(shards: usize, capacity: usize) -> Vec<MeshPlan> {
+pub fn plans(shards: usize, capacity: usize) -> Vec<MeshPlan> {
     let mut plans: Vec<MeshPlan> = (0..shards).map(|_| MeshPlan::default()).collect();
     for from in 0..shards {
         for to in (0..shards).filter(|&to| to != from) {
@@ -110,7 +112,7 @@ pub(crate) fn plans(shards: usize, capacity: usize) -> Vec<MeshPlan> {
 /// What became of a message put on its channel.
 #[derive(Debug)]
 #[must_use]
-pub(crate) enum Delivery {
+pub enum Delivery {
     /// On the channel; the owner takes it when it next runs.
     Sent,
     /// Refused; the envelope comes back when the channel gives it back (it always does for
@@ -120,7 +122,7 @@ pub(crate) enum Delivery {
 
 /// Why a message could not be put on its channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Refused {
+pub enum Refused {
     /// The channel holds as many messages as it can.
     Full,
     /// The owner has stopped (or is no shard of this process).
@@ -137,7 +139,7 @@ impl Refused {
 }
 
 /// One shard's sending ends, by peer shard.
-pub(crate) struct Mesh {
+pub struct Mesh {
     /// Indexed by shard; `None` for this shard itself.
     senders: Vec<Option<ConnectedSender<Envelope>>>,
     log: LogThrottle,
@@ -154,13 +156,13 @@ impl Default for Mesh {
 }
 
 /// The receiving ends of a shard, with the peer each comes from.
-pub(crate) type Inbound = Vec<(u16, ConnectedReceiver<Envelope>)>;
+pub type Inbound = Vec<(u16, ConnectedReceiver<Envelope>)>;
 
 impl Mesh {
     /// Connects this shard's ends; returns once every peer has connected the other end of each
     /// (or has gone, in which case sends to it are refused as closed). Must run on the
     /// shard's executor.
-    pub(crate) async fn connect(plan: MeshPlan) -> io::Result<(Mesh, Inbound)> {
+    pub async fn connect(plan: MeshPlan) -> io::Result<(Mesh, Inbound)> {
         // All at once: each connect waits for the peer's, and the peers connect theirs in
         // their own order.
         let senders: Vec<_> = plan
@@ -198,7 +200,7 @@ impl Mesh {
     }
 
     /// Puts `envelope` on the channel to shard `to` without waiting.
-    pub(crate) fn send(&self, to: u16, envelope: Envelope) -> Delivery {
+    pub fn send(&self, to: u16, envelope: Envelope) -> Delivery {
         let Some(Some(sender)) = self.senders.get(usize::from(to)) else {
             return Delivery::Refused(Refused::Closed, Some(envelope));
         };

@@ -13,7 +13,7 @@
 
 mod addrs;
 mod affinity;
-mod mesh;
+pub mod mesh;
 mod shard_driver;
 mod signals;
 mod stats;
