@@ -90,9 +90,16 @@ pub struct MeshPlan {
     receivers: Vec<(u16, SharedReceiver<Envelope>)>,
 }
 
-/// The capacity of each channel when `shards` shards share [`INBOUND_PER_SHARD`].
+/// The capacity of each channel when `shards` shards share [`INBOUND_PER_SHARD`]: a power of
+/// two (glommio rounds a channel up to one), so the shares never add up to more.
 pub fn channel_capacity(shards: usize) -> usize {
-    (INBOUND_PER_SHARD / shards.saturating_sub(1).max(1)).max(MIN_CHANNEL)
+    let share = INBOUND_PER_SHARD / shards.saturating_sub(1).max(1);
+    let power = if share.is_power_of_two() {
+        share
+    } else {
+        share.next_power_of_two() / 2
+    };
+    power.max(MIN_CHANNEL)
 }
 
 /// One channel for every ordered pair of `shards` shards; `plans[s]` holds shard `s`'s ends.
@@ -348,7 +355,19 @@ mod tests {
         assert_eq!(channel_capacity(1), INBOUND_PER_SHARD);
         assert_eq!(channel_capacity(2), INBOUND_PER_SHARD);
         assert_eq!(channel_capacity(5), INBOUND_PER_SHARD / 4);
+        assert_eq!(
+            channel_capacity(4),
+            INBOUND_PER_SHARD / 4,
+            "682 rounds down"
+        );
         assert_eq!(channel_capacity(1000), MIN_CHANNEL);
+        for shards in 2..100 {
+            let c = channel_capacity(shards);
+            assert!(c.is_power_of_two());
+            assert!(c * (shards - 1) <= INBOUND_PER_SHARD || c == MIN_CHANNEL);
+        }
+        // What the budget above assumes a waiting message takes.
+        assert!(std::mem::size_of::<Envelope>() <= 144);
     }
 
     #[test]
