@@ -496,11 +496,15 @@ impl Shard {
         if !for_us && checked.max_forwards == Some(0) {
             return self.respond(&r, 483, "Too Many Hops", |_| {});
         }
-        if self.unsupported(h, HeaderName::ProxyRequire) {
+        if checked.has_proxy_require && self.unsupported(h, HeaderName::ProxyRequire) {
             let tags = h.all(HeaderName::ProxyRequire);
             return self.respond_unsupported(&r, tags);
         }
-        if for_us && method != Method::Cancel && self.unsupported(h, HeaderName::Require) {
+        if for_us
+            && method != Method::Cancel
+            && checked.has_require
+            && self.unsupported(h, HeaderName::Require)
+        {
             let tags = h.all(HeaderName::Require);
             return self.respond_unsupported(&r, tags);
         }
@@ -802,7 +806,7 @@ fn rewrite_top_via(via: &Via<'_>, remote: SocketAddr, out: &mut Vec<u8>) -> bool
         return false;
     }
     let raw = via.as_bytes();
-    match bare_rport_end(via) {
+    match via.bare_rport_end() {
         // Split the value after the bare `rport` and write `=<port>` there.
         Some(end) if fill_rport => {
             out.extend_from_slice(raw.get(..end).unwrap_or(raw));
@@ -817,18 +821,6 @@ fn rewrite_top_via(via: &Via<'_>, remote: SocketAddr, out: &mut Vec<u8>) -> bool
         push_ip(out, src);
     }
     true
-}
-
-/// Offset just past a valueless `rport` parameter name within the Via's bytes.
-fn bare_rport_end(via: &Via<'_>) -> Option<usize> {
-    let raw = via.as_bytes();
-    let p = via
-        .params()
-        .flatten()
-        .find(|p| p.name.eq_ignore_ascii_case(b"rport") && p.value.is_none())?;
-    // NOTE: the parameter name is a sub-slice of the Via's bytes, so the offset is in range.
-    let offset = (p.name.as_ptr() as usize).checked_sub(raw.as_ptr() as usize)?;
-    Some(offset + p.name.len()).filter(|end| *end <= raw.len())
 }
 
 /// Executes a server-transaction event: a send becomes a transmit in a pooled buffer. Returns
