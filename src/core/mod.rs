@@ -3,8 +3,10 @@
 
 pub mod handoff;
 pub mod ids;
+pub mod registrar;
 pub mod sdp;
 pub mod shard;
 pub mod sip;
+pub(crate) mod slots;
 pub mod timer;
 pub mod transaction;

@@ -10,17 +10,17 @@
 //! or touch a socket (sends are handed back as [`ClientEvent`]s).
 //!
 //! Memory: a live transaction holds its slot (machine, timer ids, key, route) and its request
-//! bytes, with the ACK appended once built; slots and matching are [`super::slots`].
+//! bytes, with the ACK appended once built; slots and matching are [`crate::core::slots`].
 
 use std::time::Instant;
 
-use super::slots::{Keyed, Slots};
 use super::{
     build_ack_for_non2xx, build_cancel, Armed, ClientInput, ClientInvite, ClientInviteState,
     ClientKey, ClientNonInvite, ClientNonInviteState, Output, Reliability, TimerConfig, TimerKind,
     TuEvent,
 };
 use crate::core::sip::message::{Framing, Message};
+use crate::core::slots::{Keyed, Slots};
 use crate::core::timer::{TimerId, TimerWheel};
 
 /// Index of a live client transaction in its table.

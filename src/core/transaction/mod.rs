@@ -74,7 +74,7 @@ pub mod client_table;
 pub mod key;
 mod server_invite;
 mod server_non_invite;
-mod slots;
+
 pub mod table;
 mod timers;
 mod uas_2xx;

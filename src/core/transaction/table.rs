@@ -9,15 +9,15 @@
 //!
 //! Memory: a live transaction holds its slot (machine, timer ids, key, route), one entry in
 //! the match table, and the bytes of its last response when it keeps them; nothing else is
-//! allocated per transaction (see [`super::slots`] for how slots and matching work).
+//! allocated per transaction (see [`crate::core::slots`] for how slots and matching work).
 
 use std::time::Instant;
 
-use super::slots::{Keyed, Slots};
 use super::{
     Armed, Output, Reliability, ServerInput, ServerInvite, ServerKey, ServerNonInvite, TimerConfig,
     TimerKind, TuEvent,
 };
+use crate::core::slots::{Keyed, Slots};
 use crate::core::timer::{TimerId, TimerWheel};
 
 /// Index of a live server transaction in its table.
@@ -564,7 +564,7 @@ mod footprint {
     /// generation and one timer-wheel entry; plus the response bytes when it keeps them.
     #[test]
     fn a_live_transaction_is_a_few_hundred_bytes() {
-        let slot = super::super::slots::slot_bytes::<Entry<crate::core::shard::Source>>();
+        let slot = crate::core::slots::slot_bytes::<Entry<crate::core::shard::Source>>();
         let entry = std::mem::size_of::<(u32, u32)>() + 1;
         let generation = std::mem::size_of::<u32>();
         let timer = TimerWheel::<ServerTimer>::entry_bytes();

@@ -1,8 +1,8 @@
-//! The storage both transaction tables share: live transactions in reusable slots, found by
-//! key through a match table of slot indices.
+//! Keyed storage for what a shard holds many of and finds by key (transactions, addresses of
+//! record): values in reusable slots, found through a match table of slot indices.
 //!
 //! Owns: slot allocation and reuse, the match table, and each slot's spare buffer. Must not:
-//! know what a transaction is (the tables do).
+//! know what it stores (the tables do).
 //!
 //! A slot index is a transaction's id: timers name it, so it never moves while the
 //! transaction lives. A freed slot keeps a byte buffer (the last transaction's request or
@@ -21,8 +21,8 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 use std::hash::{BuildHasher, Hash};
 
 /// A transaction as the slots see it: something with a key.
-pub(super) trait Keyed {
-    type Key: Hash + Eq;
+pub(crate) trait Keyed {
+    type Key: Hash + Eq + ?Sized;
     fn key(&self) -> &Self::Key;
 }
 
@@ -35,7 +35,7 @@ enum Slot<E> {
     Free(Vec<u8>),
 }
 
-pub(super) struct Slots<E> {
+pub(crate) struct Slots<E> {
     /// (slot index, slot generation), hashed and compared by the slot's key; stale once the
     /// slot's generation moved on.
     map: HashTable<(u32, u32)>,
@@ -49,7 +49,7 @@ pub(super) struct Slots<E> {
 }
 
 impl<E: Keyed> Slots<E> {
-    pub(super) fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Slots {
             map: HashTable::new(),
             hasher: DefaultHashBuilder::default(),
@@ -60,11 +60,11 @@ impl<E: Keyed> Slots<E> {
         }
     }
 
-    pub(super) fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.live
     }
 
-    pub(super) fn find(&self, key: &E::Key) -> Option<u32> {
+    pub(crate) fn find(&self, key: &E::Key) -> Option<u32> {
         let hash = self.hasher.hash_one(key);
         self.map
             .find(hash, |&(i, g)| {
@@ -73,14 +73,14 @@ impl<E: Keyed> Slots<E> {
             .map(|&(i, _)| i)
     }
 
-    pub(super) fn get(&self, index: u32) -> Option<&E> {
+    pub(crate) fn get(&self, index: u32) -> Option<&E> {
         match self.slots.get(index as usize)? {
             Slot::Live(e) => Some(e),
             Slot::Free(_) => None,
         }
     }
 
-    pub(super) fn get_mut(&mut self, index: u32) -> Option<&mut E> {
+    pub(crate) fn get_mut(&mut self, index: u32) -> Option<&mut E> {
         match self.slots.get_mut(index as usize)? {
             Slot::Live(e) => Some(e),
             Slot::Free(_) => None,
@@ -89,7 +89,7 @@ impl<E: Keyed> Slots<E> {
 
     /// Stores the transaction `make` builds from the spare buffer of the slot it gets (empty,
     /// with whatever capacity the slot kept), and returns the slot's index.
-    pub(super) fn insert(&mut self, make: impl FnOnce(Vec<u8>) -> E) -> u32 {
+    pub(crate) fn insert(&mut self, make: impl FnOnce(Vec<u8>) -> E) -> u32 {
         let index = match self.free.pop() {
             Some(i) => {
                 // NOTE: free indices point at free slots.
@@ -125,7 +125,7 @@ impl<E: Keyed> Slots<E> {
 
     /// Frees a slot and returns its transaction; `spare` is the buffer the slot keeps for the
     /// next one (released instead when it is large).
-    pub(super) fn remove(
+    pub(crate) fn remove(
         &mut self,
         index: u32,
         take_spare: impl FnOnce(&mut E) -> Vec<u8>,
@@ -169,12 +169,12 @@ impl<E: Keyed> Slots<E> {
     }
 
     #[cfg(test)]
-    pub(super) fn match_capacity(&self) -> usize {
+    pub(crate) fn match_capacity(&self) -> usize {
         self.map.capacity()
     }
 
     #[cfg(test)]
-    pub(super) fn slot_count(&self) -> usize {
+    pub(crate) fn slot_count(&self) -> usize {
         self.slots.len()
     }
 }
@@ -188,6 +188,6 @@ fn key_in<E: Keyed>(slots: &[Slot<E>], index: u32) -> Option<&E::Key> {
 
 /// Bytes one slot takes for a transaction of type `E` (for the footprint figures).
 #[cfg(test)]
-pub(super) const fn slot_bytes<E>() -> usize {
+pub(crate) const fn slot_bytes<E>() -> usize {
     std::mem::size_of::<Slot<E>>()
 }
