@@ -24,6 +24,8 @@ use std::time::Instant;
 
 use crate::core::handoff::{self, Handoff};
 use crate::core::ids::{self, Rng};
+use crate::core::registrar::register::{self, Answer};
+use crate::core::registrar::{FlowInfo, Location, RegisterError, RegistrarConfig};
 use crate::core::sip::error::{DropReason, Effect, ParseError};
 use crate::core::sip::header::HeaderName;
 use crate::core::sip::headers::{NameAddr, OptionTags, Via, Vias};
@@ -61,6 +63,8 @@ pub struct ShardConfig {
     pub timers: TimerConfig,
     /// The timer wheel's tick: timers fire at most this late.
     pub timer_tick: std::time::Duration,
+    /// The registrar's limits.
+    pub registrar: RegistrarConfig,
 }
 
 /// A connection id the shell assigns to each TCP connection it owns.
@@ -180,6 +184,10 @@ pub struct Shard {
     rebuilding: bool,
     /// Where a response's rewritten top Via is written (kept to reuse its allocation).
     via_scratch: Vec<u8>,
+    /// The bindings of the AoRs this shard serves; started at the first input's instant.
+    location: Option<Location>,
+    /// The canonical AoR of the REGISTER being answered.
+    aor_scratch: Vec<u8>,
     /// Messages owned by other shards, waiting for the shell (`core::handoff`).
     handoffs: VecDeque<Handoff>,
 }
@@ -202,6 +210,8 @@ impl Shard {
             pending: None,
             rebuilding: false,
             via_scratch: Vec::new(),
+            location: None,
+            aor_scratch: Vec::new(),
             handoffs: VecDeque::new(),
         }
     }
@@ -271,6 +281,9 @@ impl Shard {
     ) {
         self.now = Some(now);
         self.wheel(now);
+        if self.location.is_none() {
+            self.location = Some(Location::new(self.config.registrar, now));
+        }
         self.stats.received += 1;
         let msg = match Message::parse(bytes, framing) {
             Ok(m) => m,
@@ -312,6 +325,9 @@ impl Shard {
     /// The deadline returned by [`Shard::poll_timeout`] has passed.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = Some(now);
+        if let Some(location) = self.location.as_mut() {
+            location.expire(now);
+        }
         let Shard {
             servers,
             wheel,
@@ -330,6 +346,16 @@ impl Shard {
         }
     }
 
+    /// The registrar's bindings (none before the first input).
+    pub fn location(&self) -> Option<&Location> {
+        self.location.as_ref()
+    }
+
+    /// Takes the next registration-changed event.
+    pub fn poll_registration(&mut self) -> Option<crate::core::registrar::RegEvent> {
+        self.location.as_mut().and_then(Location::poll_event)
+    }
+
     /// Next datagram to send, if any.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
@@ -337,7 +363,12 @@ impl Shard {
 
     /// The earliest instant at which [`Shard::handle_timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.wheel.as_ref().and_then(TimerWheel::next_deadline)
+        let transactions = self.wheel.as_ref().and_then(TimerWheel::next_deadline);
+        let bindings = self.location.as_ref().and_then(Location::next_deadline);
+        match (transactions, bindings) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Return a sent payload buffer to the pool.
@@ -454,9 +485,9 @@ impl Shard {
                 .and_then(ServerKey::cancel_target)
                 .is_some_and(|t| self.servers.find(&t).is_some());
         // Drongo's own answers are a function of the request, except an INVITE's (Timer G
-        // resends it with no request at hand) and a CANCEL's (whether its INVITE is live
-        // changes): only those keep their bytes.
-        let resend = if matches!(method, Method::Invite | Method::Cancel) {
+        // resends it with no request at hand), a CANCEL's (whether its INVITE is live
+        // changes) and a REGISTER's (the bindings change): only those keep their bytes.
+        let resend = if matches!(method, Method::Invite | Method::Cancel | Method::Register) {
             Resend::Kept
         } else {
             Resend::Rebuilt
@@ -516,6 +547,7 @@ impl Shard {
             _ if to_tagged && for_us => {
                 self.respond(&r, 481, "Call/Transaction Does Not Exist", |_| {})
             }
+            Method::Register if for_us => self.answer_register(&r, msg, checked),
             Method::Options if for_us => self.respond(&r, 200, "OK", |w| {
                 write_allow(w);
                 w.header("Accept", b"application/sdp");
@@ -523,6 +555,67 @@ impl Shard {
             }),
             _ => self.respond(&r, 404, "Not Found", |_| {}),
         }
+    }
+
+    /// A REGISTER to Drongo: the registrar applies it and the answer lists the AoR's
+    /// bindings (§10.3).
+    fn answer_register(&mut self, r: &Request<'_, '_>, msg: &Message<'_>, checked: &Checked<'_>) {
+        let (Some(now), Some(mut location)) = (self.now, self.location.take()) else {
+            return self.drop(DropReason::Internal);
+        };
+        let flow = FlowInfo {
+            reliable: matches!(r.src.flow, Flow::Stream(_)),
+            local: r.src.local,
+            remote: r.src.remote,
+            conn: match r.src.flow {
+                Flow::Stream(c) => Some(c.0),
+                Flow::Udp => None,
+            },
+            shard: self.config.id,
+        };
+        let mut aor = std::mem::take(&mut self.aor_scratch);
+        let local = r.src.local;
+        let answer = register::register(
+            &mut location,
+            now,
+            msg,
+            checked,
+            flow,
+            |uri| self.serves(uri, local),
+            &mut aor,
+        );
+        let (status, reason) = answer.status();
+        self.respond(r, status, reason, |w| match answer {
+            Answer::Ok => register::write_contacts(&location, &aor, now, w),
+            Answer::Refused(RegisterError::IntervalTooBrief(min)) => {
+                let mut v = Vec::with_capacity(10);
+                push_decimal(&mut v, u64::from(min));
+                w.header("Min-Expires", &v);
+            }
+            _ => {}
+        });
+        self.location = Some(location);
+        self.aor_scratch = aor;
+    }
+
+    /// Whether a URI's host is a domain or address served here, on any port: the domain
+    /// part of an AoR.
+    fn serves(&self, uri: &Uri<'_>, local: SocketAddr) -> bool {
+        match uri.host() {
+            Some(Host::V4(ip)) => self.is_local(IpAddr::V4(ip), None, local),
+            Some(Host::V6(ip)) => self.is_local(IpAddr::V6(ip), None, local),
+            Some(Host::Domain(name)) => self.serves_domain(name, local),
+            None => false,
+        }
+    }
+
+    fn serves_domain(&self, name: &[u8], local: SocketAddr) -> bool {
+        let name = name.strip_suffix(b".").unwrap_or(name);
+        name.eq_ignore_ascii_case(b"localhost") && local.ip().is_loopback()
+            || self.config.domains.iter().any(|d| {
+                let d = d.strip_suffix('.').unwrap_or(d);
+                d.as_bytes().eq_ignore_ascii_case(name)
+            })
     }
 
     /// True when some option tag in any `name` header is not in [`SUPPORTED`].
@@ -559,14 +652,7 @@ impl Shard {
             Some(Host::V4(ip)) => self.is_local(IpAddr::V4(ip), port, local),
             Some(Host::V6(ip)) => self.is_local(IpAddr::V6(ip), port, local),
             Some(Host::Domain(name)) => {
-                let port_ok = port.is_none_or(|p| p == local.port());
-                port_ok
-                    && (name.eq_ignore_ascii_case(b"localhost") && local.ip().is_loopback()
-                        || self.config.domains.iter().any(|d| {
-                            let d = d.strip_suffix('.').unwrap_or(d);
-                            let name = name.strip_suffix(b".").unwrap_or(name);
-                            d.as_bytes().eq_ignore_ascii_case(name)
-                        }))
+                port.is_none_or(|p| p == local.port()) && self.serves_domain(name, local)
             }
             None => false,
         }

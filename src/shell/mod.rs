@@ -149,6 +149,7 @@ fn start_with<S: SansIo + 'static>(
                 drop_scanners: config.sip.drop_scanners,
                 timers,
                 timer_tick,
+                registrar: config.registrar.to_core(),
             },
             seed: seed(id),
             batch,

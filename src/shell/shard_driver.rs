@@ -689,6 +689,7 @@ mod tests {
             drop_scanners: true,
             timers: TimerConfig::RFC,
             timer_tick: Duration::from_millis(10),
+            registrar: crate::core::registrar::RegistrarConfig::DEFAULT,
         }
     }
 

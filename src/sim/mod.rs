@@ -105,6 +105,7 @@ impl Sim {
             drop_scanners: true,
             timers: TimerConfig::RFC,
             timer_tick: Duration::from_millis(10),
+            registrar: crate::core::registrar::RegistrarConfig::DEFAULT,
         }
     }
 
@@ -115,6 +116,11 @@ impl Sim {
 
     pub fn shards(&self) -> &[Shard] {
         &self.shards
+    }
+
+    /// One shard, to drain its events.
+    pub fn shard_mut(&mut self, index: usize) -> &mut Shard {
+        &mut self.shards[index]
     }
 
     /// Which shard SO_REUSEPORT would pick for this 4-tuple.

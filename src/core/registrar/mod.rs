@@ -15,6 +15,7 @@
 
 mod aor;
 mod location;
+pub mod register;
 
 pub use aor::{aor_key, without_port, AorError};
 pub use location::{
