@@ -3,6 +3,7 @@
 
 pub mod handoff;
 pub mod ids;
+pub mod proxy;
 pub mod registrar;
 pub mod sdp;
 pub mod shard;
