@@ -2,6 +2,7 @@
 //! randomness come in as arguments, work goes out through `poll_*` methods.
 
 pub mod auth;
+pub mod handoff;
 pub mod ids;
 pub mod proxy;
 pub mod registrar;

@@ -4,7 +4,8 @@
 //! What a shard does with a datagram, in the order RFC 3261 asks for it:
 //! 1. parse (§7) and validate the headers every request needs (§8.1.1); a broken request is
 //!    answered with the codec's status (400, 505) when it can be answered at all, otherwise
-//!    dropped and counted;
+//!    dropped and counted; a message whose ids name another shard (a response's top Via
+//!    branch, a request's To tag) is handed to that shard instead (`core::handoff`);
 //! 2. responses are absorbed (no transaction matches them yet) and ACKs that match nothing are
 //!    absorbed (§17.2.3);
 //! 3. request validation as a proxy does it (§16.3): URI scheme (416), Max-Forwards (483 when
@@ -21,6 +22,7 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
+use crate::core::handoff::{self, Handoff};
 use crate::core::ids::{self, Rng};
 use crate::core::registrar::register::{self, Answer};
 use crate::core::registrar::{FlowInfo, Location, RegisterError, RegistrarConfig};
@@ -74,7 +76,7 @@ pub struct ConnId(pub u64);
 pub enum Flow {
     /// A UDP datagram.
     Udp,
-    /// A stream connection owned by this shard's shell.
+    /// A stream connection; its id names the shard whose shell owns the connection.
     Stream(ConnId),
 }
 
@@ -117,6 +119,12 @@ pub struct ShardStats {
     pub absorbed: u64,
     /// Responses sent again by server transactions (retransmitted requests, Timer G).
     pub resent: u64,
+    /// Messages whose ids name another shard, handed to it (`core::handoff`). That is their
+    /// fate here; the owner counts what becomes of them.
+    pub handed_off: u64,
+    /// Messages another shard handed to this one. Each is also in `received`, and its fate is
+    /// counted like any other message's.
+    pub handed_in: u64,
 }
 
 impl ShardStats {
@@ -128,11 +136,14 @@ impl ShardStats {
         self.answered.get(class as usize).copied().unwrap_or(0)
     }
 
-    /// Datagrams whose fate is known: each is answered, absorbed by a transaction or dropped,
-    /// once. Equal to
-    /// `received` after every input; tests and the fuzz target check it.
+    /// Datagrams whose fate is known: each is answered, absorbed by a transaction, dropped or
+    /// handed off to its owner shard, once. Equal to `received` after every input; tests and
+    /// the fuzz target check it.
     pub fn accounted(&self) -> u64 {
-        self.answered.iter().sum::<u64>() + self.dropped.iter().sum::<u64>() + self.absorbed
+        self.answered.iter().sum::<u64>()
+            + self.dropped.iter().sum::<u64>()
+            + self.absorbed
+            + self.handed_off
     }
 }
 
@@ -177,6 +188,8 @@ pub struct Shard {
     location: Option<Location>,
     /// The canonical AoR of the REGISTER being answered.
     aor_scratch: Vec<u8>,
+    /// Messages owned by other shards, waiting for the shell (`core::handoff`).
+    handoffs: VecDeque<Handoff>,
 }
 
 impl Shard {
@@ -199,6 +212,7 @@ impl Shard {
             via_scratch: Vec::new(),
             location: None,
             aor_scratch: Vec::new(),
+            handoffs: VecDeque::new(),
         }
     }
 
@@ -233,7 +247,7 @@ impl Shard {
             local,
             remote,
         };
-        self.handle_message(now, src, bytes, Framing::Datagram);
+        self.handle_message(now, src, bytes, Framing::Datagram, true);
     }
 
     /// One complete message, cut from connection `conn` by the shell's
@@ -252,10 +266,19 @@ impl Shard {
             local,
             remote,
         };
-        self.handle_message(now, src, bytes, Framing::Stream);
+        self.handle_message(now, src, bytes, Framing::Stream, true);
     }
 
-    fn handle_message(&mut self, now: Instant, src: Source, bytes: &[u8], framing: Framing) {
+    /// `route`: hand the message to its owner shard when its ids name another one (false for
+    /// a message handed in, which is handled here whatever it names).
+    fn handle_message(
+        &mut self,
+        now: Instant,
+        src: Source,
+        bytes: &[u8],
+        framing: Framing,
+        route: bool,
+    ) {
         self.now = Some(now);
         self.wheel(now);
         if self.location.is_none() {
@@ -280,6 +303,12 @@ impl Shard {
                 return self.refuse(src, kind, e, Some(msg.headers()));
             }
         };
+        if route {
+            let (id, count) = (self.config.id, self.config.shard_count);
+            if let Some(owner) = handoff::owner(id, count, &msg, &checked) {
+                return self.hand_off(owner, now, src, bytes);
+            }
+        }
         match msg.method() {
             None => {
                 self.stats.responses += 1;
@@ -756,6 +785,54 @@ impl Shard {
     /// Draws a fresh 64-bit value (branches and tags minted for new work).
     pub fn random(&mut self) -> u64 {
         self.rng.next_u64()
+    }
+}
+
+/// Cross-shard handoff (`core::handoff`).
+impl Shard {
+    /// A message another shard received whose ids name this one: handled as if it had arrived
+    /// here. Its buffer joins this shard's pool.
+    pub fn handle_handoff(&mut self, now: Instant, handoff: Handoff) {
+        self.stats.handed_in += 1;
+        let src = Source {
+            flow: handoff.flow,
+            local: handoff.local,
+            remote: handoff.remote,
+        };
+        let framing = match handoff.flow {
+            Flow::Udp => Framing::Datagram,
+            Flow::Stream(_) => Framing::Stream,
+        };
+        self.handle_message(now, src, &handoff.bytes, framing, false);
+        self.recycle(handoff.bytes);
+    }
+
+    /// Next message to hand to the shard that owns it, if any.
+    pub fn poll_handoff(&mut self) -> Option<Handoff> {
+        self.handoffs.pop_front()
+    }
+
+    /// The shell could not deliver `handoff` (`reason`: the channel to the owner was full, or
+    /// the owner has stopped): it is counted as dropped instead of handed off.
+    pub fn handoff_undelivered(&mut self, handoff: Handoff, reason: DropReason) {
+        self.stats.handed_off = self.stats.handed_off.saturating_sub(1);
+        self.drop(reason);
+        self.recycle(handoff.bytes);
+    }
+
+    fn hand_off(&mut self, to: u16, now: Instant, src: Source, bytes: &[u8]) {
+        let mut copy = self.buffer();
+        copy.extend_from_slice(bytes);
+        self.stats.handed_off += 1;
+        self.handoffs.push_back(Handoff {
+            to,
+            from: self.config.id,
+            flow: src.flow,
+            local: src.local,
+            remote: src.remote,
+            received: now,
+            bytes: copy,
+        });
     }
 }
 
