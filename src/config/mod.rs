@@ -34,6 +34,49 @@ pub struct Config {
     pub sip: SipConfig,
     pub udp: UdpConfig,
     pub tcp: TcpConfig,
+    pub registrar: RegistrarSection,
+}
+
+/// `[registrar]`: the limits of the registrar Drongo runs for its domains (RFC 3261 §10.3).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields, expecting = "a [registrar] table")]
+pub struct RegistrarSection {
+    /// Shortest registration accepted, in seconds; shorter ones get 423 with Min-Expires.
+    pub min_expires: u32,
+    /// Longest registration granted, in seconds; longer requests are shortened to it.
+    pub max_expires: u32,
+    /// Granted when neither the Contact nor the REGISTER names an expiry, in seconds.
+    pub default_expires: u32,
+    /// Contacts one address-of-record may hold; a REGISTER that would exceed it gets 403.
+    pub max_contacts_per_aor: usize,
+    /// Bindings one shard may hold; a REGISTER that would exceed it gets 503.
+    pub max_bindings_per_shard: usize,
+}
+
+impl Default for RegistrarSection {
+    fn default() -> Self {
+        let d = crate::core::registrar::RegistrarConfig::DEFAULT;
+        RegistrarSection {
+            min_expires: d.min_expires,
+            max_expires: d.max_expires,
+            default_expires: d.default_expires,
+            max_contacts_per_aor: d.max_contacts_per_aor,
+            max_bindings_per_shard: d.max_bindings,
+        }
+    }
+}
+
+impl RegistrarSection {
+    /// The core's view of these limits.
+    pub fn to_core(&self) -> crate::core::registrar::RegistrarConfig {
+        crate::core::registrar::RegistrarConfig {
+            min_expires: self.min_expires,
+            max_expires: self.max_expires,
+            default_expires: self.default_expires,
+            max_contacts_per_aor: self.max_contacts_per_aor,
+            max_bindings: self.max_bindings_per_shard,
+        }
+    }
 }
 
 /// `[log]`
@@ -505,6 +548,13 @@ mod tests {
             keepalive_interval_secs = 30
             keepalive_timeout_secs = 5
             connect_timeout_secs = 3
+
+            [registrar]
+            min_expires = 30
+            max_expires = 7200
+            default_expires = 600
+            max_contacts_per_aor = 4
+            max_bindings_per_shard = 500000
             "#,
         )
         .unwrap();
@@ -548,6 +598,13 @@ mod tests {
                     keepalive_interval_secs: 30,
                     keepalive_timeout_secs: 5,
                     connect_timeout_secs: 3,
+                },
+                registrar: RegistrarSection {
+                    min_expires: 30,
+                    max_expires: 7200,
+                    default_expires: 600,
+                    max_contacts_per_aor: 4,
+                    max_bindings_per_shard: 500_000,
                 },
             }
         );
@@ -595,6 +652,29 @@ mod tests {
             (20, 20, 5000)
         );
         Config::from_toml_str("sip.timers.t1_ms = 60000\nsip.timers.t2_ms = 60000").unwrap();
+    }
+
+    #[test]
+    fn bad_registrar_limits_name_their_key() {
+        for (toml, key) in [
+            ("registrar.min_expires = 0", "registrar.min_expires"),
+            (
+                "registrar.min_expires = 600\nregistrar.max_expires = 300",
+                "registrar.max_expires",
+            ),
+            (
+                "registrar.default_expires = 10",
+                "registrar.default_expires",
+            ),
+            (
+                "registrar.max_contacts_per_aor = 0",
+                "registrar.max_contacts_per_aor",
+            ),
+            ("registrar.max_bindings = 5", "registrar"),
+        ] {
+            let err = Config::from_toml_str(toml).unwrap_err().to_string();
+            assert!(err.contains(key), "{toml}: {err}");
+        }
     }
 
     #[test]
@@ -735,7 +815,7 @@ mod tests {
         rejects(
             "bogus = 1",
             "bogus",
-            "unknown key (expected one of log, shards, sip, udp, tcp)",
+            "unknown key (expected one of log, shards, sip, udp, tcp, registrar)",
         );
         rejects("[extra]\nx = 1", "extra", "unknown key");
         rejects(

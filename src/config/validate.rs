@@ -46,7 +46,8 @@ impl Config {
         self.shards.validate()?;
         self.sip.validate()?;
         self.udp.validate()?;
-        self.tcp.validate()
+        self.tcp.validate()?;
+        self.registrar.validate()
     }
 }
 
@@ -258,6 +259,32 @@ impl TcpConfig {
 }
 
 /// `key = value` with `value` inside `range`.
+impl super::RegistrarSection {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        in_range("registrar.min_expires", self.min_expires, &(1..=86_400))?;
+        in_range(
+            "registrar.max_expires",
+            self.max_expires,
+            &(self.min_expires..=31_536_000),
+        )?;
+        in_range(
+            "registrar.default_expires",
+            self.default_expires,
+            &(self.min_expires..=self.max_expires),
+        )?;
+        in_range(
+            "registrar.max_contacts_per_aor",
+            self.max_contacts_per_aor,
+            &(1..=1000),
+        )?;
+        in_range(
+            "registrar.max_bindings_per_shard",
+            self.max_bindings_per_shard,
+            &(1..=100_000_000),
+        )
+    }
+}
+
 fn in_range<T: PartialOrd + std::fmt::Display>(
     key: &str,
     value: T,

@@ -4,7 +4,8 @@
 //! What a shard does with a datagram, in the order RFC 3261 asks for it:
 //! 1. parse (§7) and validate the headers every request needs (§8.1.1); a broken request is
 //!    answered with the codec's status (400, 505) when it can be answered at all, otherwise
-//!    dropped and counted;
+//!    dropped and counted; a message whose ids name another shard (a response's top Via
+//!    branch, a request's To tag) is handed to that shard instead (`core::handoff`);
 //! 2. responses are absorbed (no transaction matches them yet) and ACKs that match nothing are
 //!    absorbed (§17.2.3);
 //! 3. request validation as a proxy does it (§16.3): URI scheme (416), Max-Forwards (483 when
@@ -24,7 +25,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use crate::core::flow::{self, ConnCommand, TransportError};
+use crate::core::handoff::{self, Handoff};
 use crate::core::ids::{self, Rng};
+use crate::core::registrar::register::{self, Answer};
+use crate::core::registrar::{FlowInfo, Location, RegisterError, RegistrarConfig};
 use crate::core::sip::error::{DropReason, Effect, ParseError};
 use crate::core::sip::header::HeaderName;
 use crate::core::sip::headers::{NameAddr, OptionTags, Via, Vias};
@@ -62,6 +66,8 @@ pub struct ShardConfig {
     pub timers: TimerConfig,
     /// The timer wheel's tick: timers fire at most this late.
     pub timer_tick: std::time::Duration,
+    /// The registrar's limits.
+    pub registrar: RegistrarConfig,
 }
 
 /// A connection id the shell assigns to each TCP connection it owns.
@@ -73,8 +79,9 @@ pub struct ConnId(pub u64);
 pub enum Flow {
     /// A UDP datagram.
     Udp,
-    /// A stream connection owned by this shard's shell. A response whose connection has
-    /// closed goes to the transmit's `remote` over a new one (§18.2.2).
+    /// A stream connection; its id names the shard whose shell owns the connection. A
+    /// response whose connection has closed goes to the transmit's `remote` over a new one
+    /// (§18.2.2).
     Stream(ConnId),
     /// Over TCP to the transmit's `remote`, from its `local` address: on an open connection
     /// to that address (one Drongo opened, one the peer opened from it, or one aliased to it
@@ -128,6 +135,12 @@ pub struct ShardStats {
     pub undelivered: u64,
     /// Kept flows the shell reported ended ([`TransportError::FlowFailed`]).
     pub flows_failed: u64,
+    /// Messages whose ids name another shard, handed to it (`core::handoff`). That is their
+    /// fate here; the owner counts what becomes of them.
+    pub handed_off: u64,
+    /// Messages another shard handed to this one. Each is also in `received`, and its fate is
+    /// counted like any other message's.
+    pub handed_in: u64,
 }
 
 impl ShardStats {
@@ -139,11 +152,14 @@ impl ShardStats {
         self.answered.get(class as usize).copied().unwrap_or(0)
     }
 
-    /// Datagrams whose fate is known: each is answered, absorbed by a transaction or dropped,
-    /// once. Equal to
-    /// `received` after every input; tests and the fuzz target check it.
+    /// Datagrams whose fate is known: each is answered, absorbed by a transaction, dropped or
+    /// handed off to its owner shard, once. Equal to `received` after every input; tests and
+    /// the fuzz target check it.
     pub fn accounted(&self) -> u64 {
-        self.answered.iter().sum::<u64>() + self.dropped.iter().sum::<u64>() + self.absorbed
+        self.answered.iter().sum::<u64>()
+            + self.dropped.iter().sum::<u64>()
+            + self.absorbed
+            + self.handed_off
     }
 }
 
@@ -186,6 +202,12 @@ pub struct Shard {
     via_scratch: Vec<u8>,
     /// Connection commands for the shell ([`Shard::poll_conn_command`]).
     commands: VecDeque<ConnCommand>,
+    /// The bindings of the AoRs this shard serves; started at the first input's instant.
+    location: Option<Location>,
+    /// The canonical AoR of the REGISTER being answered.
+    aor_scratch: Vec<u8>,
+    /// Messages owned by other shards, waiting for the shell (`core::handoff`).
+    handoffs: VecDeque<Handoff>,
 }
 
 impl Shard {
@@ -207,6 +229,9 @@ impl Shard {
             rebuilding: false,
             via_scratch: Vec::new(),
             commands: VecDeque::new(),
+            location: None,
+            aor_scratch: Vec::new(),
+            handoffs: VecDeque::new(),
         }
     }
 
@@ -241,7 +266,7 @@ impl Shard {
             local,
             remote,
         };
-        self.handle_message(now, src, bytes, Framing::Datagram);
+        self.handle_message(now, src, bytes, Framing::Datagram, true);
     }
 
     /// One complete message, cut from connection `conn` by the shell's
@@ -260,12 +285,24 @@ impl Shard {
             local,
             remote,
         };
-        self.handle_message(now, src, bytes, Framing::Stream);
+        self.handle_message(now, src, bytes, Framing::Stream, true);
     }
 
-    fn handle_message(&mut self, now: Instant, src: Source, bytes: &[u8], framing: Framing) {
+    /// `route`: hand the message to its owner shard when its ids name another one (false for
+    /// a message handed in, which is handled here whatever it names).
+    fn handle_message(
+        &mut self,
+        now: Instant,
+        src: Source,
+        bytes: &[u8],
+        framing: Framing,
+        route: bool,
+    ) {
         self.now = Some(now);
         self.wheel(now);
+        if self.location.is_none() {
+            self.location = Some(Location::new(self.config.registrar, now));
+        }
         self.stats.received += 1;
         let msg = match Message::parse(bytes, framing) {
             Ok(m) => m,
@@ -285,6 +322,12 @@ impl Shard {
                 return self.refuse(src, kind, e, Some(msg.headers()));
             }
         };
+        if route {
+            let (id, count) = (self.config.id, self.config.shard_count);
+            if let Some(owner) = handoff::owner(id, count, &msg, &checked) {
+                return self.hand_off(owner, now, src, bytes);
+            }
+        }
         match msg.method() {
             None => {
                 self.stats.responses += 1;
@@ -307,6 +350,9 @@ impl Shard {
     /// The deadline returned by [`Shard::poll_timeout`] has passed.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = Some(now);
+        if let Some(location) = self.location.as_mut() {
+            location.expire(now);
+        }
         let Shard {
             servers,
             wheel,
@@ -323,6 +369,16 @@ impl Shard {
                 }
             });
         }
+    }
+
+    /// The registrar's bindings (none before the first input).
+    pub fn location(&self) -> Option<&Location> {
+        self.location.as_ref()
+    }
+
+    /// Takes the next registration-changed event.
+    pub fn poll_registration(&mut self) -> Option<crate::core::registrar::RegEvent> {
+        self.location.as_mut().and_then(Location::poll_event)
     }
 
     /// Next datagram to send, if any.
@@ -352,7 +408,12 @@ impl Shard {
 
     /// The earliest instant at which [`Shard::handle_timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.wheel.as_ref().and_then(TimerWheel::next_deadline)
+        let transactions = self.wheel.as_ref().and_then(TimerWheel::next_deadline);
+        let bindings = self.location.as_ref().and_then(Location::next_deadline);
+        match (transactions, bindings) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Return a sent payload buffer to the pool.
@@ -469,9 +530,9 @@ impl Shard {
                 .and_then(ServerKey::cancel_target)
                 .is_some_and(|t| self.servers.find(&t).is_some());
         // Drongo's own answers are a function of the request, except an INVITE's (Timer G
-        // resends it with no request at hand) and a CANCEL's (whether its INVITE is live
-        // changes): only those keep their bytes.
-        let resend = if matches!(method, Method::Invite | Method::Cancel) {
+        // resends it with no request at hand), a CANCEL's (whether its INVITE is live
+        // changes) and a REGISTER's (the bindings change): only those keep their bytes.
+        let resend = if matches!(method, Method::Invite | Method::Cancel | Method::Register) {
             Resend::Kept
         } else {
             Resend::Rebuilt
@@ -511,11 +572,15 @@ impl Shard {
         if !for_us && checked.max_forwards == Some(0) {
             return self.respond(&r, 483, "Too Many Hops", |_| {});
         }
-        if self.unsupported(h, HeaderName::ProxyRequire) {
+        if checked.has_proxy_require && self.unsupported(h, HeaderName::ProxyRequire) {
             let tags = h.all(HeaderName::ProxyRequire);
             return self.respond_unsupported(&r, tags);
         }
-        if for_us && method != Method::Cancel && self.unsupported(h, HeaderName::Require) {
+        if for_us
+            && method != Method::Cancel
+            && checked.has_require
+            && self.unsupported(h, HeaderName::Require)
+        {
             let tags = h.all(HeaderName::Require);
             return self.respond_unsupported(&r, tags);
         }
@@ -527,6 +592,7 @@ impl Shard {
             _ if to_tagged && for_us => {
                 self.respond(&r, 481, "Call/Transaction Does Not Exist", |_| {})
             }
+            Method::Register if for_us => self.answer_register(&r, msg, checked),
             Method::Options if for_us => self.respond(&r, 200, "OK", |w| {
                 write_allow(w);
                 w.header("Accept", b"application/sdp");
@@ -534,6 +600,67 @@ impl Shard {
             }),
             _ => self.respond(&r, 404, "Not Found", |_| {}),
         }
+    }
+
+    /// A REGISTER to Drongo: the registrar applies it and the answer lists the AoR's
+    /// bindings (§10.3).
+    fn answer_register(&mut self, r: &Request<'_, '_>, msg: &Message<'_>, checked: &Checked<'_>) {
+        let (Some(now), Some(mut location)) = (self.now, self.location.take()) else {
+            return self.drop(DropReason::Internal);
+        };
+        let flow = FlowInfo {
+            reliable: matches!(r.src.flow, Flow::Stream(_)),
+            local: r.src.local,
+            remote: r.src.remote,
+            conn: match r.src.flow {
+                Flow::Stream(c) => Some(c.0),
+                Flow::Udp | Flow::Tcp => None,
+            },
+            shard: self.config.id,
+        };
+        let mut aor = std::mem::take(&mut self.aor_scratch);
+        let local = r.src.local;
+        let answer = register::register(
+            &mut location,
+            now,
+            msg,
+            checked,
+            flow,
+            |uri| self.serves(uri, local),
+            &mut aor,
+        );
+        let (status, reason) = answer.status();
+        self.respond(r, status, reason, |w| match answer {
+            Answer::Ok => register::write_contacts(&location, &aor, now, w),
+            Answer::Refused(RegisterError::IntervalTooBrief(min)) => {
+                let mut v = Vec::with_capacity(10);
+                push_decimal(&mut v, u64::from(min));
+                w.header("Min-Expires", &v);
+            }
+            _ => {}
+        });
+        self.location = Some(location);
+        self.aor_scratch = aor;
+    }
+
+    /// Whether a URI's host is a domain or address served here, on any port: the domain
+    /// part of an AoR.
+    fn serves(&self, uri: &Uri<'_>, local: SocketAddr) -> bool {
+        match uri.host() {
+            Some(Host::V4(ip)) => self.is_local(IpAddr::V4(ip), None, local),
+            Some(Host::V6(ip)) => self.is_local(IpAddr::V6(ip), None, local),
+            Some(Host::Domain(name)) => self.serves_domain(name, local),
+            None => false,
+        }
+    }
+
+    fn serves_domain(&self, name: &[u8], local: SocketAddr) -> bool {
+        let name = name.strip_suffix(b".").unwrap_or(name);
+        name.eq_ignore_ascii_case(b"localhost") && local.ip().is_loopback()
+            || self.config.domains.iter().any(|d| {
+                let d = d.strip_suffix('.').unwrap_or(d);
+                d.as_bytes().eq_ignore_ascii_case(name)
+            })
     }
 
     /// True when some option tag in any `name` header is not in [`SUPPORTED`].
@@ -570,14 +697,7 @@ impl Shard {
             Some(Host::V4(ip)) => self.is_local(IpAddr::V4(ip), port, local),
             Some(Host::V6(ip)) => self.is_local(IpAddr::V6(ip), port, local),
             Some(Host::Domain(name)) => {
-                let port_ok = port.is_none_or(|p| p == local.port());
-                port_ok
-                    && (name.eq_ignore_ascii_case(b"localhost") && local.ip().is_loopback()
-                        || self.config.domains.iter().any(|d| {
-                            let d = d.strip_suffix('.').unwrap_or(d);
-                            let name = name.strip_suffix(b".").unwrap_or(name);
-                            d.as_bytes().eq_ignore_ascii_case(name)
-                        }))
+                port.is_none_or(|p| p == local.port()) && self.serves_domain(name, local)
             }
             None => false,
         }
@@ -716,6 +836,54 @@ impl Shard {
     }
 }
 
+/// Cross-shard handoff (`core::handoff`).
+impl Shard {
+    /// A message another shard received whose ids name this one: handled as if it had arrived
+    /// here. Its buffer joins this shard's pool.
+    pub fn handle_handoff(&mut self, now: Instant, handoff: Handoff) {
+        self.stats.handed_in += 1;
+        let src = Source {
+            flow: handoff.flow,
+            local: handoff.local,
+            remote: handoff.remote,
+        };
+        let framing = match handoff.flow {
+            Flow::Udp => Framing::Datagram,
+            Flow::Stream(_) | Flow::Tcp => Framing::Stream,
+        };
+        self.handle_message(now, src, &handoff.bytes, framing, false);
+        self.recycle(handoff.bytes);
+    }
+
+    /// Next message to hand to the shard that owns it, if any.
+    pub fn poll_handoff(&mut self) -> Option<Handoff> {
+        self.handoffs.pop_front()
+    }
+
+    /// The shell could not deliver `handoff` (`reason`: the channel to the owner was full, or
+    /// the owner has stopped): it is counted as dropped instead of handed off.
+    pub fn handoff_undelivered(&mut self, handoff: Handoff, reason: DropReason) {
+        self.stats.handed_off = self.stats.handed_off.saturating_sub(1);
+        self.drop(reason);
+        self.recycle(handoff.bytes);
+    }
+
+    fn hand_off(&mut self, to: u16, now: Instant, src: Source, bytes: &[u8]) {
+        let mut copy = self.buffer();
+        copy.extend_from_slice(bytes);
+        self.stats.handed_off += 1;
+        self.handoffs.push_back(Handoff {
+            to,
+            from: self.config.id,
+            flow: src.flow,
+            local: src.local,
+            remote: src.remote,
+            received: now,
+            bytes: copy,
+        });
+    }
+}
+
 /// A request being answered: where it came from, its headers, and what validation decoded
 /// of them (the top Via, unless it did not parse; whether To has a tag).
 struct Request<'m, 'a> {
@@ -772,7 +940,7 @@ fn rewrite_top_via(via: &Via<'_>, remote: SocketAddr, out: &mut Vec<u8>) -> bool
         return false;
     }
     let raw = via.as_bytes();
-    match bare_rport_end(via) {
+    match via.bare_rport_end() {
         // Split the value after the bare `rport` and write `=<port>` there.
         Some(end) if fill_rport => {
             out.extend_from_slice(raw.get(..end).unwrap_or(raw));
@@ -787,18 +955,6 @@ fn rewrite_top_via(via: &Via<'_>, remote: SocketAddr, out: &mut Vec<u8>) -> bool
         push_ip(out, src);
     }
     true
-}
-
-/// Offset just past a valueless `rport` parameter name within the Via's bytes.
-fn bare_rport_end(via: &Via<'_>) -> Option<usize> {
-    let raw = via.as_bytes();
-    let p = via
-        .params()
-        .flatten()
-        .find(|p| p.name.eq_ignore_ascii_case(b"rport") && p.value.is_none())?;
-    // NOTE: the parameter name is a sub-slice of the Via's bytes, so the offset is in range.
-    let offset = (p.name.as_ptr() as usize).checked_sub(raw.as_ptr() as usize)?;
-    Some(offset + p.name.len()).filter(|end| *end <= raw.len())
 }
 
 /// Executes a server-transaction event: a send becomes a transmit in a pooled buffer. Returns

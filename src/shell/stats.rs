@@ -40,6 +40,11 @@ pub(crate) struct ShardCounters {
     pub tcp_tx_bytes: AtomicU64,
     pub tcp_tx_dropped: AtomicU64,
     pub tcp_tx_unconnected: AtomicU64,
+    pub handoff_out: AtomicU64,
+    pub handoff_in: AtomicU64,
+    pub handoff_full: AtomicU64,
+    pub handoff_closed: AtomicU64,
+    pub absorbed: AtomicU64,
 }
 
 /// Every [`FrameError`], in the order of [`ShardStats::tcp_frame_errors`].
@@ -101,6 +106,11 @@ impl ShardCounters {
             tcp_tx_bytes: self.tcp_tx_bytes.load(Relaxed),
             tcp_tx_dropped: self.tcp_tx_dropped.load(Relaxed),
             tcp_tx_unconnected: self.tcp_tx_unconnected.load(Relaxed),
+            handoff_out: self.handoff_out.load(Relaxed),
+            handoff_in: self.handoff_in.load(Relaxed),
+            handoff_full: self.handoff_full.load(Relaxed),
+            handoff_closed: self.handoff_closed.load(Relaxed),
+            absorbed: self.absorbed.load(Relaxed),
         }
     }
 }
@@ -175,6 +185,18 @@ pub struct ShardStats {
     pub tcp_tx_dropped: u64,
     /// Of `tcp_tx_dropped`: messages whose connection could not be opened.
     pub tcp_tx_unconnected: u64,
+    /// Messages sent to other shards over the mesh (`mesh.rs`): messages whose ids name
+    /// another shard, and bytes for connections other shards own.
+    pub handoff_out: u64,
+    /// Messages other shards sent to this one over the mesh.
+    pub handoff_in: u64,
+    /// Messages for another shard dropped because the channel to it was full.
+    pub handoff_full: u64,
+    /// Messages for another shard dropped because it had stopped.
+    pub handoff_closed: u64,
+    /// Requests the shard matched to a live server transaction (retransmissions, ACKs of
+    /// non-2xx finals), copied from the core's counters after every input.
+    pub absorbed: u64,
 }
 
 impl ShardStats {
@@ -212,6 +234,11 @@ impl ShardStats {
             tcp_tx_bytes: a.tcp_tx_bytes + s.tcp_tx_bytes,
             tcp_tx_dropped: a.tcp_tx_dropped + s.tcp_tx_dropped,
             tcp_tx_unconnected: a.tcp_tx_unconnected + s.tcp_tx_unconnected,
+            handoff_out: a.handoff_out + s.handoff_out,
+            handoff_in: a.handoff_in + s.handoff_in,
+            handoff_full: a.handoff_full + s.handoff_full,
+            handoff_closed: a.handoff_closed + s.handoff_closed,
+            absorbed: a.absorbed + s.absorbed,
         })
     }
 

@@ -32,6 +32,10 @@ pub struct Checked<'a> {
     pub max_forwards: Option<u8>,
     /// A request's Request-URI; `None` for a response.
     pub request_uri: Option<Uri<'a>>,
+    /// Whether a Require header is present (its tags are valid option tags).
+    pub has_require: bool,
+    /// Whether a Proxy-Require header is present (its tags are valid option tags).
+    pub has_proxy_require: bool,
 }
 
 /// Validates a parsed message. The first failure found is returned; on success, the headers
@@ -41,6 +45,7 @@ pub fn message<'a>(msg: &Message<'a>) -> Result<Checked<'a>, ParseError> {
     // One pass over the index: counts of the headers that matter.
     let mut seen = [0u8; REQUIRED.len()];
     let mut singles = [0u8; 3]; // Max-Forwards, Content-Type, Content-Length
+    let (mut has_require, mut has_proxy_require) = (false, false);
     for f in h.fields() {
         if let Some(i) = REQUIRED.iter().position(|n| *n == f.name) {
             seen[i] = seen[i].saturating_add(1);
@@ -49,6 +54,8 @@ pub fn message<'a>(msg: &Message<'a>) -> Result<Checked<'a>, ParseError> {
             HeaderName::MaxForwards => singles[0] = singles[0].saturating_add(1),
             HeaderName::ContentType => singles[1] = singles[1].saturating_add(1),
             HeaderName::ContentLength => singles[2] = singles[2].saturating_add(1),
+            HeaderName::Require => has_require = true,
+            HeaderName::ProxyRequire => has_proxy_require = true,
             _ => {}
         }
     }
@@ -95,7 +102,11 @@ pub fn message<'a>(msg: &Message<'a>) -> Result<Checked<'a>, ParseError> {
         ),
         None => None,
     };
-    for name in [HeaderName::Require, HeaderName::ProxyRequire] {
+    let present = [
+        (HeaderName::Require, has_require),
+        (HeaderName::ProxyRequire, has_proxy_require),
+    ];
+    for name in present.into_iter().filter(|p| p.1).map(|p| p.0) {
         for v in h.all(name) {
             for tag in OptionTags::new(v) {
                 tag.map_err(|_| ParseError::Invalid(name))?;
@@ -117,5 +128,7 @@ pub fn message<'a>(msg: &Message<'a>) -> Result<Checked<'a>, ParseError> {
         cseq,
         max_forwards,
         request_uri,
+        has_require,
+        has_proxy_require,
     })
 }

@@ -7,20 +7,17 @@
 //! J, K and L, and freeing a transaction the moment its machine terminates. Must not: decide
 //! what to answer (the TU does) or touch a socket (sends are handed back as [`Event::Send`]).
 //!
-//! Memory: a live transaction holds its slot (machine, timer ids, key, route), one index in
-//! the match table, and the bytes of its last response; nothing else is allocated per
-//! transaction. The key lives in the slot only: the match table holds slot indices and hashes
-//! the slot's key. A freed slot keeps its response buffer for the next transaction in it, so
-//! a running shard allocates nothing per transaction.
+//! Memory: a live transaction holds its slot (machine, timer ids, key, route), one entry in
+//! the match table, and the bytes of its last response when it keeps them; nothing else is
+//! allocated per transaction (see [`crate::core::slots`] for how slots and matching work).
 
-use hashbrown::{DefaultHashBuilder, HashTable};
-use std::hash::BuildHasher;
 use std::time::Instant;
 
 use super::{
     Armed, Output, Reliability, ServerInput, ServerInvite, ServerKey, ServerNonInvite, TimerConfig,
     TimerKind, TuEvent,
 };
+use crate::core::slots::{Keyed, Slots};
 use crate::core::timer::{TimerId, TimerWheel};
 
 /// Index of a live server transaction in its table.
@@ -63,7 +60,7 @@ impl Machine {
     }
 }
 
-struct Entry<R> {
+pub(super) struct Entry<R> {
     key: ServerKey,
     machine: Machine,
     armed: Armed<TimerId>,
@@ -73,30 +70,12 @@ struct Entry<R> {
     route: R,
 }
 
-/// A slot: a live transaction, or a free one keeping its response buffer for the next.
-enum Slot<R> {
-    Live(Entry<R>),
-    Free(Vec<u8>),
-}
-
-impl<R> Slot<R> {
-    fn live(&self) -> Option<&Entry<R>> {
-        match self {
-            Slot::Live(e) => Some(e),
-            Slot::Free(_) => None,
-        }
-    }
-
-    fn live_mut(&mut self) -> Option<&mut Entry<R>> {
-        match self {
-            Slot::Live(e) => Some(e),
-            Slot::Free(_) => None,
-        }
+impl<R> Keyed for Entry<R> {
+    type Key = ServerKey;
+    fn key(&self) -> &ServerKey {
+        &self.key
     }
 }
-
-/// A freed slot's buffer above this capacity is released rather than kept.
-const KEEP_BUFFER: usize = 4096;
 
 /// How a transaction sends its response again (a retransmitted request, Timer G).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,11 +150,7 @@ impl ServerCounts {
 /// The table. `R` is the route a response takes (kept per transaction).
 pub struct ServerTable<R> {
     config: TimerConfig,
-    /// Slot indices, hashed and compared by the slot's key.
-    map: HashTable<u32>,
-    hasher: DefaultHashBuilder,
-    slots: Vec<Slot<R>>,
-    free: Vec<u32>,
+    slots: Slots<Entry<R>>,
     scratch: Vec<Output>,
     created: u64,
     counts: ServerCounts,
@@ -188,10 +163,7 @@ impl<R> ServerTable<R> {
     pub fn new(config: TimerConfig) -> Self {
         ServerTable {
             config,
-            map: HashTable::new(),
-            hasher: DefaultHashBuilder::default(),
-            slots: Vec::new(),
-            free: Vec::new(),
+            slots: Slots::new(),
             scratch: Vec::with_capacity(8),
             created: 0,
             counts: ServerCounts::default(),
@@ -204,11 +176,11 @@ impl<R> ServerTable<R> {
 
     /// Live transactions.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.slots.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.slots.len() == 0
     }
 
     /// Transactions created since start.
@@ -223,11 +195,7 @@ impl<R> ServerTable<R> {
 
     /// The transaction a request (or an ACK, or a CANCEL's target) belongs to.
     pub fn find(&self, key: &ServerKey) -> Option<ServerTxId> {
-        let hash = self.hasher.hash_one(key);
-        let slots = &self.slots;
-        self.map
-            .find(hash, |i| slot_key(slots, *i) == Some(key))
-            .map(|i| ServerTxId(*i))
+        self.slots.find(key).map(ServerTxId)
     }
 
     /// Whether the transaction is an INVITE one that has not sent a final response yet (a
@@ -240,7 +208,7 @@ impl<R> ServerTable<R> {
     }
 
     fn entry(&self, id: ServerTxId) -> Option<&Entry<R>> {
-        self.slots.get(id.0 as usize).and_then(Slot::live)
+        self.slots.get(id.0)
     }
 
     /// Creates the transaction for a new request the TU is about to answer.
@@ -259,32 +227,12 @@ impl<R> ServerTable<R> {
         if let Some(state) = machine.state_index() {
             self.counts.by_state[state] += 1;
         }
-        let hash = self.hasher.hash_one(&key);
-        let mut entry = Entry {
+        let index = self.slots.insert(|response| Entry {
             key,
             machine,
             armed: Armed::new(),
-            response: Vec::new(),
+            response,
             route,
-        };
-        let index = match self.free.pop() {
-            Some(i) => {
-                // NOTE: free indices point at free slots of `slots`.
-                let slot = &mut self.slots[i as usize];
-                if let Slot::Free(buffer) = slot {
-                    entry.response = std::mem::take(buffer);
-                }
-                *slot = Slot::Live(entry);
-                i
-            }
-            None => {
-                self.slots.push(Slot::Live(entry));
-                (self.slots.len() - 1) as u32
-            }
-        };
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        self.map.insert_unique(hash, index, |i| {
-            slot_key(slots, *i).map_or(0, |k| hasher.hash_one(k))
         });
         self.created += 1;
         ServerTxId(index)
@@ -303,7 +251,7 @@ impl<R> ServerTable<R> {
         wheel: &mut TimerWheel<ServerTimer>,
         sink: &mut impl FnMut(Event<'_, R>),
     ) -> bool {
-        let Some(entry) = self.slots.get_mut(id.0 as usize).and_then(Slot::live_mut) else {
+        let Some(entry) = self.slots.get_mut(id.0) else {
             return false;
         };
         let mut out = std::mem::take(&mut self.scratch);
@@ -352,7 +300,7 @@ impl<R> ServerTable<R> {
         wheel: &mut TimerWheel<ServerTimer>,
         sink: &mut impl FnMut(Event<'_, R>),
     ) {
-        let Some(entry) = self.slots.get_mut(id.0 as usize).and_then(Slot::live_mut) else {
+        let Some(entry) = self.slots.get_mut(id.0) else {
             return;
         };
         if !entry.armed.fired(kind, timer) {
@@ -380,7 +328,7 @@ impl<R> ServerTable<R> {
         wheel: &mut TimerWheel<ServerTimer>,
         sink: &mut impl FnMut(Event<'_, R>),
     ) {
-        let Some(entry) = self.slots.get_mut(id.0 as usize).and_then(Slot::live_mut) else {
+        let Some(entry) = self.slots.get_mut(id.0) else {
             return;
         };
         let mut out = std::mem::take(&mut self.scratch);
@@ -403,7 +351,7 @@ impl<R> ServerTable<R> {
         sink: &mut impl FnMut(Event<'_, R>),
     ) {
         for output in outputs {
-            let Some(entry) = self.slots.get_mut(id.0 as usize).and_then(Slot::live_mut) else {
+            let Some(entry) = self.slots.get_mut(id.0) else {
                 return;
             };
             match *output {
@@ -444,47 +392,186 @@ impl<R> ServerTable<R> {
     }
 
     fn remove(&mut self, id: ServerTxId, wheel: &mut TimerWheel<ServerTimer>) {
-        let Some(slot) = self.slots.get_mut(id.0 as usize) else {
+        let Some(mut entry) = self.slots.remove(id.0, |e| std::mem::take(&mut e.response)) else {
             return;
         };
-        let Slot::Live(mut entry) = std::mem::replace(slot, Slot::Free(Vec::new())) else {
-            return;
-        };
-        if entry.response.capacity() <= KEEP_BUFFER {
-            entry.response.clear();
-            *slot = Slot::Free(std::mem::take(&mut entry.response));
-        }
         for timer in entry.armed.drain() {
             wheel.cancel(timer);
         }
         // NOTE: a terminated machine was uncounted when it moved; one removed early (never
         // expected) is uncounted here.
         self.counts.moved(entry.machine.state_index(), None);
-        let hash = self.hasher.hash_one(&entry.key);
-        if let Ok(found) = self.map.find_entry(hash, |i| *i == id.0) {
-            found.remove();
-        }
-        self.free.push(id.0);
     }
 }
 
 impl ServerCounts {
     fn moved(&mut self, from: Option<usize>, to: Option<usize>) {
-        if from == to {
-            return;
-        }
-        if let Some(f) = from {
-            self.by_state[f] = self.by_state[f].saturating_sub(1);
-        }
-        if let Some(t) = to {
-            self.by_state[t] += 1;
-        }
+        super::client_table::move_count(&mut self.by_state, from, to);
     }
 }
 
-fn slot_key<R>(slots: &[Slot<R>], index: u32) -> Option<&ServerKey> {
-    slots
-        .get(index as usize)
-        .and_then(Slot::live)
-        .map(|e| &e.key)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::sip::message::{Framing, Message};
+    use std::time::Duration;
+
+    fn key(n: u32) -> ServerKey {
+        let bytes = format!(
+            "OPTIONS sip:a@127.0.0.1 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-t{n}\r\n\
+             From: <sip:b@192.0.2.1>;tag=f\r\nTo: <sip:a@127.0.0.1>\r\n\
+             Call-ID: c{n}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        );
+        let msg = Message::parse(bytes.as_bytes(), Framing::Datagram).unwrap();
+        ServerKey::of_request(&msg).unwrap()
+    }
+
+    struct Fixture {
+        table: ServerTable<()>,
+        wheel: TimerWheel<ServerTimer>,
+        now: Instant,
+    }
+
+    impl Fixture {
+        fn new() -> Self {
+            let now = crate::sim::epoch();
+            Fixture {
+                table: ServerTable::new(TimerConfig::RFC),
+                wheel: TimerWheel::new(now, Duration::from_millis(10)),
+                now,
+            }
+        }
+
+        /// A new non-INVITE transaction over UDP for `key`, answered 200 (Timer J armed).
+        fn answer(&mut self, key: ServerKey, resend: Resend) -> ServerTxId {
+            let id = self.table.create(key, false, Reliability::Unreliable, ());
+            let mut sent = 0;
+            self.table.respond(
+                id,
+                200,
+                b"SIP/2.0 200 OK\r\n\r\n",
+                resend,
+                self.now,
+                &mut self.wheel,
+                &mut |e| {
+                    if let Event::SendGiven { .. } = e {
+                        sent += 1;
+                    }
+                },
+            );
+            assert_eq!(sent, 1, "the answer is sent once, from the caller's buffer");
+            id
+        }
+
+        fn advance(&mut self, by: Duration) {
+            self.now += by;
+            while let Some((timer, payload)) = self.wheel.poll(self.now) {
+                self.table
+                    .timer(timer, payload, self.now, &mut self.wheel, &mut |_| {});
+            }
+        }
+    }
+
+    #[test]
+    fn a_retransmission_gets_the_kept_bytes_or_a_rebuild() {
+        let mut f = Fixture::new();
+        let kept = f.answer(key(1), Resend::Kept);
+        let rebuilt = f.answer(key(2), Resend::Rebuilt);
+        let mut events = Vec::new();
+        for id in [kept, rebuilt] {
+            f.table
+                .request(id, false, f.now, &mut f.wheel, &mut |e| match e {
+                    Event::Send { bytes, .. } => events.push(Some(bytes.to_vec())),
+                    Event::Rebuild { .. } => events.push(None),
+                    _ => {}
+                });
+        }
+        assert_eq!(
+            events,
+            [Some(b"SIP/2.0 200 OK\r\n\r\n".to_vec()), None],
+            "kept bytes are resent; a rebuilt answer is asked for again"
+        );
+    }
+
+    #[test]
+    fn counts_follow_the_machines_and_timer_j_frees_everything() {
+        let mut f = Fixture::new();
+        for n in 0..100 {
+            f.answer(key(n), Resend::Rebuilt);
+        }
+        assert_eq!(f.table.len(), 100);
+        assert_eq!(f.table.counts().non_invite(), 100);
+        let completed = f
+            .table
+            .counts()
+            .iter()
+            .find(|(s, _)| *s == "non_invite.completed")
+            .map(|(_, n)| n);
+        assert_eq!(completed, Some(100));
+        f.advance(Duration::from_secs(33));
+        assert_eq!(f.table.len(), 0);
+        assert_eq!(f.table.counts(), ServerCounts::default());
+        assert!(
+            f.table.find(&key(7)).is_none(),
+            "an ended transaction matches nothing"
+        );
+    }
+
+    /// Ended transactions leave stale match entries behind; they never match a key whose
+    /// slot was reused, and sweeping keeps the match table proportional to the live count.
+    #[test]
+    fn stale_match_entries_never_match_and_stay_bounded() {
+        let mut f = Fixture::new();
+        let live = 500;
+        let mut n = 0;
+        for round in 0..40 {
+            for _ in 0..live {
+                let id = f.answer(key(n), Resend::Rebuilt);
+                assert_eq!(f.table.find(&key(n)), Some(id));
+                n += 1;
+            }
+            // Every transaction of the round ends; the next round reuses the same slots.
+            f.advance(Duration::from_secs(33));
+            assert_eq!(f.table.len(), 0, "round {round}");
+            for old in n.saturating_sub(live)..n {
+                assert_eq!(
+                    f.table.find(&key(old)),
+                    None,
+                    "key {old} after round {round}"
+                );
+            }
+            assert!(
+                f.table.slots.match_capacity() <= 8 * live as usize,
+                "match table capacity {} for {live} live",
+                f.table.slots.match_capacity()
+            );
+        }
+        assert_eq!(
+            f.table.slots.slot_count(),
+            live as usize,
+            "slots are reused"
+        );
+    }
+}
+
+#[cfg(test)]
+mod footprint {
+    use super::*;
+
+    /// What a live transaction holds, for the README: its slot, its match-table entry (plus
+    /// one control byte; the table keeps at most as many stale entries as live ones), its
+    /// generation and one timer-wheel entry; plus the response bytes when it keeps them.
+    #[test]
+    fn a_live_transaction_is_a_few_hundred_bytes() {
+        let slot = crate::core::slots::slot_bytes::<Entry<crate::core::shard::Source>>();
+        let entry = std::mem::size_of::<(u32, u32)>() + 1;
+        let generation = std::mem::size_of::<u32>();
+        let timer = TimerWheel::<ServerTimer>::entry_bytes();
+        let total = slot + entry + generation + timer;
+        println!(
+            "slot {slot} B + match entry {entry} B + generation {generation} B + timer {timer} B = {total} B"
+        );
+        assert!(total <= 320, "{total} bytes per live transaction");
+    }
 }

@@ -7,7 +7,9 @@ use super::super::shard_driver::SansIo;
 use super::super::{process_cpus, start_with, RunningShards, ShardStats};
 use crate::config::Config;
 use crate::core::flow::{ConnCommand, TransportError};
+use crate::core::handoff::Handoff;
 use crate::core::shard::{ConnId, Flow, ShardConfig, Transmit};
+use crate::core::sip::DropReason;
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -157,6 +159,19 @@ impl SansIo for Relay {
 
     fn poll_conn_command(&mut self) -> Option<ConnCommand> {
         self.commands.pop_front()
+    }
+
+    // One shard: nothing is handed between shards.
+    fn handle_handoff(&mut self, _: Instant, _: Handoff) {}
+
+    fn poll_handoff(&mut self) -> Option<Handoff> {
+        None
+    }
+
+    fn handoff_undelivered(&mut self, _: Handoff, _: DropReason) {}
+
+    fn absorbed(&self) -> Option<u64> {
+        None
     }
 }
 

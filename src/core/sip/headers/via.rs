@@ -33,6 +33,8 @@ pub struct Via<'a> {
     received: HostAddr,
     port: Option<u16>,
     rport: Option<Option<u16>>,
+    /// The name of the first `rport` parameter when it has no value (RFC 3581 §4 fills it in).
+    bare_rport: Option<&'a [u8]>,
 }
 
 impl<'a> Via<'a> {
@@ -59,6 +61,7 @@ impl<'a> Via<'a> {
             received: HostAddr::NONE,
             port: None,
             rport: None,
+            bare_rport: None,
         }
     }
 
@@ -125,6 +128,9 @@ impl<'a> Via<'a> {
             }
             5 if is(b"rport") => {
                 let port = value.map(parse_u16).transpose()?;
+                if self.rport.is_none() && port.is_none() {
+                    self.bare_rport = Some(name);
+                }
                 self.rport.get_or_insert(port);
             }
             3 if is(b"ttl") => {
@@ -178,6 +184,15 @@ impl<'a> Via<'a> {
     /// The `received` address, bracketed or not (RFC 5118 §4.5).
     pub fn received(&self) -> Option<IpAddr> {
         self.received.ip_addr()
+    }
+
+    /// Offset in [`Via::as_bytes`] just past the name of a valueless first `rport`, where a
+    /// response writes `=<port>` (RFC 3581 §4).
+    pub fn bare_rport_end(&self) -> Option<usize> {
+        let name = self.bare_rport?;
+        // NOTE: the name is a sub-slice of the element's bytes.
+        let offset = (name.as_ptr() as usize).checked_sub(self.raw.as_ptr() as usize)?;
+        Some(offset + name.len()).filter(|end| *end <= self.raw.len())
     }
 
     /// `rport` (RFC 3581): `None` if absent, `Some(None)` if present without a value.
