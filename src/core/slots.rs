@@ -148,6 +148,12 @@ impl<E: Keyed> Slots<E> {
         Some(entry)
     }
 
+    /// The generation of a slot: it changes each time the slot is freed, so an index and its
+    /// generation name one occupant.
+    pub(crate) fn generation(&self, index: u32) -> Option<u32> {
+        self.generations.get(index as usize).copied()
+    }
+
     fn key_of(&self, index: u32) -> Option<&E::Key> {
         key_in(&self.slots, index)
     }

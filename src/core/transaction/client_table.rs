@@ -39,6 +39,9 @@ pub enum ClientEvent<'a, R> {
         id: ClientTxId,
         route: &'a R,
         bytes: &'a [u8],
+        /// Names this transaction in a delivery failure ([`ClientTable::from_token`]);
+        /// never 0.
+        token: u64,
     },
     /// The INVITE may be cancelled now (§9.1): send this CANCEL, in a client transaction of
     /// its own, along the same route.
@@ -47,8 +50,9 @@ pub enum ClientEvent<'a, R> {
         route: &'a R,
         bytes: &'a [u8],
     },
-    /// Tell the TU (a response, a timeout, a transport error, Timer C).
-    Tu(ClientTxId, TuEvent),
+    /// Tell the TU (a response, a timeout, a transport error, Timer C), with the
+    /// transaction's route: the transaction may end with this event.
+    Tu(ClientTxId, &'a R, TuEvent),
 }
 
 #[derive(Debug, Clone)]
@@ -204,6 +208,26 @@ impl<R> ClientTable<R> {
     /// Live transactions by state.
     pub fn counts(&self) -> ClientCounts {
         self.counts
+    }
+
+    /// The token a transaction's messages carry: its slot and the slot's generation, so a
+    /// failure reported after the transaction ended finds nothing.
+    pub fn token(&self, id: ClientTxId) -> u64 {
+        let generation = self.slots.generation(id.0).unwrap_or(0);
+        (u64::from(generation) << 32 | u64::from(id.0)) + 1
+    }
+
+    /// The live transaction a token names.
+    pub fn from_token(&self, token: u64) -> Option<ClientTxId> {
+        let t = token.checked_sub(1)?;
+        let (index, generation) = (t as u32, (t >> 32) as u32);
+        (self.slots.generation(index) == Some(generation) && self.slots.get(index).is_some())
+            .then_some(ClientTxId(index))
+    }
+
+    /// The route a transaction was started with.
+    pub fn route(&self, id: ClientTxId) -> Option<&R> {
+        self.slots.get(id.0).map(|e| &e.route)
     }
 
     /// The transaction a response belongs to (§17.1.3: its top Via branch and CSeq method).
@@ -399,6 +423,7 @@ impl<R> ClientTable<R> {
         wheel: &mut TimerWheel<ClientTimer>,
         sink: &mut impl FnMut(ClientEvent<'_, R>),
     ) {
+        let token = self.token(id);
         for output in outputs {
             let Some(entry) = self.slots.get_mut(id.0) else {
                 return;
@@ -408,6 +433,7 @@ impl<R> ClientTable<R> {
                     id,
                     route: &entry.route,
                     bytes: entry.request(),
+                    token,
                 }),
                 // NOTE: an ACK that could not be built (the response lacked a header the
                 // ACK copies) is not sent; the server's Timer H ends its transaction.
@@ -415,6 +441,7 @@ impl<R> ClientTable<R> {
                     id,
                     route: &entry.route,
                     bytes: entry.ack(),
+                    token,
                 }),
                 Output::SendAck => {}
                 Output::Arm(kind, after) => {
@@ -428,7 +455,7 @@ impl<R> ClientTable<R> {
                         wheel.cancel(old);
                     }
                 }
-                Output::Tu(event) => sink(ClientEvent::Tu(id, event)),
+                Output::Tu(event) => sink(ClientEvent::Tu(id, &entry.route, event)),
                 Output::Terminated => self.remove(id, wheel),
                 // Server-side outputs never come from a client machine.
                 Output::SendResponse | Output::ResendResponse => {}

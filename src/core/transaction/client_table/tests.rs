@@ -81,7 +81,7 @@ impl Fixture {
                     .unwrap_or_default()
                     .to_string(),
             )),
-            ClientEvent::Tu(_, event) => seen.push(Seen::Tu(ms, event)),
+            ClientEvent::Tu(_, _, event) => seen.push(Seen::Tu(ms, event)),
         }
     }
 

@@ -20,6 +20,8 @@
 //! the request's connection, with the §18.2.2 address as the transmit's `remote` for the shell
 //! to open a new connection to if that one has closed (see `core::flow`).
 
+mod proxy;
+
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
@@ -38,6 +40,7 @@ use crate::core::sip::uri::{Host, Scheme, Uri};
 use crate::core::sip::validate::{self, Checked};
 use crate::core::sip::writer::{push_decimal, push_ip, response_to, Writer};
 use crate::core::timer::TimerWheel;
+use crate::core::transaction::client_table::{ClientTable, ClientTimer};
 use crate::core::transaction::table::{Event, Resend, ServerCounts, ServerTable, ServerTimer};
 use crate::core::transaction::{Reliability, ServerKey, TimerConfig};
 
@@ -141,6 +144,13 @@ pub struct ShardStats {
     /// Messages another shard handed to this one. Each is also in `received`, and its fate is
     /// counted like any other message's.
     pub handed_in: u64,
+    /// Requests forwarded by the proxy (that is their fate; Drongo's 100 Trying for an
+    /// INVITE and the responses relayed for it are not counted in `answered`).
+    pub proxied: u64,
+    /// Responses matched to a client transaction of the proxy.
+    pub matched: u64,
+    /// Responses from downstream the proxy sent upstream.
+    pub relayed: u64,
 }
 
 impl ShardStats {
@@ -160,6 +170,8 @@ impl ShardStats {
             + self.dropped.iter().sum::<u64>()
             + self.absorbed
             + self.handed_off
+            + self.proxied
+            + self.matched
     }
 }
 
@@ -208,6 +220,12 @@ pub struct Shard {
     aor_scratch: Vec<u8>,
     /// Messages owned by other shards, waiting for the shell (`core::handoff`).
     handoffs: VecDeque<Handoff>,
+    /// The proxy's client transactions (§17.1), one per branch and per CANCEL.
+    clients: ClientTable<proxy::Leg>,
+    /// Their timers; started at the first request forwarded.
+    client_wheel: Option<TimerWheel<ClientTimer>>,
+    /// Proxied requests.
+    calls: proxy::Calls,
 }
 
 impl Shard {
@@ -215,6 +233,7 @@ impl Shard {
         let mut rng = Rng::new(seed);
         let secret = rng.next_u64();
         let servers = ServerTable::new(config.timers);
+        let clients = ClientTable::new(config.timers);
         Shard {
             config,
             secret,
@@ -232,6 +251,9 @@ impl Shard {
             location: None,
             aor_scratch: Vec::new(),
             handoffs: VecDeque::new(),
+            clients,
+            client_wheel: None,
+            calls: proxy::Calls::default(),
         }
     }
 
@@ -331,8 +353,7 @@ impl Shard {
         match msg.method() {
             None => {
                 self.stats.responses += 1;
-                // No transaction layer above this shard yet: every response is stray.
-                self.drop(DropReason::StrayResponse);
+                self.handle_response(&msg);
             }
             Some(method) => {
                 self.stats.requests += 1;
@@ -353,6 +374,7 @@ impl Shard {
         if let Some(location) = self.location.as_mut() {
             location.expire(now);
         }
+        self.client_timeout(now);
         let Shard {
             servers,
             wheel,
@@ -401,19 +423,26 @@ impl Shard {
     pub fn handle_transport_error(&mut self, now: Instant, error: TransportError) {
         self.now = Some(now);
         match error {
-            TransportError::Undelivered { .. } => self.stats.undelivered += 1,
+            TransportError::Undelivered { token, .. } => {
+                self.stats.undelivered += 1;
+                self.client_undelivered(token);
+            }
             TransportError::FlowFailed { .. } => self.stats.flows_failed += 1,
         }
     }
 
     /// The earliest instant at which [`Shard::handle_timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let transactions = self.wheel.as_ref().and_then(TimerWheel::next_deadline);
-        let bindings = self.location.as_ref().and_then(Location::next_deadline);
-        match (transactions, bindings) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.wheel.as_ref().and_then(TimerWheel::next_deadline),
+            self.client_wheel
+                .as_ref()
+                .and_then(TimerWheel::next_deadline),
+            self.location.as_ref().and_then(Location::next_deadline),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Return a sent payload buffer to the pool.
@@ -514,8 +543,13 @@ impl Shard {
             return;
         }
         if method == Method::Ack {
-            // §17.2.3: an ACK that matches no transaction is passed to the core, which has no
-            // dialog for it: absorbed.
+            // §17.2.3: an ACK that matches no transaction is passed to the core. One routed
+            // through Drongo (the ACK for a 2xx, its top Route Drongo's) goes on statelessly
+            // (§16.11); any other is absorbed.
+            let pre = self.preprocess(msg, checked, src.local);
+            if pre.pop_top_route.is_some() || pre.strict_repair.is_some() {
+                return self.forward_ack(src, msg, checked, pre);
+            }
             return self.drop(DropReason::StrayAck);
         }
         let reliability = match src.flow {
@@ -524,11 +558,11 @@ impl Shard {
         };
         // §9.2: a CANCEL whose INVITE transaction is live (already answered, so nothing to
         // cancel) gets 200; one matching nothing gets 481.
-        let cancels_live_invite = method == Method::Cancel
-            && key
-                .as_ref()
-                .and_then(ServerKey::cancel_target)
-                .is_some_and(|t| self.servers.find(&t).is_some());
+        let cancelled = (method == Method::Cancel)
+            .then(|| key.as_ref().and_then(ServerKey::cancel_target))
+            .flatten()
+            .and_then(|t| self.servers.find(&t));
+        let cancels_live_invite = cancelled.is_some();
         // Drongo's own answers are a function of the request, except an INVITE's (Timer G
         // resends it with no request at hand), a CANCEL's (whether its INVITE is live
         // changes) and a REGISTER's (the bindings change): only those keep their bytes.
@@ -540,6 +574,11 @@ impl Shard {
         self.pending = key.map(|k| (k, method == Method::Invite, reliability, resend));
         self.answer_request(src, msg, checked, method, cancels_live_invite);
         self.pending = None;
+        // §16.10: a CANCEL for an INVITE the proxy forwarded cancels its pending branches,
+        // whose 487s make the INVITE's final answer.
+        if let Some(invite) = cancelled {
+            self.cancel_call(invite);
+        }
     }
 
     /// Decides Drongo's answer to a new request (the TU of its server transaction).
@@ -583,6 +622,33 @@ impl Shard {
         {
             let tags = h.all(HeaderName::Require);
             return self.respond_unsupported(&r, tags);
+        }
+        if !matches!(method, Method::Cancel | Method::Other(_)) {
+            // §16.4 and §16.5: a request routed through Drongo goes on along its route set;
+            // one for a registered AoR goes to the AoR's bindings.
+            let pre = self.preprocess(msg, checked, src.local);
+            let routed = pre.pop_top_route.is_some() || pre.strict_repair.is_some();
+            let targets = if routed {
+                smallvec::smallvec![proxy::Target {
+                    uri: None,
+                    path: Vec::new(),
+                    dest: None,
+                }]
+            } else if for_us
+                && !to_tagged
+                && uri.user().is_some()
+                && !matches!(method, Method::Register | Method::Options)
+            {
+                self.binding_targets(&uri)
+            } else {
+                smallvec::SmallVec::<[proxy::Target; 4]>::new()
+            };
+            if !targets.is_empty() {
+                if checked.max_forwards == Some(0) {
+                    return self.respond(&r, 483, "Too Many Hops", |_| {});
+                }
+                return self.proxy(src, msg, checked, method, pre, &targets);
+            }
         }
         match method {
             Method::Other(_) => self.respond(&r, 501, "Not Implemented", write_allow),
@@ -718,12 +784,34 @@ impl Shard {
         reason: &str,
         extra: impl FnOnce(&mut Writer<'_>),
     ) {
+        let Some((out, route)) = self.build_response(r, status, reason, extra) else {
+            return;
+        };
+        if self.rebuilding {
+            self.stats.resent += 1;
+        } else {
+            self.stats.answered[(status / 100).min(6) as usize] += 1;
+        }
+        self.dispatch(out, route, status);
+    }
+
+    /// Builds a response to a request (§8.2.6) and where it goes; `None` (counted as a drop)
+    /// when it cannot be answered.
+    fn build_response(
+        &mut self,
+        r: &Request<'_, '_>,
+        status: u16,
+        reason: &str,
+        extra: impl FnOnce(&mut Writer<'_>),
+    ) -> Option<(Vec<u8>, Source)> {
         let (src, h, via) = (r.src, r.h, r.via.as_ref());
         let Some(top) = h.get(HeaderName::Via) else {
-            return self.drop(DropReason::Unanswerable);
+            self.drop(DropReason::Unanswerable);
+            return None;
         };
         let Some(dest) = self.response_destination(src, via) else {
-            return self.drop(DropReason::NoRoute);
+            self.drop(DropReason::NoRoute);
+            return None;
         };
         // §8.2.6.2: a To without a tag gets one (not on 100). Derived from the request so a
         // retransmission gets the same tag; from the branch and the CSeq number but not the
@@ -759,16 +847,17 @@ impl Shard {
         extra(&mut w);
         w.finish(b"");
         self.via_scratch = via_buf;
-        if self.rebuilding {
-            self.stats.resent += 1;
-        } else {
-            self.stats.answered[(status / 100).min(6) as usize] += 1;
-        }
         let route = Source {
             flow: src.flow,
             local: src.local,
             remote: dest,
         };
+        Some((out, route))
+    }
+
+    /// Sends Drongo's answer: through a new server transaction when the request has one
+    /// pending, else as it is.
+    fn dispatch(&mut self, out: Vec<u8>, route: Source, status: u16) {
         match (self.pending.take(), self.now) {
             (Some((key, invite, reliability, resend)), Some(now)) => {
                 // The answer goes through a server transaction, which keeps it for
