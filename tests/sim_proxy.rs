@@ -328,3 +328,53 @@ fn a_call_to_an_aor_without_bindings_gets_404() {
     );
     assert_eq!(statuses(&sim.take(addr(CALLER))), [404]);
 }
+
+/// With two shards, a callee's responses may arrive on the shard that does not hold the
+/// call (another source port, another 4-tuple hash): Drongo's branch names the owner, the
+/// response crosses to it and is matched to its client transaction there.
+#[test]
+fn a_response_on_the_other_shard_reaches_its_transaction() {
+    let mut sim = Sim::new(2, Sim::template(addr(SERVER)), 11);
+    let server = addr(SERVER);
+    // A phone port and a caller port that land on the same shard, and a second phone port
+    // that lands on the other one.
+    let port_on = |sim: &Sim, ip: &str, shard: usize| {
+        (30_000..40_000)
+            .map(|p| SocketAddr::new(ip.parse().unwrap(), p))
+            .find(|a| sim.shard_for(*a, server) == shard)
+            .unwrap()
+    };
+    let owner = 0;
+    let phone = port_on(&sim, "192.0.2.10", owner);
+    let phone_other = port_on(&sim, "192.0.2.10", 1 - owner);
+    let caller = port_on(&sim, "198.51.100.5", owner);
+    register(&mut sim, &phone.to_string(), 1);
+    let call = String::from_utf8(invite("INVITE", "sip:alice@127.0.0.1"))
+        .unwrap()
+        .replace("198.51.100.5:5060", &caller.to_string());
+    sim.send(caller, server, call.as_bytes());
+    assert_eq!(statuses(&sim.take(caller)), [100]);
+    let to_phone = sim.take(phone);
+    assert_eq!(to_phone.len(), 1);
+    // The phone answers from another port: the datagram reaches the other shard.
+    sim.send(
+        phone_other,
+        server,
+        &reply(&to_phone[0], 180, "Ringing", "a"),
+    );
+    sim.send(phone_other, server, &reply(&to_phone[0], 200, "OK", "a"));
+    assert_eq!(statuses(&sim.take(caller)), [180, 200]);
+    let (owner_stats, other_stats) = (
+        sim.shards()[owner].stats().clone(),
+        sim.shards()[1 - owner].stats().clone(),
+    );
+    assert_eq!(other_stats.handed_off, 2, "{other_stats:?}");
+    assert_eq!(owner_stats.handed_in, 2);
+    assert_eq!(
+        owner_stats.matched, 2,
+        "both matched the branch's transaction"
+    );
+    for s in [&owner_stats, &other_stats] {
+        assert_eq!(s.accounted(), s.received, "{s:?}");
+    }
+}
