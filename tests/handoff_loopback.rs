@@ -46,11 +46,19 @@ fn request(method: &str, server: SocketAddr, me: SocketAddr, branch: &str, to_ta
     } else {
         cseq.to_string()
     };
+    // OPTIONS to Drongo itself; the rest to a user of a domain not served here, answered
+    // 404 by whichever shard receives it (a user of Drongo's own would go to the shard that
+    // holds its AoR).
+    let uri = if method == "OPTIONS" {
+        format!("sip:{server}")
+    } else {
+        "sip:nobody@example.org".to_string()
+    };
     format!(
-        "{method} sip:nobody@{server} SIP/2.0\r\n\
+        "{method} {uri} SIP/2.0\r\n\
          Via: SIP/2.0/UDP {me};branch={branch};rport\r\n\
          From: <sip:phone@{me}>;tag=ph\r\n\
-         To: <sip:nobody@{server}>{to_tag}\r\n\
+         To: <{uri}>{to_tag}\r\n\
          Call-ID: {branch}\r\n\
          CSeq: {cseq}\r\n\
          Max-Forwards: 70\r\n\

@@ -22,10 +22,10 @@ fn phone(port: u16) -> SocketAddr {
 
 fn invite(from: SocketAddr, branch: &str) -> String {
     format!(
-        "INVITE sip:nobody@127.0.0.1 SIP/2.0\r\n\
+        "INVITE sip:nobody@example.org SIP/2.0\r\n\
          Via: SIP/2.0/UDP {from};branch={branch};rport\r\n\
          From: <sip:alice@example.com>;tag=a1\r\n\
-         To: <sip:nobody@127.0.0.1>\r\n\
+         To: <sip:nobody@example.org>\r\n\
          Call-ID: {branch}@example.com\r\n\
          CSeq: 1 INVITE\r\n\
          Max-Forwards: 70\r\n\
@@ -40,7 +40,7 @@ fn ack(invite: &str, response: &Datagram) -> String {
     invite
         .replace("INVITE sip:", "ACK sip:")
         .replace("CSeq: 1 INVITE", "CSeq: 1 ACK")
-        .replace("To: <sip:nobody@127.0.0.1>", &format!("To: {to}"))
+        .replace("To: <sip:nobody@example.org>", &format!("To: {to}"))
 }
 
 fn header(d: &Datagram, name: HeaderName) -> &[u8] {
@@ -119,7 +119,7 @@ fn an_ack_with_a_foreign_tag_stays_on_the_shard_that_got_it() {
     let mut sim = Sim::new(2, Sim::template(addr(SERVER)), 11);
     let (invite, answer) = invite_on(&mut sim, 1, 30000, "z9hG4bK-cross-2");
     let to = String::from_utf8_lossy(header(&answer, HeaderName::To)).into_owned();
-    let forged = ack(&invite, &answer).replace(&to, "<sip:nobody@127.0.0.1>;tag=theirs");
+    let forged = ack(&invite, &answer).replace(&to, "<sip:nobody@example.org>;tag=theirs");
     let other = phone(port_on(&sim, 0, 31000));
     sim.send(other, addr(SERVER), forged.as_bytes());
     let s0 = sim.shards()[0].stats();
@@ -140,11 +140,12 @@ fn an_in_dialog_request_is_answered_by_its_owner() {
     let (invite, answer) = invite_on(&mut sim, 3, 30000, "z9hG4bK-cross-3");
     let to = String::from_utf8_lossy(header(&answer, HeaderName::To)).into_owned();
     let other = phone(port_on(&sim, 1, 31000));
+    // In-dialog, to Drongo's own address (the remote target it would have given).
     let bye = invite
-        .replace("INVITE sip:", "BYE sip:")
+        .replace("INVITE sip:nobody@example.org ", "BYE sip:127.0.0.1:5060 ")
         .replace("CSeq: 1 INVITE", "CSeq: 2 BYE")
         .replace("branch=z9hG4bK-cross-3", "branch=z9hG4bK-cross-3-bye")
-        .replace("To: <sip:nobody@127.0.0.1>", &format!("To: {to}"));
+        .replace("To: <sip:nobody@example.org>", &format!("To: {to}"));
     sim.send(other, addr(SERVER), bye.as_bytes());
     let got = sim.take(other);
     assert_eq!(got.len(), 1);

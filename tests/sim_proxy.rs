@@ -331,50 +331,91 @@ fn a_call_to_an_aor_without_bindings_gets_404() {
 
 /// With two shards, a callee's responses may arrive on the shard that does not hold the
 /// call (another source port, another 4-tuple hash): Drongo's branch names the owner, the
-/// response crosses to it and is matched to its client transaction there.
+/// response crosses to it and is matched to its client transaction there. The REGISTER and
+/// the INVITE themselves go to the shard that holds the AoR, wherever they arrive.
 #[test]
 fn a_response_on_the_other_shard_reaches_its_transaction() {
     let mut sim = Sim::new(2, Sim::template(addr(SERVER)), 11);
     let server = addr(SERVER);
-    // A phone port and a caller port that land on the same shard, and a second phone port
-    // that lands on the other one.
-    let port_on = |sim: &Sim, ip: &str, shard: usize| {
-        (30_000..40_000)
-            .map(|p| SocketAddr::new(ip.parse().unwrap(), p))
-            .find(|a| sim.shard_for(*a, server) == shard)
-            .unwrap()
-    };
-    let owner = 0;
-    let phone = port_on(&sim, "192.0.2.10", owner);
-    let phone_other = port_on(&sim, "192.0.2.10", 1 - owner);
-    let caller = port_on(&sim, "198.51.100.5", owner);
-    register(&mut sim, &phone.to_string(), 1);
-    let call = String::from_utf8(invite("INVITE", "sip:alice@127.0.0.1"))
-        .unwrap()
-        .replace("198.51.100.5:5060", &caller.to_string());
-    sim.send(caller, server, call.as_bytes());
-    assert_eq!(statuses(&sim.take(caller)), [100]);
-    let to_phone = sim.take(phone);
+    register(&mut sim, PHONE_A, 1);
+    let holds = |sim: &Sim, i: usize| sim.shards()[i].location().map_or(0, |l| l.len());
+    let owner = (0..2)
+        .find(|&i| holds(&sim, i) == 1)
+        .expect("one shard holds alice");
+    assert_eq!(holds(&sim, 1 - owner), 0);
+    sim.send(
+        addr(CALLER),
+        server,
+        &invite("INVITE", "sip:alice@127.0.0.1"),
+    );
+    assert_eq!(statuses(&sim.take(addr(CALLER))), [100]);
+    assert_eq!(
+        sim.shards()[owner].proxied_calls(),
+        1,
+        "the call is on the AoR's shard"
+    );
+    let to_phone = sim.take(addr(PHONE_A));
     assert_eq!(to_phone.len(), 1);
-    // The phone answers from another port: the datagram reaches the other shard.
+    // The phone answers from a port whose datagrams reach the other shard.
+    let phone_other = (30_000..40_000)
+        .map(|p| SocketAddr::new("192.0.2.10".parse().unwrap(), p))
+        .find(|a| sim.shard_for(*a, server) != owner)
+        .unwrap();
+    let before = (
+        sim.shards()[1 - owner].stats().handed_off,
+        sim.shards()[owner].stats().matched,
+    );
     sim.send(
         phone_other,
         server,
         &reply(&to_phone[0], 180, "Ringing", "a"),
     );
     sim.send(phone_other, server, &reply(&to_phone[0], 200, "OK", "a"));
-    assert_eq!(statuses(&sim.take(caller)), [180, 200]);
-    let (owner_stats, other_stats) = (
-        sim.shards()[owner].stats().clone(),
-        sim.shards()[1 - owner].stats().clone(),
+    assert_eq!(statuses(&sim.take(addr(CALLER))), [180, 200]);
+    let after = (
+        sim.shards()[1 - owner].stats().handed_off,
+        sim.shards()[owner].stats().matched,
     );
-    assert_eq!(other_stats.handed_off, 2, "{other_stats:?}");
-    assert_eq!(owner_stats.handed_in, 2);
+    assert_eq!(after.0 - before.0, 2, "both crossed");
     assert_eq!(
-        owner_stats.matched, 2,
+        after.1 - before.1,
+        2,
         "both matched the branch's transaction"
     );
-    for s in [&owner_stats, &other_stats] {
+    for s in sim.shards() {
+        let s = s.stats();
         assert_eq!(s.accounted(), s.received, "{s:?}");
     }
+}
+
+/// A phone behind NAT registers a private Contact: calls go to the address its REGISTER came
+/// from, with the Contact as Request-URI. A phone whose Contact names its own IP is reached
+/// at the Contact, even when it registered from another port.
+#[test]
+fn calls_reach_natted_phones_at_their_source_address() {
+    let mut sim = Sim::new(1, Sim::template(addr(SERVER)), 11);
+    let natted = String::from_utf8(Vec::from(
+        "REGISTER sip:127.0.0.1 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bK-nat1;rport\r\n\
+         From: <sip:alice@127.0.0.1>;tag=n1\r\n\
+         To: <sip:alice@127.0.0.1>\r\n\
+         Call-ID: nat-1\r\n\
+         CSeq: 1 REGISTER\r\n\
+         Contact: <sip:alice@10.0.0.5:5060>\r\n\
+         Max-Forwards: 70\r\n\
+         Content-Length: 0\r\n\r\n",
+    ))
+    .unwrap();
+    sim.send(addr(PHONE_A), addr(SERVER), natted.as_bytes());
+    assert_eq!(statuses(&sim.take(addr(PHONE_A))), [200]);
+    sim.send(
+        addr(CALLER),
+        addr(SERVER),
+        &invite("INVITE", "sip:alice@127.0.0.1"),
+    );
+    let got = sim.take(addr(PHONE_A));
+    assert_eq!(got.len(), 1, "sent to the REGISTER's source address");
+    assert!(got[0]
+        .text()
+        .starts_with("INVITE sip:alice@10.0.0.5:5060 SIP/2.0\r\n"));
 }

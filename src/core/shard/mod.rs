@@ -346,7 +346,9 @@ impl Shard {
         };
         if route {
             let (id, count) = (self.config.id, self.config.shard_count);
-            if let Some(owner) = handoff::owner(id, count, &msg, &checked) {
+            let owner = handoff::owner(id, count, &msg, &checked)
+                .or_else(|| self.aor_owner(&msg, &checked, src.local));
+            if let Some(owner) = owner {
                 return self.hand_off(owner, now, src, bytes);
             }
         }
@@ -707,6 +709,42 @@ impl Shard {
         });
         self.location = Some(location);
         self.aor_scratch = aor;
+    }
+
+    /// The shard that holds the bindings of the AoR a request is about, when it is another:
+    /// AoRs are spread over the shards by a hash of their canonical form, so a REGISTER (by
+    /// its To) and an initial request to Drongo for a user (by its Request-URI) go to the
+    /// one shard that has them. Retransmissions, ACKs and CANCELs name the same AoR, so they
+    /// follow.
+    fn aor_owner(
+        &mut self,
+        msg: &Message<'_>,
+        checked: &Checked<'_>,
+        local: SocketAddr,
+    ) -> Option<u16> {
+        let count = self.config.shard_count;
+        let method = msg.method()?;
+        if count < 2 || checked.to.tag().is_some() {
+            return None;
+        }
+        let uri = match method {
+            Method::Register => *checked.to.uri(),
+            _ => checked.request_uri?,
+        };
+        uri.user()?;
+        if !self.serves(&uri, local) {
+            return None;
+        }
+        let mut key = std::mem::take(&mut self.aor_scratch);
+        let owner = crate::core::registrar::aor_key(&uri, &mut key)
+            .ok()
+            .map(|()| {
+                // Without the port: `sip:alice@host:5060` and `sip:alice@host` are one AoR here.
+                let bare = crate::core::registrar::without_port(&key);
+                (ids::keyed_hash(0x0a0f_5eed, &[bare]) % u64::from(count)) as u16
+            });
+        self.aor_scratch = key;
+        owner.filter(|o| *o != self.config.id)
     }
 
     /// Whether a URI's host is a domain or address served here, on any port: the domain

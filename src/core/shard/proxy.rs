@@ -842,18 +842,36 @@ fn client_event(
     }
 }
 
-/// A binding's contact as a fork target: its URI, its Path, and the flow it registered over
-/// (the source address, which differs from the Contact behind NAT; its connection over TCP).
+/// A binding's contact as a fork target: its URI and Path, and where to send when the flow
+/// it registered over decides. Over TCP: the connection the REGISTER came on (the shell opens
+/// a new one to the Contact if it has closed). Over UDP: the REGISTER's source address when
+/// the Contact's IP is another (the phone is behind NAT and its Contact unreachable), else
+/// the Contact itself (a UA may register from another port than it listens on).
 fn binding_target(contact: &[u8], path: &[u8], flow: crate::core::registrar::FlowInfo) -> Target {
-    let dest = path.is_empty().then_some(Source {
-        flow: match flow.conn {
-            Some(conn) if flow.reliable => Flow::Stream(super::ConnId(conn)),
-            _ if flow.reliable => Flow::Tcp,
-            _ => Flow::Udp,
-        },
-        local: flow.local,
-        remote: flow.remote,
-    });
+    let uri = Uri::parse(contact).ok();
+    let contact_addr = uri.as_ref().and_then(|u| resolve(u, flow.local));
+    let natted = contact_addr
+        .is_none_or(|c| super::canonical(c.remote.ip()) != super::canonical(flow.remote.ip()));
+    let dest = if !path.is_empty() {
+        None
+    } else if flow.reliable {
+        Some(Source {
+            flow: match flow.conn {
+                Some(conn) => Flow::Stream(super::ConnId(conn)),
+                None => Flow::Tcp,
+            },
+            local: flow.local,
+            remote: contact_addr.map_or(flow.remote, |c| c.remote),
+        })
+    } else if natted {
+        Some(Source {
+            flow: Flow::Udp,
+            local: flow.local,
+            remote: flow.remote,
+        })
+    } else {
+        None
+    };
     Target {
         uri: Some(contact.to_vec()),
         path: path.to_vec(),
