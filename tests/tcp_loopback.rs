@@ -414,3 +414,42 @@ fn a_tcp_port_taken_by_another_socket_is_a_clear_error() {
     assert!(text.contains("TCP listener"), "{text}");
     assert!(text.contains(&taken.to_string()), "{text}");
 }
+
+#[test]
+fn ipv6_loopback_is_served_over_udp_and_tcp() {
+    let mut config = config(2);
+    config.sip.listen = vec!["[::1]:0".parse().unwrap()];
+    let running = shell::start(config).expect("start on ::1");
+    let addr = running.local_addrs()[0];
+    assert!(addr.is_ipv6() && addr.port() != 0, "{addr}");
+    let request = |transport: &str, branch: &str| {
+        format!(
+            "OPTIONS sip:[::1]:{port} SIP/2.0\r\n\
+             Via: SIP/2.0/{transport} [::1]:5999;branch=z9hG4bK-{branch}\r\n\
+             Max-Forwards: 70\r\n\
+             To: <sip:[::1]:{port}>\r\n\
+             From: <sip:tester@[::1]>;tag=1\r\n\
+             Call-ID: {branch}\r\n\
+             CSeq: 1 OPTIONS\r\n\
+             Content-Length: 0\r\n\r\n",
+            port = addr.port()
+        )
+        .into_bytes()
+    };
+    let udp = std::net::UdpSocket::bind("[::1]:0").unwrap();
+    udp.set_read_timeout(Some(WAIT)).unwrap();
+    udp.send_to(&request("UDP", "v6-udp"), addr).unwrap();
+    let mut buf = [0u8; 2048];
+    let (n, from) = udp.recv_from(&mut buf).expect("an answer over UDP");
+    assert_eq!(from, addr);
+    assert!(buf[..n].starts_with(b"SIP/2.0 200 OK\r\n"));
+    // Both shards listen on the address: several connections all get answers.
+    for i in 0..8 {
+        let mut peer = Peer::connect(addr);
+        peer.send(&request("TCP", &format!("v6-tcp-{i}")));
+        assert_eq!(peer.status(), 200);
+    }
+    let total = settled(&running, |t| t.tcp_rx_messages >= 8);
+    assert_eq!((total.tcp_accepted, total.rx_datagrams), (8, 1));
+    stop_within(running);
+}

@@ -34,6 +34,49 @@ pub struct Config {
     pub sip: SipConfig,
     pub udp: UdpConfig,
     pub tcp: TcpConfig,
+    pub registrar: RegistrarSection,
+}
+
+/// `[registrar]`: the limits of the registrar Drongo runs for its domains (RFC 3261 §10.3).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields, expecting = "a [registrar] table")]
+pub struct RegistrarSection {
+    /// Shortest registration accepted, in seconds; shorter ones get 423 with Min-Expires.
+    pub min_expires: u32,
+    /// Longest registration granted, in seconds; longer requests are shortened to it.
+    pub max_expires: u32,
+    /// Granted when neither the Contact nor the REGISTER names an expiry, in seconds.
+    pub default_expires: u32,
+    /// Contacts one address-of-record may hold; a REGISTER that would exceed it gets 403.
+    pub max_contacts_per_aor: usize,
+    /// Bindings one shard may hold; a REGISTER that would exceed it gets 503.
+    pub max_bindings_per_shard: usize,
+}
+
+impl Default for RegistrarSection {
+    fn default() -> Self {
+        let d = crate::core::registrar::RegistrarConfig::DEFAULT;
+        RegistrarSection {
+            min_expires: d.min_expires,
+            max_expires: d.max_expires,
+            default_expires: d.default_expires,
+            max_contacts_per_aor: d.max_contacts_per_aor,
+            max_bindings_per_shard: d.max_bindings,
+        }
+    }
+}
+
+impl RegistrarSection {
+    /// The core's view of these limits.
+    pub fn to_core(&self) -> crate::core::registrar::RegistrarConfig {
+        crate::core::registrar::RegistrarConfig {
+            min_expires: self.min_expires,
+            max_expires: self.max_expires,
+            default_expires: self.default_expires,
+            max_contacts_per_aor: self.max_contacts_per_aor,
+            max_bindings: self.max_bindings_per_shard,
+        }
+    }
 }
 
 /// `[log]`
@@ -123,10 +166,19 @@ pub struct TcpConfig {
     pub max_message: usize,
     /// Connections each shard holds at most; one accepted beyond that is closed at once.
     pub max_connections: usize,
+    /// Connections each shard accepts from one IP address at most; one more is closed at once.
+    pub max_connections_per_ip: usize,
     /// A connection that carries no bytes either way for this long is closed.
     pub idle_timeout_secs: u64,
     /// A connection that started a message must finish its header section within this long.
     pub header_timeout_secs: u64,
+    /// A kept flow (one Drongo opened, or one the core keeps) that has sent nothing for this
+    /// long gets a double-CRLF ping (RFC 5626 §4.4.1); 0 sends none.
+    pub keepalive_interval_secs: u64,
+    /// A pinged flow that sends nothing back within this long is closed.
+    pub keepalive_timeout_secs: u64,
+    /// An outbound connection not established within this long fails.
+    pub connect_timeout_secs: u64,
 }
 
 impl TimersConfig {
@@ -209,12 +261,21 @@ impl Config {
         let _ = if self.tcp.enabled {
             writeln!(
                 out,
-                "tcp: max_message {}, max_connections {} per shard, idle_timeout {} s, \
-                 header_timeout {} s",
+                "tcp: max_message {}, max_connections {} per shard ({} per IP), \
+                 idle_timeout {} s, header_timeout {} s, keepalive {}, connect_timeout {} s",
                 bytes(self.tcp.max_message),
                 self.tcp.max_connections,
+                self.tcp.max_connections_per_ip,
                 self.tcp.idle_timeout_secs,
-                self.tcp.header_timeout_secs
+                self.tcp.header_timeout_secs,
+                match self.tcp.keepalive_interval_secs {
+                    0 => "off".to_owned(),
+                    every => format!(
+                        "every {every} s, timeout {} s",
+                        self.tcp.keepalive_timeout_secs
+                    ),
+                },
+                self.tcp.connect_timeout_secs
             )
         } else {
             writeln!(out, "tcp: off")
@@ -356,8 +417,12 @@ impl Default for TcpConfig {
             enabled: true,
             max_message: 65535,
             max_connections: 16384,
+            max_connections_per_ip: 256,
             idle_timeout_secs: 600,
             header_timeout_secs: 10,
+            keepalive_interval_secs: 120,
+            keepalive_timeout_secs: 10,
+            connect_timeout_secs: 10,
         }
     }
 }
@@ -432,10 +497,19 @@ mod tests {
             (
                 c.tcp.max_message,
                 c.tcp.max_connections,
+                c.tcp.max_connections_per_ip,
                 c.tcp.idle_timeout_secs,
                 c.tcp.header_timeout_secs
             ),
-            (65535, 16384, 600, 10)
+            (65535, 16384, 256, 600, 10)
+        );
+        assert_eq!(
+            (
+                c.tcp.keepalive_interval_secs,
+                c.tcp.keepalive_timeout_secs,
+                c.tcp.connect_timeout_secs
+            ),
+            (120, 10, 10)
         );
     }
 
@@ -468,8 +542,19 @@ mod tests {
             enabled = false
             max_message = 131072
             max_connections = 1000
+            max_connections_per_ip = 32
             idle_timeout_secs = 120
             header_timeout_secs = 5
+            keepalive_interval_secs = 30
+            keepalive_timeout_secs = 5
+            connect_timeout_secs = 3
+
+            [registrar]
+            min_expires = 30
+            max_expires = 7200
+            default_expires = 600
+            max_contacts_per_aor = 4
+            max_bindings_per_shard = 500000
             "#,
         )
         .unwrap();
@@ -507,8 +592,19 @@ mod tests {
                     enabled: false,
                     max_message: 128 << 10,
                     max_connections: 1000,
+                    max_connections_per_ip: 32,
                     idle_timeout_secs: 120,
                     header_timeout_secs: 5,
+                    keepalive_interval_secs: 30,
+                    keepalive_timeout_secs: 5,
+                    connect_timeout_secs: 3,
+                },
+                registrar: RegistrarSection {
+                    min_expires: 30,
+                    max_expires: 7200,
+                    default_expires: 600,
+                    max_contacts_per_aor: 4,
+                    max_bindings_per_shard: 500_000,
                 },
             }
         );
@@ -556,6 +652,29 @@ mod tests {
             (20, 20, 5000)
         );
         Config::from_toml_str("sip.timers.t1_ms = 60000\nsip.timers.t2_ms = 60000").unwrap();
+    }
+
+    #[test]
+    fn bad_registrar_limits_name_their_key() {
+        for (toml, key) in [
+            ("registrar.min_expires = 0", "registrar.min_expires"),
+            (
+                "registrar.min_expires = 600\nregistrar.max_expires = 300",
+                "registrar.max_expires",
+            ),
+            (
+                "registrar.default_expires = 10",
+                "registrar.default_expires",
+            ),
+            (
+                "registrar.max_contacts_per_aor = 0",
+                "registrar.max_contacts_per_aor",
+            ),
+            ("registrar.max_bindings = 5", "registrar"),
+        ] {
+            let err = Config::from_toml_str(toml).unwrap_err().to_string();
+            assert!(err.contains(key), "{toml}: {err}");
+        }
     }
 
     #[test]
@@ -696,7 +815,7 @@ mod tests {
         rejects(
             "bogus = 1",
             "bogus",
-            "unknown key (expected one of log, shards, sip, udp, tcp)",
+            "unknown key (expected one of log, shards, sip, udp, tcp, registrar)",
         );
         rejects("[extra]\nx = 1", "extra", "unknown key");
         rejects(
@@ -931,6 +1050,28 @@ mod tests {
             "tcp.header_timeout_secs",
             "10 is longer than tcp.idle_timeout_secs (5)",
         );
+        rejects(
+            "tcp.max_connections_per_ip = 0",
+            "tcp.max_connections_per_ip",
+            "0 is out of range 1..=1000000",
+        );
+        rejects(
+            "tcp.keepalive_interval_secs = 86401",
+            "tcp.keepalive_interval_secs",
+            "86401 is out of range 0..=86400",
+        );
+        rejects(
+            "tcp.keepalive_timeout_secs = 0",
+            "tcp.keepalive_timeout_secs",
+            "0 is out of range 1..=3600",
+        );
+        rejects(
+            "tcp.connect_timeout_secs = 601",
+            "tcp.connect_timeout_secs",
+            "601 is out of range 1..=600",
+        );
+        let off = Config::from_toml_str("tcp.keepalive_interval_secs = 0").unwrap();
+        assert_eq!(off.tcp.keepalive_interval_secs, 0);
     }
 
     #[test]
@@ -988,8 +1129,9 @@ mod tests {
         );
         assert!(
             summary.contains(
-                "tcp: max_message 65535 bytes, max_connections 16384 per shard, \
-                 idle_timeout 600 s, header_timeout 10 s"
+                "tcp: max_message 65535 bytes, max_connections 16384 per shard (256 per IP), \
+                 idle_timeout 600 s, header_timeout 10 s, keepalive every 120 s, timeout 10 s, \
+                 connect_timeout 10 s"
             ),
             "{summary}"
         );

@@ -16,6 +16,12 @@ pub const BUFFER_RANGE: std::ops::RangeInclusive<usize> = (64 << 10)..=(1 << 30)
 pub const MAX_MESSAGE_RANGE: std::ops::RangeInclusive<usize> = (1 << 10)..=(16 << 20);
 /// `tcp.max_connections` bounds, per shard.
 pub const MAX_CONNECTIONS_RANGE: std::ops::RangeInclusive<usize> = 1..=1_000_000;
+/// `tcp.keepalive_interval_secs` bounds: 0 (no pings) up to a day.
+pub const KEEPALIVE_INTERVAL_RANGE: std::ops::RangeInclusive<u64> = 0..=86_400;
+/// `tcp.keepalive_timeout_secs` bounds: up to an hour.
+pub const KEEPALIVE_TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 1..=3_600;
+/// `tcp.connect_timeout_secs` bounds: up to ten minutes, past Linux's own SYN retries.
+pub const CONNECT_TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 1..=600;
 /// `tcp.idle_timeout_secs` bounds: up to a day.
 pub const IDLE_TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 1..=86_400;
 /// `tcp.header_timeout_secs` bounds: up to an hour.
@@ -40,7 +46,8 @@ impl Config {
         self.shards.validate()?;
         self.sip.validate()?;
         self.udp.validate()?;
-        self.tcp.validate()
+        self.tcp.validate()?;
+        self.registrar.validate()
     }
 }
 
@@ -208,9 +215,29 @@ impl TcpConfig {
             &MAX_CONNECTIONS_RANGE,
         )?;
         in_range(
+            "tcp.max_connections_per_ip",
+            self.max_connections_per_ip,
+            &MAX_CONNECTIONS_RANGE,
+        )?;
+        in_range(
             "tcp.idle_timeout_secs",
             self.idle_timeout_secs,
             &IDLE_TIMEOUT_RANGE,
+        )?;
+        in_range(
+            "tcp.keepalive_interval_secs",
+            self.keepalive_interval_secs,
+            &KEEPALIVE_INTERVAL_RANGE,
+        )?;
+        in_range(
+            "tcp.keepalive_timeout_secs",
+            self.keepalive_timeout_secs,
+            &KEEPALIVE_TIMEOUT_RANGE,
+        )?;
+        in_range(
+            "tcp.connect_timeout_secs",
+            self.connect_timeout_secs,
+            &CONNECT_TIMEOUT_RANGE,
         )?;
         in_range(
             "tcp.header_timeout_secs",
@@ -232,6 +259,32 @@ impl TcpConfig {
 }
 
 /// `key = value` with `value` inside `range`.
+impl super::RegistrarSection {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        in_range("registrar.min_expires", self.min_expires, &(1..=86_400))?;
+        in_range(
+            "registrar.max_expires",
+            self.max_expires,
+            &(self.min_expires..=31_536_000),
+        )?;
+        in_range(
+            "registrar.default_expires",
+            self.default_expires,
+            &(self.min_expires..=self.max_expires),
+        )?;
+        in_range(
+            "registrar.max_contacts_per_aor",
+            self.max_contacts_per_aor,
+            &(1..=1000),
+        )?;
+        in_range(
+            "registrar.max_bindings_per_shard",
+            self.max_bindings_per_shard,
+            &(1..=100_000_000),
+        )
+    }
+}
+
 fn in_range<T: PartialOrd + std::fmt::Display>(
     key: &str,
     value: T,

@@ -71,6 +71,53 @@ pub fn tag_shard(tag: &[u8]) -> Option<u16> {
     Some((hi * 16 + lo) as u16)
 }
 
+/// The RFC 3261 §8.1.1.7 magic cookie every branch Drongo mints starts with.
+pub const BRANCH_COOKIE: &[u8] = b"z9hG4bK";
+
+/// Length of a branch written by [`write_branch`]: the cookie, 4 hex digits of shard, `-`,
+/// 16 hex digits.
+pub const BRANCH_LEN: usize = BRANCH_COOKIE.len() + 4 + 1 + 16;
+
+/// Writes a Via branch that names the owner shard: `z9hG4bK<shard:04x>-<value:016x>`. The
+/// response to a request sent with it carries it back in its top Via (§17.1.3), so any shard
+/// that receives the response knows which one holds the client transaction. `value` is fresh
+/// randomness per branch (§8.1.1.7 asks for uniqueness over space and time).
+pub fn write_branch(shard: u16, value: u64, out: &mut [u8; BRANCH_LEN]) -> &[u8] {
+    let (cookie, rest) = out.split_at_mut(BRANCH_COOKIE.len());
+    cookie.copy_from_slice(BRANCH_COOKIE);
+    write_hex(u64::from(shard), &mut rest[..4]);
+    rest[4] = b'-';
+    write_hex(value, &mut rest[5..]);
+    &out[..]
+}
+
+/// The owner shard of a branch written by [`write_branch`], if it is one. Anything else (a
+/// branch some other element minted) is `None`.
+pub fn branch_shard(branch: &[u8]) -> Option<u16> {
+    if branch.len() != BRANCH_LEN {
+        return None;
+    }
+    let rest = branch.strip_prefix(BRANCH_COOKIE)?;
+    let (shard, value) = rest.split_at(4);
+    if value.first() != Some(&b'-') || !value[1..].iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    let mut n = 0u16;
+    for &b in shard {
+        n = n << 4 | (b as char).to_digit(16)? as u16;
+    }
+    Some(n)
+}
+
+/// Writes `value`'s low `4 * out.len()` bits as lowercase hex, most significant first.
+fn write_hex(value: u64, out: &mut [u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digits = out.len();
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = HEX[((value >> (4 * (digits - 1 - i))) & 0xF) as usize];
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +145,35 @@ mod tests {
         assert_eq!(tag, b"05-00000000deadbeef");
         assert_eq!(tag_shard(&tag), Some(5));
         assert_eq!(tag_shard(b"not-a-tag"), None);
+    }
+
+    #[test]
+    fn branches_carry_their_shard() {
+        let mut buf = [0u8; BRANCH_LEN];
+        let branch = write_branch(0x1f, 0xdead_beef, &mut buf).to_vec();
+        assert_eq!(branch, b"z9hG4bK001f-00000000deadbeef");
+        assert_eq!(branch_shard(&branch), Some(0x1f));
+        let mut buf = [0u8; BRANCH_LEN];
+        assert_eq!(
+            branch_shard(write_branch(u16::MAX, 0, &mut buf)),
+            Some(u16::MAX)
+        );
+        // Branches other elements mint name no shard.
+        for other in [
+            &b"z9hG4bK-o1"[..],
+            b"z9hG4bK001f-00000000deadbeeg",
+            b"z9hG4bK001f+00000000deadbeef",
+            b"z9hG4bKzz1f-00000000deadbeef",
+            b"Z9HG4BK001f-00000000deadbeef",
+            b"z9hG4bK001f-00000000deadbeef0",
+            b"",
+        ] {
+            assert_eq!(
+                branch_shard(other),
+                None,
+                "{}",
+                String::from_utf8_lossy(other)
+            );
+        }
     }
 }

@@ -3,14 +3,17 @@
 //! Owns the sockets, the clock, the OS RNG and the threads. [`start`] binds every listen
 //! address once per shard (SO_REUSEPORT), for UDP and, with `tcp.enabled`, for TCP on the same
 //! port, spawns one glommio executor per shard pinned to its CPU, and hands each a [`Shard`]
-//! to drive (`shard_driver.rs` describes the loop, `tcp.rs` the connections). [`run`] is
+//! to drive (`shard_driver.rs` describes the loop, `tcp/` the connections, `mesh.rs` the
+//! bounded channels that carry owned messages between every pair of shards). [`run`] is
 //! [`start`] plus waiting for SIGINT/SIGTERM.
 //!
 //! Must not: hold SIP logic (that is `core`), share mutable state between shards (each shard
-//! only writes its own counters), or let bad network input end a shard.
+//! only writes its own counters; work crosses only as owned messages over the mesh), or let
+//! bad network input end a shard.
 
 mod addrs;
 mod affinity;
+pub mod mesh;
 mod shard_driver;
 mod signals;
 mod stats;
@@ -121,6 +124,7 @@ fn start_with<S: SansIo + 'static>(
         "starting signalling shards"
     );
 
+    let mut meshes = mesh::plans(cpus.len(), mesh::channel_capacity(cpus.len())).into_iter();
     let (ready_tx, ready_rx) = mpsc::channel();
     let mut running = RunningShards {
         shards: Vec::with_capacity(cpus.len()),
@@ -145,10 +149,13 @@ fn start_with<S: SansIo + 'static>(
                 drop_scanners: config.sip.drop_scanners,
                 timers,
                 timer_tick,
+                registrar: config.registrar.to_core(),
             },
             seed: seed(id),
             batch,
             counters: counters.clone(),
+            // NOTE: one plan per shard, in shard order.
+            mesh: meshes.next().unwrap_or_default(),
         };
         let (stop, stop_peer) = UnixStream::pair()?;
         let ready = ready_tx.clone();
@@ -275,6 +282,9 @@ impl RunningShards {
                 tcp_frame_errors = s.tcp_frame_errors.iter().sum::<u64>(),
                 tcp_timeouts = s.tcp_header_timeouts + s.tcp_idle_timeouts,
                 tcp_tx_dropped = s.tcp_tx_dropped,
+                handoff_out = s.handoff_out,
+                handoff_in = s.handoff_in,
+                handoff_dropped = s.handoff_full + s.handoff_closed,
                 "shard counters at stop"
             );
             if let Err(e) = result {

@@ -1,7 +1,7 @@
 //! The loop that runs one [`Shard`] on its pinned glommio executor.
 //!
 //! Owns, per shard: the UDP sockets (one per local address), the receive pool, the clock, one
-//! timer re-armed from [`Shard::poll_timeout`], the TCP side (`tcp.rs`) and the counters.
+//! timer re-armed from [`Shard::poll_timeout`], the TCP side (`tcp/`) and the counters.
 //! Tasks on the executor:
 //!
 //! - one receive task per socket: `recvmmsg` up to `batch` datagrams, feed each to
@@ -11,11 +11,15 @@
 //!   and send the same way; a receive task that moves the deadline earlier wakes it;
 //! - one accept task per TCP listener, and one task per accepted connection, which feeds
 //!   framed messages to [`Shard::handle_stream_message`] and drains the same way;
+//! - one inbound task per other shard (`mesh.rs`): messages that shard handed to this one
+//!   go to [`Shard::handle_handoff`], bytes for this shard's connections to them;
 //! - the stop wait: end of file on a Unix socket pair whose other end the controlling thread
 //!   holds (it shuts it down to stop the shard; its exit closes it too).
 //!
-//! Every drain ends in [`Driver::flush`]: transmits on a stream flow go to their connection
-//! (written at once, or queued for its task), datagrams leave through the UDP sockets.
+//! Every drain also sends what the shard handed off ([`Shard::poll_handoff`]) to its owner
+//! over the mesh, and ends in [`Driver::flush`]: transmits on a stream flow go to their
+//! connection (written at once, or queued for its task; through the mesh when another shard
+//! owns it), datagrams leave through the UDP sockets.
 //!
 //! The tasks share the shard as `Rc<RefCell<Shard>>`; every borrow is taken, used and dropped
 //! between two `.await`s, never across one.
@@ -34,10 +38,14 @@
 //! plus one `sendmmsg` per batch of replies. Each task yields once per batch so a flooded
 //! socket cannot starve the others or the timer.
 
+use super::mesh::{self, Mesh, MeshPlan};
 use super::stats::{LogThrottle, ShardCounters};
 use super::tcp::{self, Tcp, TcpSettings};
 use super::udp::{RxBatch, TxBatch};
+use crate::core::flow::{ConnCommand, TransportError};
+use crate::core::handoff::Handoff;
 use crate::core::shard::{ConnId, Flow, Shard, ShardConfig, Transmit};
+use crate::core::sip::DropReason;
 use futures_lite::future;
 use futures_lite::AsyncReadExt;
 use glommio::timer::Timer;
@@ -89,6 +97,18 @@ pub(crate) trait SansIo {
     fn poll_transmit(&mut self) -> Option<Transmit>;
     fn poll_timeout(&self) -> Option<Instant>;
     fn recycle(&mut self, buf: Vec<u8>);
+    /// The transport could not deliver a message or keep a flow.
+    fn handle_transport_error(&mut self, now: Instant, error: TransportError) {
+        let _ = (now, error);
+    }
+    fn poll_conn_command(&mut self) -> Option<ConnCommand> {
+        None
+    }
+    fn handle_handoff(&mut self, now: Instant, handoff: Handoff);
+    fn poll_handoff(&mut self) -> Option<Handoff>;
+    fn handoff_undelivered(&mut self, handoff: Handoff, reason: DropReason);
+    /// Requests absorbed by server transactions so far, if the shard counts them.
+    fn absorbed(&self) -> Option<u64>;
 }
 
 impl SansIo for Shard {
@@ -123,6 +143,24 @@ impl SansIo for Shard {
     fn recycle(&mut self, buf: Vec<u8>) {
         Shard::recycle(self, buf)
     }
+    fn handle_transport_error(&mut self, now: Instant, error: TransportError) {
+        Shard::handle_transport_error(self, now, error)
+    }
+    fn poll_conn_command(&mut self) -> Option<ConnCommand> {
+        Shard::poll_conn_command(self)
+    }
+    fn handle_handoff(&mut self, now: Instant, handoff: Handoff) {
+        Shard::handle_handoff(self, now, handoff)
+    }
+    fn poll_handoff(&mut self) -> Option<Handoff> {
+        Shard::poll_handoff(self)
+    }
+    fn handoff_undelivered(&mut self, handoff: Handoff, reason: DropReason) {
+        Shard::handoff_undelivered(self, handoff, reason)
+    }
+    fn absorbed(&self) -> Option<u64> {
+        Some(self.stats().absorbed)
+    }
 }
 
 /// Makes a shard on its own thread (a shard need not be `Send`).
@@ -141,12 +179,14 @@ pub(crate) struct ShardPlan {
     pub seed: u64,
     pub batch: usize,
     pub counters: Arc<ShardCounters>,
+    /// This shard's ends of the channels to and from every other shard.
+    pub mesh: MeshPlan,
 }
 
 /// Runs one shard until the other end of `stop` is shut down or closed (or sends a byte). Reports on `ready`
 /// once the shard and its sockets are set up.
 pub(crate) async fn run<S: SansIo + 'static>(
-    plan: ShardPlan,
+    mut plan: ShardPlan,
     make: MakeShard<S>,
     stop: UnixStream,
     ready: mpsc::Sender<u16>,
@@ -154,7 +194,8 @@ pub(crate) async fn run<S: SansIo + 'static>(
     let id = plan.id;
     // SAFETY: `into_raw_fd` hands over sole ownership of a connected Unix stream socket.
     let mut stop = unsafe { glommio::net::UnixStream::from_raw_fd(stop.into_raw_fd()) };
-    let driver = Rc::new(Driver::new(plan, make));
+    let (mesh, inbound) = Mesh::connect(std::mem::take(&mut plan.mesh)).await?;
+    let driver = Rc::new(Driver::new(plan, make, mesh));
     let addrs: Vec<SocketAddr> = driver.endpoints.iter().map(|e| e.local).collect();
     let listeners = driver.tcp.listeners.len();
     info!(shard = id, cpu = driver.cpu, sockets = ?addrs, listeners, batch = driver.batch, "shard running");
@@ -173,6 +214,14 @@ pub(crate) async fn run<S: SansIo + 'static>(
         )));
     }
     tasks.push(glommio::spawn_local(timer_loop(driver.clone())));
+    tasks.push(glommio::spawn_local(tcp::chores(driver.clone())));
+    for (from, rx) in inbound {
+        tasks.push(glommio::spawn_local(mesh::inbound_loop(
+            driver.clone(),
+            from,
+            rx,
+        )));
+    }
 
     let mut byte = [0u8; 1];
     match stop.read(&mut byte).await {
@@ -258,6 +307,8 @@ pub(super) struct Driver<S> {
     rx: RefCell<RxBatch>,
     pub(super) counters: Arc<ShardCounters>,
     pub(super) tcp: Tcp,
+    /// Channels to the other shards.
+    pub(super) mesh: Mesh,
     /// Deadline the timer task is sleeping towards (`None`: no deadline).
     armed: Cell<Option<Instant>>,
     timer_wake: Wakeup,
@@ -291,7 +342,7 @@ impl Outbox {
 
 impl<S: SansIo> Driver<S> {
     /// Must run on the shard's executor: the glommio socket wrappers bind to its reactor.
-    fn new(plan: ShardPlan, make: MakeShard<S>) -> Self {
+    fn new(plan: ShardPlan, make: MakeShard<S>, mesh: Mesh) -> Self {
         let endpoints = plan
             .sockets
             .into_iter()
@@ -313,6 +364,7 @@ impl<S: SansIo> Driver<S> {
             rx: RefCell::new(rx),
             counters: plan.counters,
             tcp,
+            mesh,
             armed: Cell::new(None),
             timer_wake: Wakeup::default(),
             log_panic: LogThrottle::new(LOG_INTERVAL),
@@ -370,18 +422,21 @@ impl<S: SansIo> Driver<S> {
         }
     }
 
-    /// Moves every pending transmit out of the shard into `out`.
+    /// Moves every pending transmit out of the shard into `out`, sends what it handed off,
+    /// and carries out its connection commands.
     pub(super) fn drain(&self, shard: &mut S, out: &mut Outbox) {
+        self.send_handoffs(shard);
         loop {
             match catch_unwind(AssertUnwindSafe(|| shard.poll_transmit())) {
                 Ok(Some(t)) => out.pending.push(t),
-                Ok(None) => return,
+                Ok(None) => break,
                 Err(payload) => {
                     self.panicked("poll_transmit", None, &*payload);
-                    return;
+                    break;
                 }
             }
         }
+        self.conn_commands(shard);
     }
 
     /// Wakes the timer task if the shard's deadline is now earlier than the one it sleeps on.
@@ -461,8 +516,12 @@ impl<S: SansIo> Driver<S> {
     pub(super) async fn flush(&self, out: &mut Outbox) {
         out.pending.retain_mut(|t| match t.flow {
             Flow::Udp => true,
-            Flow::Stream(conn) => {
-                self.route_stream(conn, std::mem::take(&mut t.payload));
+            Flow::Stream(conn) if mesh::conn_shard(conn) != self.id => {
+                self.forward_write(mesh::conn_shard(conn), conn, t);
+                false
+            }
+            Flow::Stream(_) | Flow::Tcp => {
+                self.route_tcp(t);
                 false
             }
         });
@@ -647,6 +706,7 @@ mod tests {
             drop_scanners: true,
             timers: TimerConfig::RFC,
             timer_tick: Duration::from_millis(10),
+            registrar: crate::core::registrar::RegistrarConfig::DEFAULT,
         }
     }
 
@@ -699,8 +759,10 @@ mod tests {
                     seed: 1,
                     batch: 4,
                     counters: counters.clone(),
+                    mesh: MeshPlan::default(),
                 },
                 Shard::new,
+                Mesh::default(),
             );
             let mut out = Outbox::new(4);
             for i in 0..6u8 {
@@ -709,6 +771,7 @@ mod tests {
                     local,
                     remote,
                     payload: vec![i; 20],
+                    token: 0,
                 });
             }
             let stranger: SocketAddr = "127.0.0.2:5060".parse().unwrap();
@@ -717,6 +780,7 @@ mod tests {
                 local: stranger,
                 remote,
                 payload: vec![9; 20],
+                token: 0,
             });
             d.flush(&mut out).await;
             assert!(out.pending.is_empty());

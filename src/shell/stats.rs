@@ -24,16 +24,27 @@ pub(crate) struct ShardCounters {
     pub panics: AtomicU64,
     pub tcp_accepted: AtomicU64,
     pub tcp_refused: AtomicU64,
+    pub tcp_refused_per_ip: AtomicU64,
+    pub tcp_connects: AtomicU64,
+    pub tcp_connect_failures: AtomicU64,
     pub tcp_closed: AtomicU64,
     pub tcp_frame_errors: [AtomicU64; FRAME_ERRORS.len()],
     pub tcp_header_timeouts: AtomicU64,
     pub tcp_idle_timeouts: AtomicU64,
+    pub tcp_keepalive_timeouts: AtomicU64,
+    pub tcp_pings: AtomicU64,
     pub tcp_send_overflows: AtomicU64,
     pub tcp_errors: AtomicU64,
     pub tcp_rx_messages: AtomicU64,
     pub tcp_rx_bytes: AtomicU64,
     pub tcp_tx_bytes: AtomicU64,
     pub tcp_tx_dropped: AtomicU64,
+    pub tcp_tx_unconnected: AtomicU64,
+    pub handoff_out: AtomicU64,
+    pub handoff_in: AtomicU64,
+    pub handoff_full: AtomicU64,
+    pub handoff_closed: AtomicU64,
+    pub absorbed: AtomicU64,
 }
 
 /// Every [`FrameError`], in the order of [`ShardStats::tcp_frame_errors`].
@@ -79,16 +90,27 @@ impl ShardCounters {
             panics: self.panics.load(Relaxed),
             tcp_accepted: self.tcp_accepted.load(Relaxed),
             tcp_refused: self.tcp_refused.load(Relaxed),
+            tcp_refused_per_ip: self.tcp_refused_per_ip.load(Relaxed),
+            tcp_connects: self.tcp_connects.load(Relaxed),
+            tcp_connect_failures: self.tcp_connect_failures.load(Relaxed),
             tcp_closed: self.tcp_closed.load(Relaxed),
             tcp_frame_errors: self.tcp_frame_errors.each_ref().map(|c| c.load(Relaxed)),
             tcp_header_timeouts: self.tcp_header_timeouts.load(Relaxed),
             tcp_idle_timeouts: self.tcp_idle_timeouts.load(Relaxed),
+            tcp_keepalive_timeouts: self.tcp_keepalive_timeouts.load(Relaxed),
+            tcp_pings: self.tcp_pings.load(Relaxed),
             tcp_send_overflows: self.tcp_send_overflows.load(Relaxed),
             tcp_errors: self.tcp_errors.load(Relaxed),
             tcp_rx_messages: self.tcp_rx_messages.load(Relaxed),
             tcp_rx_bytes: self.tcp_rx_bytes.load(Relaxed),
             tcp_tx_bytes: self.tcp_tx_bytes.load(Relaxed),
             tcp_tx_dropped: self.tcp_tx_dropped.load(Relaxed),
+            tcp_tx_unconnected: self.tcp_tx_unconnected.load(Relaxed),
+            handoff_out: self.handoff_out.load(Relaxed),
+            handoff_in: self.handoff_in.load(Relaxed),
+            handoff_full: self.handoff_full.load(Relaxed),
+            handoff_closed: self.handoff_closed.load(Relaxed),
+            absorbed: self.absorbed.load(Relaxed),
         }
     }
 }
@@ -119,11 +141,20 @@ pub struct ShardStats {
     /// Panics caught around a shard call; each cost the datagram, message or timeout being
     /// handled.
     pub panics: u64,
-    /// TCP connections accepted and served (open now: `tcp_accepted - tcp_closed`).
+    /// TCP connections accepted and served (open now: `tcp_accepted + tcp_connects -
+    /// tcp_closed`).
     pub tcp_accepted: u64,
     /// TCP connections accepted past `tcp.max_connections` and closed at once.
     pub tcp_refused: u64,
-    /// Served TCP connections that have ended, for any reason.
+    /// TCP connections accepted past `tcp.max_connections_per_ip` from one address and closed
+    /// at once.
+    pub tcp_refused_per_ip: u64,
+    /// TCP connections Drongo opened to a destination.
+    pub tcp_connects: u64,
+    /// Outbound connections that could not be opened: refused, unreachable, or not up within
+    /// `tcp.connect_timeout_secs`.
+    pub tcp_connect_failures: u64,
+    /// Served TCP connections (accepted or opened) that have ended, for any reason.
     pub tcp_closed: u64,
     /// Connections closed because their byte stream lost its framing, by reason in the order
     /// of [`FRAME_ERRORS`] (see [`ShardStats::tcp_frame_error`]).
@@ -132,6 +163,11 @@ pub struct ShardStats {
     pub tcp_header_timeouts: u64,
     /// Connections closed after `tcp.idle_timeout_secs` without a byte either way.
     pub tcp_idle_timeouts: u64,
+    /// Kept flows closed because nothing came back within `tcp.keepalive_timeout_secs` of a
+    /// keep-alive ping.
+    pub tcp_keepalive_timeouts: u64,
+    /// Keep-alive pings (double CRLF) sent on kept flows.
+    pub tcp_pings: u64,
     /// Connections closed because their peer read too slowly and the bytes queued for it
     /// passed the per-connection cap.
     pub tcp_send_overflows: u64,
@@ -143,8 +179,24 @@ pub struct ShardStats {
     pub tcp_rx_bytes: u64,
     /// Bytes written to connections.
     pub tcp_tx_bytes: u64,
-    /// Messages for a connection that no longer exists, or that was over its queue cap.
+    /// Messages not delivered over TCP, for any reason: no connection and no address to open
+    /// one to, over the connection's queue cap, still queued when the connection closed, or
+    /// its connection could not be opened. Each is reported to the shard.
     pub tcp_tx_dropped: u64,
+    /// Of `tcp_tx_dropped`: messages whose connection could not be opened.
+    pub tcp_tx_unconnected: u64,
+    /// Messages sent to other shards over the mesh (`mesh.rs`): messages whose ids name
+    /// another shard, and bytes for connections other shards own.
+    pub handoff_out: u64,
+    /// Messages other shards sent to this one over the mesh.
+    pub handoff_in: u64,
+    /// Messages for another shard dropped because the channel to it was full.
+    pub handoff_full: u64,
+    /// Messages for another shard dropped because it had stopped.
+    pub handoff_closed: u64,
+    /// Requests the shard matched to a live server transaction (retransmissions, ACKs of
+    /// non-2xx finals), copied from the core's counters after every input.
+    pub absorbed: u64,
 }
 
 impl ShardStats {
@@ -164,18 +216,29 @@ impl ShardStats {
             panics: a.panics + s.panics,
             tcp_accepted: a.tcp_accepted + s.tcp_accepted,
             tcp_refused: a.tcp_refused + s.tcp_refused,
+            tcp_refused_per_ip: a.tcp_refused_per_ip + s.tcp_refused_per_ip,
+            tcp_connects: a.tcp_connects + s.tcp_connects,
+            tcp_connect_failures: a.tcp_connect_failures + s.tcp_connect_failures,
             tcp_closed: a.tcp_closed + s.tcp_closed,
             tcp_frame_errors: std::array::from_fn(|i| {
                 a.tcp_frame_errors[i] + s.tcp_frame_errors[i]
             }),
             tcp_header_timeouts: a.tcp_header_timeouts + s.tcp_header_timeouts,
             tcp_idle_timeouts: a.tcp_idle_timeouts + s.tcp_idle_timeouts,
+            tcp_keepalive_timeouts: a.tcp_keepalive_timeouts + s.tcp_keepalive_timeouts,
+            tcp_pings: a.tcp_pings + s.tcp_pings,
             tcp_send_overflows: a.tcp_send_overflows + s.tcp_send_overflows,
             tcp_errors: a.tcp_errors + s.tcp_errors,
             tcp_rx_messages: a.tcp_rx_messages + s.tcp_rx_messages,
             tcp_rx_bytes: a.tcp_rx_bytes + s.tcp_rx_bytes,
             tcp_tx_bytes: a.tcp_tx_bytes + s.tcp_tx_bytes,
             tcp_tx_dropped: a.tcp_tx_dropped + s.tcp_tx_dropped,
+            tcp_tx_unconnected: a.tcp_tx_unconnected + s.tcp_tx_unconnected,
+            handoff_out: a.handoff_out + s.handoff_out,
+            handoff_in: a.handoff_in + s.handoff_in,
+            handoff_full: a.handoff_full + s.handoff_full,
+            handoff_closed: a.handoff_closed + s.handoff_closed,
+            absorbed: a.absorbed + s.absorbed,
         })
     }
 

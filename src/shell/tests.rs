@@ -3,7 +3,9 @@
 
 use super::shard_driver::SansIo;
 use super::*;
+use crate::core::handoff::Handoff;
 use crate::core::shard::{ConnId, Flow, Transmit};
+use crate::core::sip::DropReason;
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
@@ -12,19 +14,25 @@ const WAIT: Duration = Duration::from_secs(10);
 
 /// Echoes every datagram, and every message framed on a connection, on the flow it came on.
 /// A command in the datagram (or the first line of a stream message): `timer:<ms>` arms a
-/// timer that answers `fired`; `flood:<n>` answers with `n` buffers of 64 KiB; `panic` panics.
+/// timer that answers `fired`; `flood:<n>` answers with `n` buffers of 64 KiB; `panic` panics;
+/// `who` answers `shard <id>`; `handoff:<n>` hands the message to shard `n`, which answers
+/// `from <id> on <n>` on the flow it came on.
 struct Echo {
+    id: u16,
     out: VecDeque<Transmit>,
     pool: Vec<Vec<u8>>,
     timers: Vec<(Instant, Flow, SocketAddr, SocketAddr)>,
+    handoffs: VecDeque<Handoff>,
 }
 
 impl Echo {
-    fn new(_: ShardConfig, _: u64) -> Self {
+    fn new(config: ShardConfig, _: u64) -> Self {
         Echo {
+            id: config.id,
             out: VecDeque::new(),
             pool: Vec::new(),
             timers: Vec::new(),
+            handoffs: VecDeque::new(),
         }
     }
 
@@ -36,6 +44,7 @@ impl Echo {
             local,
             remote,
             payload,
+            token: 0,
         });
     }
 
@@ -56,6 +65,22 @@ impl Echo {
             self.timers
                 .push((now + Duration::from_millis(ms), flow, local, remote));
             return;
+        }
+        if command == b"who" {
+            let me = format!("shard {}", self.id);
+            return self.send(flow, local, remote, me.as_bytes());
+        }
+        if let Some(to) = command.strip_prefix(b"handoff:") {
+            let to: u16 = std::str::from_utf8(to).unwrap().parse().unwrap();
+            return self.handoffs.push_back(Handoff {
+                to,
+                from: self.id,
+                flow,
+                local,
+                remote,
+                received: now,
+                bytes: bytes.to_vec(),
+            });
         }
         if let Some(n) = command.strip_prefix(b"flood:") {
             let n: usize = std::str::from_utf8(n).unwrap().parse().unwrap();
@@ -110,6 +135,29 @@ impl SansIo for Echo {
     fn recycle(&mut self, mut buf: Vec<u8>) {
         buf.clear();
         self.pool.push(buf);
+    }
+
+    fn handle_handoff(&mut self, _: Instant, handoff: Handoff) {
+        let answer = format!("from {} on {}", handoff.from, self.id);
+        self.send(
+            handoff.flow,
+            handoff.local,
+            handoff.remote,
+            answer.as_bytes(),
+        );
+        self.recycle(handoff.bytes);
+    }
+
+    fn poll_handoff(&mut self) -> Option<Handoff> {
+        self.handoffs.pop_front()
+    }
+
+    fn handoff_undelivered(&mut self, handoff: Handoff, _: DropReason) {
+        self.recycle(handoff.bytes);
+    }
+
+    fn absorbed(&self) -> Option<u64> {
+        None
     }
 }
 
@@ -429,5 +477,84 @@ fn with_tcp_off_no_listener_is_bound() {
     let addr = running.local_addrs()[0];
     let err = TcpStream::connect_timeout(&addr, WAIT).expect_err("nothing listens");
     assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+    stop_within(running);
+}
+
+/// The shard index an Echo shard names in its answer to `who`.
+fn shard_of(answer: &[u8]) -> u16 {
+    let text = std::str::from_utf8(answer).unwrap();
+    text.strip_prefix("shard ").unwrap().parse().unwrap()
+}
+
+/// A client socket the kernel's hash sends to shard `shard`.
+fn client_on(addr: SocketAddr, shard: u16) -> UdpSocket {
+    let mut buf = [0u8; 64];
+    for _ in 0..256 {
+        let c = client();
+        c.send_to(b"who", addr).unwrap();
+        let (n, _) = c.recv_from(&mut buf).expect("who");
+        if shard_of(&buf[..n]) == shard {
+            return c;
+        }
+    }
+    panic!("no client port reached shard {shard}");
+}
+
+#[test]
+fn a_handoff_is_answered_by_its_shard_from_the_address_it_reached() {
+    let running = start_with(loopback_config(2, 32), Echo::new).unwrap();
+    let addr = running.local_addrs()[0];
+    let mut buf = [0u8; 64];
+    for (on, to) in [(0u16, 1u16), (1, 0)] {
+        let c = client_on(addr, on);
+        c.send_to(format!("handoff:{to}").as_bytes(), addr).unwrap();
+        let (n, from) = c.recv_from(&mut buf).expect("answer from the owner");
+        assert_eq!(from, addr);
+        assert_eq!(&buf[..n], format!("from {on} on {to}").as_bytes());
+    }
+    settled_total(&running, |t| t.handoff_out == 2 && t.handoff_in == 2);
+    let stats = running.stats();
+    for s in &stats {
+        assert_eq!((s.handoff_out, s.handoff_in), (1, 1), "{s:?}");
+        assert_eq!((s.handoff_full, s.handoff_closed), (0, 0));
+    }
+    stop_within(running);
+}
+
+/// A message framed on shard A's connection, handed to shard B: B's answer names A's
+/// connection, so it goes back to A, which writes it.
+#[test]
+fn an_answer_for_another_shards_connection_is_written_by_that_shard() {
+    let running = start_with(loopback_config(2, 32), Echo::new).unwrap();
+    let addr = running.local_addrs()[0];
+    let mut c = tcp_client(addr);
+    c.write_all(&framed("who")).unwrap();
+    let mut who = [0u8; 7];
+    c.read_exact(&mut who).expect("who");
+    let on = shard_of(&who);
+    let to = 1 - on;
+    c.write_all(&framed(&format!("handoff:{to}"))).unwrap();
+    expect_bytes(&mut c, format!("from {on} on {to}").as_bytes());
+    // The counters are published after the write the client just read: let them settle.
+    settled_total(&running, |t| t.handoff_out == 2 && t.handoff_in == 2);
+    let stats = running.stats();
+    let (a, b) = (stats[usize::from(on)], stats[usize::from(to)]);
+    assert_eq!((a.handoff_out, a.handoff_in), (1, 1), "{a:?}");
+    assert_eq!((b.handoff_out, b.handoff_in), (1, 1), "{b:?}");
+    stop_within(running);
+}
+
+#[test]
+fn a_handoff_to_a_shard_that_is_not_running_is_dropped_and_counted() {
+    let running = start_with(loopback_config(2, 32), Echo::new).unwrap();
+    let addr = running.local_addrs()[0];
+    let c = client();
+    c.send_to(b"handoff:7", addr).unwrap();
+    c.send_to(b"still here", addr).unwrap();
+    let mut buf = [0u8; 64];
+    let (n, _) = c.recv_from(&mut buf).expect("echo");
+    assert_eq!(&buf[..n], b"still here");
+    let total = settled_total(&running, |t| t.handoff_closed >= 1);
+    assert_eq!((total.handoff_closed, total.handoff_out), (1, 0));
     stop_within(running);
 }

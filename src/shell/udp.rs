@@ -420,6 +420,7 @@ mod tests {
                 local: addr,
                 remote: to,
                 payload: vec![i; 10 + i as usize],
+                token: 0,
             })
             .collect();
         let mut tx = TxBatch::new(3);
@@ -444,6 +445,7 @@ mod tests {
             local: addr,
             remote: "[::1]:9".parse().unwrap(),
             payload: vec![1],
+            token: 0,
         }];
         let mut tx = TxBatch::new(2);
         assert!(tx.send(s.as_raw_fd(), &outbox, &[0]).is_err());

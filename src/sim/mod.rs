@@ -4,7 +4,14 @@
 //! them the way SO_REUSEPORT does (a hash of the 4-tuple), and records everything the shards
 //! send to peers with the virtual time it left. Time only moves when a test says so, so
 //! timer behaviour is exact and every run with the same seed is the same run.
+//!
+//! Messages a shard hands to their owner shard (`core::handoff`) travel through one bounded
+//! channel per pair of shards, as in the shell's mesh: delivered at once, unless the owner is
+//! stalled ([`Sim::stall`]), in which case they wait in the channel, and a channel holding
+//! [`Sim::set_mesh_capacity`] messages drops the next one and the sender counts it.
 
+use crate::core::handoff::Handoff;
+use crate::core::sip::DropReason;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -47,13 +54,19 @@ pub struct Sim {
     now: Instant,
     shards: Vec<Shard>,
     sent: VecDeque<Datagram>,
+    /// Handoffs waiting for their owner, per owner, in arrival order.
+    inbox: Vec<VecDeque<Handoff>>,
+    /// Shards that do not take from their inbox until resumed.
+    stalled: Vec<bool>,
+    /// Messages one channel (one sender, one owner) holds at most.
+    mesh_capacity: usize,
 }
 
 impl Sim {
     /// Shards built from one template config (its `id` and `shard_count` are overwritten).
     pub fn new(shard_count: u16, template: ShardConfig, seed: u64) -> Sim {
         let start = epoch();
-        let shards = (0..shard_count.max(1))
+        let shards: Vec<Shard> = (0..shard_count.max(1))
             .map(|id| {
                 let config = ShardConfig {
                     id,
@@ -67,11 +80,15 @@ impl Sim {
                 )
             })
             .collect();
+        let n = shards.len();
         Sim {
             start,
             now: start,
             shards,
             sent: VecDeque::new(),
+            inbox: (0..n).map(|_| VecDeque::new()).collect(),
+            stalled: vec![false; n],
+            mesh_capacity: usize::MAX,
         }
     }
 
@@ -88,6 +105,7 @@ impl Sim {
             drop_scanners: true,
             timers: TimerConfig::RFC,
             timer_tick: Duration::from_millis(10),
+            registrar: crate::core::registrar::RegistrarConfig::DEFAULT,
         }
     }
 
@@ -98,6 +116,11 @@ impl Sim {
 
     pub fn shards(&self) -> &[Shard] {
         &self.shards
+    }
+
+    /// One shard, to drain its events.
+    pub fn shard_mut(&mut self, index: usize) -> &mut Shard {
+        &mut self.shards[index]
     }
 
     /// Which shard SO_REUSEPORT would pick for this 4-tuple.
@@ -140,7 +163,33 @@ impl Sim {
         self.now = until;
     }
 
+    /// Bounds every channel between two shards to `n` waiting messages (unbounded until set).
+    pub fn set_mesh_capacity(&mut self, n: usize) {
+        self.mesh_capacity = n;
+    }
+
+    /// Stalls shard `shard` (handoffs for it wait in its channels) or resumes it (it takes
+    /// everything waiting at once). A stalled shard still receives datagrams from peers.
+    pub fn stall(&mut self, shard: usize, stalled: bool) {
+        self.stalled[shard] = stalled;
+        if !stalled {
+            self.deliver();
+        }
+    }
+
+    /// Handoffs waiting for shard `shard`.
+    pub fn waiting(&self, shard: usize) -> usize {
+        self.inbox[shard].len()
+    }
+
+    /// Moves shard `i`'s outputs out: transmits to the record, handoffs into their channels,
+    /// then lets every running owner take what waits for it.
     fn drain(&mut self, i: usize) {
+        self.drain_one(i);
+        self.deliver();
+    }
+
+    fn drain_one(&mut self, i: usize) {
         let at = self.now - self.start;
         while let Some(t) = self.shards[i].poll_transmit() {
             self.sent.push_back(Datagram {
@@ -150,6 +199,34 @@ impl Sim {
                 bytes: t.payload.clone(),
             });
             self.shards[i].recycle(t.payload);
+        }
+        while let Some(h) = self.shards[i].poll_handoff() {
+            let to = usize::from(h.to);
+            let Some(inbox) = self.inbox.get_mut(to) else {
+                self.shards[i].handoff_undelivered(h, DropReason::HandoffClosed);
+                continue;
+            };
+            let queued = inbox.iter().filter(|w| w.from == h.from).count();
+            if queued >= self.mesh_capacity {
+                self.shards[i].handoff_undelivered(h, DropReason::HandoffFull);
+            } else {
+                inbox.push_back(h);
+            }
+        }
+    }
+
+    /// Every running shard handles the handoffs waiting for it, in order, until none is left
+    /// (an owner's outputs may hand off further).
+    fn deliver(&mut self) {
+        loop {
+            let ready =
+                (0..self.shards.len()).find(|&s| !self.stalled[s] && !self.inbox[s].is_empty());
+            let Some(s) = ready else { return };
+            while let Some(h) = self.inbox[s].pop_front() {
+                let now = self.now;
+                self.shards[s].handle_handoff(now, h);
+                self.drain_one(s);
+            }
         }
     }
 

@@ -69,6 +69,11 @@ impl Drongo {
     /// Starts `drongo run` with `[sip] listen = ["127.0.0.1:<free port>"]` plus `extra` TOML
     /// (other sections), and waits until it answers an OPTIONS.
     pub fn start(extra: &str) -> Drongo {
+        Drongo::start_with_env(extra, &[])
+    }
+
+    /// [`Drongo::start`] with extra environment variables for the process.
+    pub fn start_with_env(extra: &str, env: &[(&str, &str)]) -> Drongo {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("drongo-test-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -79,6 +84,7 @@ impl Drongo {
             .args(["run", "--config"])
             .arg(&config)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdin(std::process::Stdio::null())
             .spawn()
             .expect("spawn drongo");
@@ -173,4 +179,83 @@ pub fn sipp() -> &'static str {
         "sipp not found: run tests/run.sh, which installs Debian's sip-tester"
     );
     "sipp"
+}
+
+/// The OPTIONS scenario the benchmarks use.
+pub fn scenario() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench/sipp/options.xml")
+}
+
+/// Runs `count` OPTIONS at `rate`/s over `transport` (`u1`, `t1`, `tn`); returns SIPp's
+/// successful and failed counts from its final statistics.
+pub fn run_sipp(d: &Drongo, transport: &str, count: u32, rate: u32) -> (u64, u64) {
+    // One SIPp at a time: parallel runs compete for the two CPUs and for local ports.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let stats = d.dir.join(format!("sipp-{transport}.csv"));
+    let local_port = free_port().to_string();
+    let out = std::process::Command::new(sipp())
+        .arg(d.addr().to_string())
+        .args(["-sf"])
+        .arg(scenario())
+        .args(["-t", transport, "-i", "127.0.0.1", "-p", &local_port])
+        .args([
+            "-m",
+            &count.to_string(),
+            "-r",
+            &rate.to_string(),
+            "-l",
+            "2000",
+        ])
+        .args([
+            "-timeout",
+            "60s",
+            "-timeout_error",
+            "-nostdin",
+            "-max_socket",
+            "4096",
+        ])
+        .args(["-trace_stat", "-stf"])
+        .arg(&stats)
+        .output();
+    let out = match out {
+        Ok(o) => o,
+        Err(e) => panic!("sipp: {e}"),
+    };
+    let text = std::fs::read_to_string(&stats).unwrap_or_default();
+    let (ok, failed) = final_counts(&text);
+    assert!(
+        out.status.success(),
+        "sipp exit {:?}, {ok} ok / {failed} failed\n{}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .rev()
+            .take(30)
+            .collect::<Vec<_>>()
+            .join("\n"),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (ok, failed)
+}
+
+/// SuccessfulCall(C) and FailedCall(C) of the last row of SIPp's statistics file.
+pub fn final_counts(csv: &str) -> (u64, u64) {
+    let mut lines = csv.lines();
+    let Some(header) = lines.next() else {
+        return (0, 0);
+    };
+    let cols: Vec<&str> = header.split(';').collect();
+    let Some(last) = lines.rfind(|l| !l.trim().is_empty()) else {
+        return (0, 0);
+    };
+    let vals: Vec<&str> = last.split(';').collect();
+    let col = |name: &str| {
+        cols.iter()
+            .position(|c| *c == name)
+            .and_then(|i| vals.get(i))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (col("SuccessfulCall(C)"), col("FailedCall(C)"))
 }

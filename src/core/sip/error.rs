@@ -71,11 +71,16 @@ pub enum DropReason {
     Internal,
     /// A request from a known scanner's User-Agent, dropped by policy.
     Scanner,
+    /// A message owned by another shard that could not be handed to it: the channel to the
+    /// owner was full (UDP senders retransmit).
+    HandoffFull,
+    /// A message owned by another shard that could not be handed to it: the owner has stopped.
+    HandoffClosed,
 }
 
 impl DropReason {
     /// Number of reasons, for counter arrays.
-    pub const COUNT: usize = 9;
+    pub const COUNT: usize = 11;
 
     /// All reasons in counter order.
     pub const ALL: [DropReason; Self::COUNT] = [
@@ -88,6 +93,8 @@ impl DropReason {
         DropReason::NoRoute,
         DropReason::Internal,
         DropReason::Scanner,
+        DropReason::HandoffFull,
+        DropReason::HandoffClosed,
     ];
 
     /// A stable name for logs and metrics.
@@ -102,6 +109,8 @@ impl DropReason {
             DropReason::NoRoute => "no_route",
             DropReason::Internal => "internal",
             DropReason::Scanner => "scanner",
+            DropReason::HandoffFull => "handoff_full",
+            DropReason::HandoffClosed => "handoff_closed",
         }
     }
 }

@@ -308,8 +308,15 @@ impl<'m, 'a> Editor<'m, 'a> {
     /// when it holds one value, else the value and its comma. `first_len` is the length of
     /// the first value within the line's value, as the Via decoder reports it.
     pub fn remove_top_via(&mut self, first_len: usize) -> &mut Self {
+        self.remove_first_value(HeaderName::Via, first_len)
+    }
+
+    /// Removes the first value of the first `name` line (a Via, a Route): the whole line when
+    /// it holds one value, else the value and the comma and LWS after it. `first_len` is the
+    /// length of that value within the line's value.
+    pub fn remove_first_value(&mut self, name: HeaderName, first_len: usize) -> &mut Self {
         let msg = self.msg;
-        let Some(f) = msg.headers().field(HeaderName::Via) else {
+        let Some(f) = msg.headers().field(name) else {
             return self;
         };
         let value = msg.headers().value(f);
@@ -324,6 +331,30 @@ impl<'m, 'a> Editor<'m, 'a> {
         let span = Span {
             start: f.value.start,
             end: f.value.start + end as u32,
+        };
+        self.push(span, &[]);
+        self
+    }
+
+    /// Removes the last value of the last `name` line: the whole line when it holds one
+    /// value, else the value and the comma and LWS before it. `last_start` is where that
+    /// value starts within the line's value.
+    pub fn remove_last_value(&mut self, name: HeaderName, last_start: usize) -> &mut Self {
+        let msg = self.msg;
+        let Some(f) = msg.headers().fields().iter().rev().find(|f| f.name == name) else {
+            return self;
+        };
+        let value = msg.headers().value(f);
+        let mut start = last_start.min(value.len());
+        while start > 0 && matches!(value[start - 1], b',' | b' ' | b'\t' | b'\r' | b'\n') {
+            start -= 1;
+        }
+        if start == 0 {
+            return self.remove_field(f);
+        }
+        let span = Span {
+            start: f.value.start + start as u32,
+            end: f.value.end,
         };
         self.push(span, &[]);
         self

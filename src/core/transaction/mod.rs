@@ -70,9 +70,11 @@
 mod ack;
 mod client_invite;
 mod client_non_invite;
+pub mod client_table;
 pub mod key;
 mod server_invite;
 mod server_non_invite;
+
 pub mod table;
 mod timers;
 mod uas_2xx;

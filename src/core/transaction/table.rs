@@ -9,26 +9,15 @@
 //!
 //! Memory: a live transaction holds its slot (machine, timer ids, key, route), one entry in
 //! the match table, and the bytes of its last response when it keeps them; nothing else is
-//! allocated per transaction. The key lives in the slot only: the match table holds slot
-//! indices and hashes the slot's key. A freed slot keeps its response buffer for the next
-//! transaction in it, so a running shard allocates nothing per transaction.
-//!
-//! Ending a transaction does not touch the match table. Each table entry carries the
-//! generation of its slot; ending a transaction bumps the slot's generation, which makes its
-//! entry stale (lookups skip it). Stale entries are swept in one pass over the table when it
-//! would otherwise grow, so the table holds at most as many stale entries as it has spare
-//! capacity. Why: with Timer J holding a transaction 32 s, the table entry of an ending
-//! transaction is cold, and removing it cost two cache misses per transaction; the sweep reads
-//! the table and the dense generation array in order instead.
+//! allocated per transaction (see [`crate::core::slots`] for how slots and matching work).
 
-use hashbrown::{DefaultHashBuilder, HashTable};
-use std::hash::BuildHasher;
 use std::time::Instant;
 
 use super::{
     Armed, Output, Reliability, ServerInput, ServerInvite, ServerKey, ServerNonInvite, TimerConfig,
     TimerKind, TuEvent,
 };
+use crate::core::slots::{Keyed, Slots};
 use crate::core::timer::{TimerId, TimerWheel};
 
 /// Index of a live server transaction in its table.
@@ -71,7 +60,7 @@ impl Machine {
     }
 }
 
-struct Entry<R> {
+pub(super) struct Entry<R> {
     key: ServerKey,
     machine: Machine,
     armed: Armed<TimerId>,
@@ -81,30 +70,12 @@ struct Entry<R> {
     route: R,
 }
 
-/// A slot: a live transaction, or a free one keeping its response buffer for the next.
-enum Slot<R> {
-    Live(Entry<R>),
-    Free(Vec<u8>),
-}
-
-impl<R> Slot<R> {
-    fn live(&self) -> Option<&Entry<R>> {
-        match self {
-            Slot::Live(e) => Some(e),
-            Slot::Free(_) => None,
-        }
-    }
-
-    fn live_mut(&mut self) -> Option<&mut Entry<R>> {
-        match self {
-            Slot::Live(e) => Some(e),
-            Slot::Free(_) => None,
-        }
+impl<R> Keyed for Entry<R> {
+    type Key = ServerKey;
+    fn key(&self) -> &ServerKey {
+        &self.key
     }
 }
-
-/// A freed slot's buffer above this capacity is released rather than kept.
-const KEEP_BUFFER: usize = 4096;
 
 /// How a transaction sends its response again (a retransmitted request, Timer G).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,16 +150,7 @@ impl ServerCounts {
 /// The table. `R` is the route a response takes (kept per transaction).
 pub struct ServerTable<R> {
     config: TimerConfig,
-    /// (slot index, slot generation), hashed and compared by the slot's key; stale once the
-    /// slot's generation moved on.
-    map: HashTable<(u32, u32)>,
-    hasher: DefaultHashBuilder,
-    slots: Vec<Slot<R>>,
-    /// Each slot's generation, bumped when its transaction ends. Dense, so the sweep of stale
-    /// table entries reads it in cache-friendly order rather than touching the slots.
-    generations: Vec<u32>,
-    live: usize,
-    free: Vec<u32>,
+    slots: Slots<Entry<R>>,
     scratch: Vec<Output>,
     created: u64,
     counts: ServerCounts,
@@ -201,12 +163,7 @@ impl<R> ServerTable<R> {
     pub fn new(config: TimerConfig) -> Self {
         ServerTable {
             config,
-            map: HashTable::new(),
-            hasher: DefaultHashBuilder::default(),
-            slots: Vec::new(),
-            generations: Vec::new(),
-            live: 0,
-            free: Vec::new(),
+            slots: Slots::new(),
             scratch: Vec::with_capacity(8),
             created: 0,
             counts: ServerCounts::default(),
@@ -219,11 +176,11 @@ impl<R> ServerTable<R> {
 
     /// Live transactions.
     pub fn len(&self) -> usize {
-        self.live
+        self.slots.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.live == 0
+        self.slots.len() == 0
     }
 
     /// Transactions created since start.
@@ -238,13 +195,7 @@ impl<R> ServerTable<R> {
 
     /// The transaction a request (or an ACK, or a CANCEL's target) belongs to.
     pub fn find(&self, key: &ServerKey) -> Option<ServerTxId> {
-        let hash = self.hasher.hash_one(key);
-        let (slots, generations) = (&self.slots, &self.generations);
-        self.map
-            .find(hash, |&(i, g)| {
-                generations.get(i as usize) == Some(&g) && slot_key(slots, i) == Some(key)
-            })
-            .map(|&(i, _)| ServerTxId(i))
+        self.slots.find(key).map(ServerTxId)
     }
 
     /// Whether the transaction is an INVITE one that has not sent a final response yet (a
@@ -257,7 +208,7 @@ impl<R> ServerTable<R> {
     }
 
     fn entry(&self, id: ServerTxId) -> Option<&Entry<R>> {
-        self.slots.get(id.0 as usize).and_then(Slot::live)
+        self.slots.get(id.0)
     }
 
     /// Creates the transaction for a new request the TU is about to answer.
@@ -276,42 +227,13 @@ impl<R> ServerTable<R> {
         if let Some(state) = machine.state_index() {
             self.counts.by_state[state] += 1;
         }
-        let hash = self.hasher.hash_one(&key);
-        let mut entry = Entry {
+        let index = self.slots.insert(|response| Entry {
             key,
             machine,
             armed: Armed::new(),
-            response: Vec::new(),
+            response,
             route,
-        };
-        let index = match self.free.pop() {
-            Some(i) => {
-                // NOTE: free indices point at free slots of `slots`.
-                let slot = &mut self.slots[i as usize];
-                if let Slot::Free(buffer) = slot {
-                    entry.response = std::mem::take(buffer);
-                }
-                *slot = Slot::Live(entry);
-                i
-            }
-            None => {
-                self.slots.push(Slot::Live(entry));
-                self.generations.push(0);
-                (self.slots.len() - 1) as u32
-            }
-        };
-        if self.map.len() >= self.map.capacity() {
-            self.sweep();
-        }
-        let generation = self.generations[index as usize];
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        // NOTE: the table rehashes only when full, and `sweep` has just left only live
-        // entries, whose slots hold their keys.
-        self.map
-            .insert_unique(hash, (index, generation), |&(i, _)| {
-                slot_key(slots, i).map_or(0, |k| hasher.hash_one(k))
-            });
-        self.live += 1;
+        });
         self.created += 1;
         ServerTxId(index)
     }
@@ -329,7 +251,7 @@ impl<R> ServerTable<R> {
         wheel: &mut TimerWheel<ServerTimer>,
         sink: &mut impl FnMut(Event<'_, R>),
     ) -> bool {
-        let Some(entry) = self.slots.get_mut(id.0 as usize).and_then(Slot::live_mut) else {
+        let Some(entry) = self.slots.get_mut(id.0) else {
             return false;
         };
         let mut out = std::mem::take(&mut self.scratch);
@@ -378,7 +300,7 @@ impl<R> ServerTable<R> {
         wheel: &mut TimerWheel<ServerTimer>,
         sink: &mut impl FnMut(Event<'_, R>),
     ) {
-        let Some(entry) = self.slots.get_mut(id.0 as usize).and_then(Slot::live_mut) else {
+        let Some(entry) = self.slots.get_mut(id.0) else {
             return;
         };
         if !entry.armed.fired(kind, timer) {
@@ -406,7 +328,7 @@ impl<R> ServerTable<R> {
         wheel: &mut TimerWheel<ServerTimer>,
         sink: &mut impl FnMut(Event<'_, R>),
     ) {
-        let Some(entry) = self.slots.get_mut(id.0 as usize).and_then(Slot::live_mut) else {
+        let Some(entry) = self.slots.get_mut(id.0) else {
             return;
         };
         let mut out = std::mem::take(&mut self.scratch);
@@ -429,7 +351,7 @@ impl<R> ServerTable<R> {
         sink: &mut impl FnMut(Event<'_, R>),
     ) {
         for output in outputs {
-            let Some(entry) = self.slots.get_mut(id.0 as usize).and_then(Slot::live_mut) else {
+            let Some(entry) = self.slots.get_mut(id.0) else {
                 return;
             };
             match *output {
@@ -470,66 +392,22 @@ impl<R> ServerTable<R> {
     }
 
     fn remove(&mut self, id: ServerTxId, wheel: &mut TimerWheel<ServerTimer>) {
-        let Some(slot) = self.slots.get_mut(id.0 as usize) else {
+        let Some(mut entry) = self.slots.remove(id.0, |e| std::mem::take(&mut e.response)) else {
             return;
         };
-        let Slot::Live(mut entry) = std::mem::replace(slot, Slot::Free(Vec::new())) else {
-            return;
-        };
-        if entry.response.capacity() <= KEEP_BUFFER {
-            entry.response.clear();
-            *slot = Slot::Free(std::mem::take(&mut entry.response));
-        }
         for timer in entry.armed.drain() {
             wheel.cancel(timer);
         }
         // NOTE: a terminated machine was uncounted when it moved; one removed early (never
         // expected) is uncounted here.
         self.counts.moved(entry.machine.state_index(), None);
-        // The table entry goes stale; `sweep` drops it later.
-        if let Some(g) = self.generations.get_mut(id.0 as usize) {
-            *g = g.wrapping_add(1);
-        }
-        self.live = self.live.saturating_sub(1);
-        self.free.push(id.0);
-    }
-
-    /// Drops the stale entries of a full match table, and makes room to grow when most of it
-    /// is live, so that sweeps stay rare: each one follows at least as many insertions as the
-    /// table has live entries. A slot's generation cannot wrap between two sweeps (that would
-    /// take 2^32 reuses of one slot, and a sweep comes at least every `capacity` insertions).
-    fn sweep(&mut self) {
-        let generations = &self.generations;
-        self.map
-            .retain(|&mut (i, g)| generations.get(i as usize) == Some(&g));
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        if self.map.len() * 2 >= self.map.capacity() {
-            self.map.reserve(self.map.len().max(16), |&(i, _)| {
-                slot_key(slots, i).map_or(0, |k| hasher.hash_one(k))
-            });
-        }
     }
 }
 
 impl ServerCounts {
     fn moved(&mut self, from: Option<usize>, to: Option<usize>) {
-        if from == to {
-            return;
-        }
-        if let Some(f) = from {
-            self.by_state[f] = self.by_state[f].saturating_sub(1);
-        }
-        if let Some(t) = to {
-            self.by_state[t] += 1;
-        }
+        super::client_table::move_count(&mut self.by_state, from, to);
     }
-}
-
-fn slot_key<R>(slots: &[Slot<R>], index: u32) -> Option<&ServerKey> {
-    slots
-        .get(index as usize)
-        .and_then(Slot::live)
-        .map(|e| &e.key)
 }
 
 #[cfg(test)]
@@ -664,12 +542,16 @@ mod tests {
                 );
             }
             assert!(
-                f.table.map.capacity() <= 8 * live as usize,
+                f.table.slots.match_capacity() <= 8 * live as usize,
                 "match table capacity {} for {live} live",
-                f.table.map.capacity()
+                f.table.slots.match_capacity()
             );
         }
-        assert_eq!(f.table.slots.len(), live as usize, "slots are reused");
+        assert_eq!(
+            f.table.slots.slot_count(),
+            live as usize,
+            "slots are reused"
+        );
     }
 }
 
@@ -682,7 +564,7 @@ mod footprint {
     /// generation and one timer-wheel entry; plus the response bytes when it keeps them.
     #[test]
     fn a_live_transaction_is_a_few_hundred_bytes() {
-        let slot = std::mem::size_of::<Slot<crate::core::shard::Source>>();
+        let slot = crate::core::slots::slot_bytes::<Entry<crate::core::shard::Source>>();
         let entry = std::mem::size_of::<(u32, u32)>() + 1;
         let generation = std::mem::size_of::<u32>();
         let timer = TimerWheel::<ServerTimer>::entry_bytes();

@@ -4,7 +4,8 @@
 //! What a shard does with a datagram, in the order RFC 3261 asks for it:
 //! 1. parse (§7) and validate the headers every request needs (§8.1.1); a broken request is
 //!    answered with the codec's status (400, 505) when it can be answered at all, otherwise
-//!    dropped and counted;
+//!    dropped and counted; a message whose ids name another shard (a response's top Via
+//!    branch, a request's To tag) is handed to that shard instead (`core::handoff`);
 //! 2. responses are absorbed (no transaction matches them yet) and ACKs that match nothing are
 //!    absorbed (§17.2.3);
 //! 3. request validation as a proxy does it (§16.3): URI scheme (416), Max-Forwards (483 when
@@ -15,13 +16,21 @@
 //!
 //! Responses go to the datagram's source address and port when `rport` is present (RFC 3581)
 //! or when the shard is configured for symmetric responses (the default at an edge); otherwise
-//! to the `received` address and the Via sent-by port (§18.2.2).
+//! to the `received` address and the Via sent-by port (§18.2.2). Over a stream they go back on
+//! the request's connection, with the §18.2.2 address as the transmit's `remote` for the shell
+//! to open a new connection to if that one has closed (see `core::flow`).
+
+mod proxy;
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
+use crate::core::flow::{self, ConnCommand, TransportError};
+use crate::core::handoff::{self, Handoff};
 use crate::core::ids::{self, Rng};
+use crate::core::registrar::register::{self, Answer};
+use crate::core::registrar::{FlowInfo, Location, RegisterError, RegistrarConfig};
 use crate::core::sip::error::{DropReason, Effect, ParseError};
 use crate::core::sip::header::HeaderName;
 use crate::core::sip::headers::{NameAddr, OptionTags, Via, Vias};
@@ -31,6 +40,7 @@ use crate::core::sip::uri::{Host, Scheme, Uri};
 use crate::core::sip::validate::{self, Checked};
 use crate::core::sip::writer::{push_decimal, push_ip, response_to, Writer};
 use crate::core::timer::TimerWheel;
+use crate::core::transaction::client_table::{ClientTable, ClientTimer};
 use crate::core::transaction::table::{Event, Resend, ServerCounts, ServerTable, ServerTimer};
 use crate::core::transaction::{Reliability, ServerKey, TimerConfig};
 
@@ -59,6 +69,8 @@ pub struct ShardConfig {
     pub timers: TimerConfig,
     /// The timer wheel's tick: timers fire at most this late.
     pub timer_tick: std::time::Duration,
+    /// The registrar's limits.
+    pub registrar: RegistrarConfig,
 }
 
 /// A connection id the shell assigns to each TCP connection it owns.
@@ -70,8 +82,14 @@ pub struct ConnId(pub u64);
 pub enum Flow {
     /// A UDP datagram.
     Udp,
-    /// A stream connection owned by this shard's shell.
+    /// A stream connection; its id names the shard whose shell owns the connection. A
+    /// response whose connection has closed goes to the transmit's `remote` over a new one
+    /// (§18.2.2).
     Stream(ConnId),
+    /// Over TCP to the transmit's `remote`, from its `local` address: on an open connection
+    /// to that address (one Drongo opened, one the peer opened from it, or one aliased to it
+    /// with RFC 5923 `alias`), else on one connection the shell opens for it.
+    Tcp,
 }
 
 /// Where a message came from (and where a server transaction's responses go).
@@ -91,6 +109,9 @@ pub struct Transmit {
     pub local: SocketAddr,
     pub remote: SocketAddr,
     pub payload: Vec<u8>,
+    /// Opaque to the shell: comes back in [`TransportError::Undelivered`] when the message
+    /// cannot be delivered. 0 when nothing waits on the message.
+    pub token: u64,
 }
 
 /// Counters a shard keeps about its own work. Plain integers: only the owning shard writes.
@@ -113,6 +134,23 @@ pub struct ShardStats {
     pub absorbed: u64,
     /// Responses sent again by server transactions (retransmitted requests, Timer G).
     pub resent: u64,
+    /// Messages the shell reported it could not deliver ([`TransportError::Undelivered`]).
+    pub undelivered: u64,
+    /// Kept flows the shell reported ended ([`TransportError::FlowFailed`]).
+    pub flows_failed: u64,
+    /// Messages whose ids name another shard, handed to it (`core::handoff`). That is their
+    /// fate here; the owner counts what becomes of them.
+    pub handed_off: u64,
+    /// Messages another shard handed to this one. Each is also in `received`, and its fate is
+    /// counted like any other message's.
+    pub handed_in: u64,
+    /// Requests forwarded by the proxy (that is their fate; Drongo's 100 Trying for an
+    /// INVITE and the responses relayed for it are not counted in `answered`).
+    pub proxied: u64,
+    /// Responses matched to a client transaction of the proxy.
+    pub matched: u64,
+    /// Responses from downstream the proxy sent upstream.
+    pub relayed: u64,
 }
 
 impl ShardStats {
@@ -124,11 +162,16 @@ impl ShardStats {
         self.answered.get(class as usize).copied().unwrap_or(0)
     }
 
-    /// Datagrams whose fate is known: each is answered, absorbed by a transaction or dropped,
-    /// once. Equal to
-    /// `received` after every input; tests and the fuzz target check it.
+    /// Datagrams whose fate is known: each is answered, absorbed by a transaction, dropped or
+    /// handed off to its owner shard, once. Equal to `received` after every input; tests and
+    /// the fuzz target check it.
     pub fn accounted(&self) -> u64 {
-        self.answered.iter().sum::<u64>() + self.dropped.iter().sum::<u64>() + self.absorbed
+        self.answered.iter().sum::<u64>()
+            + self.dropped.iter().sum::<u64>()
+            + self.absorbed
+            + self.handed_off
+            + self.proxied
+            + self.matched
     }
 }
 
@@ -169,6 +212,20 @@ pub struct Shard {
     rebuilding: bool,
     /// Where a response's rewritten top Via is written (kept to reuse its allocation).
     via_scratch: Vec<u8>,
+    /// Connection commands for the shell ([`Shard::poll_conn_command`]).
+    commands: VecDeque<ConnCommand>,
+    /// The bindings of the AoRs this shard serves; started at the first input's instant.
+    location: Option<Location>,
+    /// The canonical AoR of the REGISTER being answered.
+    aor_scratch: Vec<u8>,
+    /// Messages owned by other shards, waiting for the shell (`core::handoff`).
+    handoffs: VecDeque<Handoff>,
+    /// The proxy's client transactions (§17.1), one per branch and per CANCEL.
+    clients: ClientTable<proxy::Leg>,
+    /// Their timers; started at the first request forwarded.
+    client_wheel: Option<TimerWheel<ClientTimer>>,
+    /// Proxied requests.
+    calls: proxy::Calls,
 }
 
 impl Shard {
@@ -176,6 +233,7 @@ impl Shard {
         let mut rng = Rng::new(seed);
         let secret = rng.next_u64();
         let servers = ServerTable::new(config.timers);
+        let clients = ClientTable::new(config.timers);
         Shard {
             config,
             secret,
@@ -189,6 +247,13 @@ impl Shard {
             pending: None,
             rebuilding: false,
             via_scratch: Vec::new(),
+            commands: VecDeque::new(),
+            location: None,
+            aor_scratch: Vec::new(),
+            handoffs: VecDeque::new(),
+            clients,
+            client_wheel: None,
+            calls: proxy::Calls::default(),
         }
     }
 
@@ -223,7 +288,7 @@ impl Shard {
             local,
             remote,
         };
-        self.handle_message(now, src, bytes, Framing::Datagram);
+        self.handle_message(now, src, bytes, Framing::Datagram, true);
     }
 
     /// One complete message, cut from connection `conn` by the shell's
@@ -242,12 +307,24 @@ impl Shard {
             local,
             remote,
         };
-        self.handle_message(now, src, bytes, Framing::Stream);
+        self.handle_message(now, src, bytes, Framing::Stream, true);
     }
 
-    fn handle_message(&mut self, now: Instant, src: Source, bytes: &[u8], framing: Framing) {
+    /// `route`: hand the message to its owner shard when its ids name another one (false for
+    /// a message handed in, which is handled here whatever it names).
+    fn handle_message(
+        &mut self,
+        now: Instant,
+        src: Source,
+        bytes: &[u8],
+        framing: Framing,
+        route: bool,
+    ) {
         self.now = Some(now);
         self.wheel(now);
+        if self.location.is_none() {
+            self.location = Some(Location::new(self.config.registrar, now));
+        }
         self.stats.received += 1;
         let msg = match Message::parse(bytes, framing) {
             Ok(m) => m,
@@ -267,14 +344,27 @@ impl Shard {
                 return self.refuse(src, kind, e, Some(msg.headers()));
             }
         };
+        if route {
+            let (id, count) = (self.config.id, self.config.shard_count);
+            let owner = handoff::owner(id, count, &msg, &checked)
+                .or_else(|| self.aor_owner(&msg, &checked, src.local));
+            if let Some(owner) = owner {
+                return self.hand_off(owner, now, src, bytes);
+            }
+        }
         match msg.method() {
             None => {
                 self.stats.responses += 1;
-                // No transaction layer above this shard yet: every response is stray.
-                self.drop(DropReason::StrayResponse);
+                self.handle_response(&msg);
             }
             Some(method) => {
                 self.stats.requests += 1;
+                if let (Flow::Stream(conn), Some(sent_by)) =
+                    (src.flow, flow::alias(&checked.top_via, src.remote))
+                {
+                    self.commands
+                        .push_back(ConnCommand::Alias { conn, sent_by });
+                }
                 self.handle_request(src, &msg, &checked, method);
             }
         }
@@ -283,6 +373,10 @@ impl Shard {
     /// The deadline returned by [`Shard::poll_timeout`] has passed.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = Some(now);
+        if let Some(location) = self.location.as_mut() {
+            location.expire(now);
+        }
+        self.client_timeout(now);
         let Shard {
             servers,
             wheel,
@@ -301,14 +395,56 @@ impl Shard {
         }
     }
 
+    /// The registrar's bindings (none before the first input).
+    pub fn location(&self) -> Option<&Location> {
+        self.location.as_ref()
+    }
+
+    /// Takes the next registration-changed event.
+    pub fn poll_registration(&mut self) -> Option<crate::core::registrar::RegEvent> {
+        self.location.as_mut().and_then(Location::poll_event)
+    }
+
     /// Next datagram to send, if any.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
     }
 
+    /// Next connection command for the shell, if any.
+    pub fn poll_conn_command(&mut self) -> Option<ConnCommand> {
+        self.commands.pop_front()
+    }
+
+    /// Asks the shell to keep connection `conn` open with keep-alives (RFC 5626 §4.4.1).
+    pub fn keep_connection(&mut self, conn: ConnId) {
+        self.commands.push_back(ConnCommand::KeepAlive(conn));
+    }
+
+    /// The shell could not deliver a message or keep a flow. Nothing waits on either yet (no
+    /// client transactions or registrations), so both are counted.
+    pub fn handle_transport_error(&mut self, now: Instant, error: TransportError) {
+        self.now = Some(now);
+        match error {
+            TransportError::Undelivered { token, .. } => {
+                self.stats.undelivered += 1;
+                self.client_undelivered(token);
+            }
+            TransportError::FlowFailed { .. } => self.stats.flows_failed += 1,
+        }
+    }
+
     /// The earliest instant at which [`Shard::handle_timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.wheel.as_ref().and_then(TimerWheel::next_deadline)
+        [
+            self.wheel.as_ref().and_then(TimerWheel::next_deadline),
+            self.client_wheel
+                .as_ref()
+                .and_then(TimerWheel::next_deadline),
+            self.location.as_ref().and_then(Location::next_deadline),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Return a sent payload buffer to the pool.
@@ -409,25 +545,30 @@ impl Shard {
             return;
         }
         if method == Method::Ack {
-            // §17.2.3: an ACK that matches no transaction is passed to the core, which has no
-            // dialog for it: absorbed.
+            // §17.2.3: an ACK that matches no transaction is passed to the core. One routed
+            // through Drongo (the ACK for a 2xx, its top Route Drongo's) goes on statelessly
+            // (§16.11); any other is absorbed.
+            let pre = self.preprocess(msg, checked, src.local);
+            if pre.pop_top_route.is_some() || pre.strict_repair.is_some() {
+                return self.forward_ack(src, msg, checked, pre);
+            }
             return self.drop(DropReason::StrayAck);
         }
         let reliability = match src.flow {
             Flow::Udp => Reliability::Unreliable,
-            Flow::Stream(_) => Reliability::Reliable,
+            Flow::Stream(_) | Flow::Tcp => Reliability::Reliable,
         };
         // §9.2: a CANCEL whose INVITE transaction is live (already answered, so nothing to
         // cancel) gets 200; one matching nothing gets 481.
-        let cancels_live_invite = method == Method::Cancel
-            && key
-                .as_ref()
-                .and_then(ServerKey::cancel_target)
-                .is_some_and(|t| self.servers.find(&t).is_some());
+        let cancelled = (method == Method::Cancel)
+            .then(|| key.as_ref().and_then(ServerKey::cancel_target))
+            .flatten()
+            .and_then(|t| self.servers.find(&t));
+        let cancels_live_invite = cancelled.is_some();
         // Drongo's own answers are a function of the request, except an INVITE's (Timer G
-        // resends it with no request at hand) and a CANCEL's (whether its INVITE is live
-        // changes): only those keep their bytes.
-        let resend = if matches!(method, Method::Invite | Method::Cancel) {
+        // resends it with no request at hand), a CANCEL's (whether its INVITE is live
+        // changes) and a REGISTER's (the bindings change): only those keep their bytes.
+        let resend = if matches!(method, Method::Invite | Method::Cancel | Method::Register) {
             Resend::Kept
         } else {
             Resend::Rebuilt
@@ -435,6 +576,11 @@ impl Shard {
         self.pending = key.map(|k| (k, method == Method::Invite, reliability, resend));
         self.answer_request(src, msg, checked, method, cancels_live_invite);
         self.pending = None;
+        // §16.10: a CANCEL for an INVITE the proxy forwarded cancels its pending branches,
+        // whose 487s make the INVITE's final answer.
+        if let Some(invite) = cancelled {
+            self.cancel_call(invite);
+        }
     }
 
     /// Decides Drongo's answer to a new request (the TU of its server transaction).
@@ -479,6 +625,33 @@ impl Shard {
             let tags = h.all(HeaderName::Require);
             return self.respond_unsupported(&r, tags);
         }
+        if !matches!(method, Method::Cancel | Method::Other(_)) {
+            // §16.4 and §16.5: a request routed through Drongo goes on along its route set;
+            // one for a registered AoR goes to the AoR's bindings.
+            let pre = self.preprocess(msg, checked, src.local);
+            let routed = pre.pop_top_route.is_some() || pre.strict_repair.is_some();
+            let targets = if routed {
+                smallvec::smallvec![proxy::Target {
+                    uri: None,
+                    path: Vec::new(),
+                    dest: None,
+                }]
+            } else if for_us
+                && !to_tagged
+                && uri.user().is_some()
+                && !matches!(method, Method::Register | Method::Options)
+            {
+                self.binding_targets(&uri)
+            } else {
+                smallvec::SmallVec::<[proxy::Target; 4]>::new()
+            };
+            if !targets.is_empty() {
+                if checked.max_forwards == Some(0) {
+                    return self.respond(&r, 483, "Too Many Hops", |_| {});
+                }
+                return self.proxy(src, msg, checked, method, pre, &targets);
+            }
+        }
         match method {
             Method::Other(_) => self.respond(&r, 501, "Not Implemented", write_allow),
             Method::Cancel if cancels_live_invite => self.respond(&r, 200, "OK", |_| {}),
@@ -487,6 +660,7 @@ impl Shard {
             _ if to_tagged && for_us => {
                 self.respond(&r, 481, "Call/Transaction Does Not Exist", |_| {})
             }
+            Method::Register if for_us => self.answer_register(&r, msg, checked),
             Method::Options if for_us => self.respond(&r, 200, "OK", |w| {
                 write_allow(w);
                 w.header("Accept", b"application/sdp");
@@ -494,6 +668,103 @@ impl Shard {
             }),
             _ => self.respond(&r, 404, "Not Found", |_| {}),
         }
+    }
+
+    /// A REGISTER to Drongo: the registrar applies it and the answer lists the AoR's
+    /// bindings (§10.3).
+    fn answer_register(&mut self, r: &Request<'_, '_>, msg: &Message<'_>, checked: &Checked<'_>) {
+        let (Some(now), Some(mut location)) = (self.now, self.location.take()) else {
+            return self.drop(DropReason::Internal);
+        };
+        let flow = FlowInfo {
+            reliable: matches!(r.src.flow, Flow::Stream(_)),
+            local: r.src.local,
+            remote: r.src.remote,
+            conn: match r.src.flow {
+                Flow::Stream(c) => Some(c.0),
+                Flow::Udp | Flow::Tcp => None,
+            },
+            shard: self.config.id,
+        };
+        let mut aor = std::mem::take(&mut self.aor_scratch);
+        let local = r.src.local;
+        let answer = register::register(
+            &mut location,
+            now,
+            msg,
+            checked,
+            flow,
+            |uri| self.serves(uri, local),
+            &mut aor,
+        );
+        let (status, reason) = answer.status();
+        self.respond(r, status, reason, |w| match answer {
+            Answer::Ok => register::write_contacts(&location, &aor, now, w),
+            Answer::Refused(RegisterError::IntervalTooBrief(min)) => {
+                let mut v = Vec::with_capacity(10);
+                push_decimal(&mut v, u64::from(min));
+                w.header("Min-Expires", &v);
+            }
+            _ => {}
+        });
+        self.location = Some(location);
+        self.aor_scratch = aor;
+    }
+
+    /// The shard that holds the bindings of the AoR a request is about, when it is another:
+    /// AoRs are spread over the shards by a hash of their canonical form, so a REGISTER (by
+    /// its To) and an initial request to Drongo for a user (by its Request-URI) go to the
+    /// one shard that has them. Retransmissions, ACKs and CANCELs name the same AoR, so they
+    /// follow.
+    fn aor_owner(
+        &mut self,
+        msg: &Message<'_>,
+        checked: &Checked<'_>,
+        local: SocketAddr,
+    ) -> Option<u16> {
+        let count = self.config.shard_count;
+        let method = msg.method()?;
+        if count < 2 || checked.to.tag().is_some() {
+            return None;
+        }
+        let uri = match method {
+            Method::Register => *checked.to.uri(),
+            _ => checked.request_uri?,
+        };
+        uri.user()?;
+        if !self.serves(&uri, local) {
+            return None;
+        }
+        let mut key = std::mem::take(&mut self.aor_scratch);
+        let owner = crate::core::registrar::aor_key(&uri, &mut key)
+            .ok()
+            .map(|()| {
+                // Without the port: `sip:alice@host:5060` and `sip:alice@host` are one AoR here.
+                let bare = crate::core::registrar::without_port(&key);
+                (ids::keyed_hash(0x0a0f_5eed, &[bare]) % u64::from(count)) as u16
+            });
+        self.aor_scratch = key;
+        owner.filter(|o| *o != self.config.id)
+    }
+
+    /// Whether a URI's host is a domain or address served here, on any port: the domain
+    /// part of an AoR.
+    fn serves(&self, uri: &Uri<'_>, local: SocketAddr) -> bool {
+        match uri.host() {
+            Some(Host::V4(ip)) => self.is_local(IpAddr::V4(ip), None, local),
+            Some(Host::V6(ip)) => self.is_local(IpAddr::V6(ip), None, local),
+            Some(Host::Domain(name)) => self.serves_domain(name, local),
+            None => false,
+        }
+    }
+
+    fn serves_domain(&self, name: &[u8], local: SocketAddr) -> bool {
+        let name = name.strip_suffix(b".").unwrap_or(name);
+        name.eq_ignore_ascii_case(b"localhost") && local.ip().is_loopback()
+            || self.config.domains.iter().any(|d| {
+                let d = d.strip_suffix('.').unwrap_or(d);
+                d.as_bytes().eq_ignore_ascii_case(name)
+            })
     }
 
     /// True when some option tag in any `name` header is not in [`SUPPORTED`].
@@ -530,14 +801,7 @@ impl Shard {
             Some(Host::V4(ip)) => self.is_local(IpAddr::V4(ip), port, local),
             Some(Host::V6(ip)) => self.is_local(IpAddr::V6(ip), port, local),
             Some(Host::Domain(name)) => {
-                let port_ok = port.is_none_or(|p| p == local.port());
-                port_ok
-                    && (name.eq_ignore_ascii_case(b"localhost") && local.ip().is_loopback()
-                        || self.config.domains.iter().any(|d| {
-                            let d = d.strip_suffix('.').unwrap_or(d);
-                            let name = name.strip_suffix(b".").unwrap_or(name);
-                            d.as_bytes().eq_ignore_ascii_case(name)
-                        }))
+                port.is_none_or(|p| p == local.port()) && self.serves_domain(name, local)
             }
             None => false,
         }
@@ -558,12 +822,34 @@ impl Shard {
         reason: &str,
         extra: impl FnOnce(&mut Writer<'_>),
     ) {
+        let Some((out, route)) = self.build_response(r, status, reason, extra) else {
+            return;
+        };
+        if self.rebuilding {
+            self.stats.resent += 1;
+        } else {
+            self.stats.answered[(status / 100).min(6) as usize] += 1;
+        }
+        self.dispatch(out, route, status);
+    }
+
+    /// Builds a response to a request (§8.2.6) and where it goes; `None` (counted as a drop)
+    /// when it cannot be answered.
+    fn build_response(
+        &mut self,
+        r: &Request<'_, '_>,
+        status: u16,
+        reason: &str,
+        extra: impl FnOnce(&mut Writer<'_>),
+    ) -> Option<(Vec<u8>, Source)> {
         let (src, h, via) = (r.src, r.h, r.via.as_ref());
         let Some(top) = h.get(HeaderName::Via) else {
-            return self.drop(DropReason::Unanswerable);
+            self.drop(DropReason::Unanswerable);
+            return None;
         };
         let Some(dest) = self.response_destination(src, via) else {
-            return self.drop(DropReason::NoRoute);
+            self.drop(DropReason::NoRoute);
+            return None;
         };
         // §8.2.6.2: a To without a tag gets one (not on 100). Derived from the request so a
         // retransmission gets the same tag; from the branch and the CSeq number but not the
@@ -599,16 +885,17 @@ impl Shard {
         extra(&mut w);
         w.finish(b"");
         self.via_scratch = via_buf;
-        if self.rebuilding {
-            self.stats.resent += 1;
-        } else {
-            self.stats.answered[(status / 100).min(6) as usize] += 1;
-        }
         let route = Source {
             flow: src.flow,
             local: src.local,
             remote: dest,
         };
+        Some((out, route))
+    }
+
+    /// Sends Drongo's answer: through a new server transaction when the request has one
+    /// pending, else as it is.
+    fn dispatch(&mut self, out: Vec<u8>, route: Source, status: u16) {
         match (self.pending.take(), self.now) {
             (Some((key, invite, reliability, resend)), Some(now)) => {
                 // The answer goes through a server transaction, which keeps it for
@@ -636,6 +923,7 @@ impl Shard {
                         local: route.local,
                         remote: route.remote,
                         payload: out,
+                        token: 0,
                     }),
                     None => self.recycle(out),
                 }
@@ -645,6 +933,7 @@ impl Shard {
                 local: route.local,
                 remote: route.remote,
                 payload: out,
+                token: 0,
             }),
         }
     }
@@ -653,9 +942,10 @@ impl Shard {
     fn response_destination(&self, src: Source, via: Option<&Via<'_>>) -> Option<SocketAddr> {
         let remote = src.remote;
         let Some(via) = via else { return Some(remote) };
-        if matches!(src.flow, Flow::Stream(_)) {
-            // The connection the request came on; the shell falls back to §18.2.2 if closed.
-            return Some(remote);
+        if matches!(src.flow, Flow::Stream(_) | Flow::Tcp) {
+            // The connection the request came on; the address is where the shell opens a new
+            // one if that has closed (§18.2.2).
+            return Some(flow::stream_fallback(via, remote));
         }
         if self.config.symmetric_response || via.rport().is_some() {
             return Some(remote);
@@ -670,6 +960,54 @@ impl Shard {
     /// Draws a fresh 64-bit value (branches and tags minted for new work).
     pub fn random(&mut self) -> u64 {
         self.rng.next_u64()
+    }
+}
+
+/// Cross-shard handoff (`core::handoff`).
+impl Shard {
+    /// A message another shard received whose ids name this one: handled as if it had arrived
+    /// here. Its buffer joins this shard's pool.
+    pub fn handle_handoff(&mut self, now: Instant, handoff: Handoff) {
+        self.stats.handed_in += 1;
+        let src = Source {
+            flow: handoff.flow,
+            local: handoff.local,
+            remote: handoff.remote,
+        };
+        let framing = match handoff.flow {
+            Flow::Udp => Framing::Datagram,
+            Flow::Stream(_) | Flow::Tcp => Framing::Stream,
+        };
+        self.handle_message(now, src, &handoff.bytes, framing, false);
+        self.recycle(handoff.bytes);
+    }
+
+    /// Next message to hand to the shard that owns it, if any.
+    pub fn poll_handoff(&mut self) -> Option<Handoff> {
+        self.handoffs.pop_front()
+    }
+
+    /// The shell could not deliver `handoff` (`reason`: the channel to the owner was full, or
+    /// the owner has stopped): it is counted as dropped instead of handed off.
+    pub fn handoff_undelivered(&mut self, handoff: Handoff, reason: DropReason) {
+        self.stats.handed_off = self.stats.handed_off.saturating_sub(1);
+        self.drop(reason);
+        self.recycle(handoff.bytes);
+    }
+
+    fn hand_off(&mut self, to: u16, now: Instant, src: Source, bytes: &[u8]) {
+        let mut copy = self.buffer();
+        copy.extend_from_slice(bytes);
+        self.stats.handed_off += 1;
+        self.handoffs.push_back(Handoff {
+            to,
+            from: self.config.id,
+            flow: src.flow,
+            local: src.local,
+            remote: src.remote,
+            received: now,
+            bytes: copy,
+        });
     }
 }
 
@@ -764,6 +1102,7 @@ fn send_event(
                 local: route.local,
                 remote: route.remote,
                 payload,
+                token: 0,
             });
             true
         }

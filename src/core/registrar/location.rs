@@ -1,0 +1,491 @@
+//! The in-memory location service of one shard: AoRs in reusable slots, each with a few
+//! bindings inline, and one timer per binding in the registrar's own wheel.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use smallvec::SmallVec;
+
+use super::RegistrarConfig;
+use crate::core::sip::uri::{uri_eq, Uri};
+use crate::core::slots::{Keyed, Slots};
+use crate::core::timer::{TimerId, TimerWheel};
+
+/// The registrar wheel's tick: expiry needs no finer grain than a tenth of a second.
+const TICK: Duration = Duration::from_millis(100);
+
+/// Events kept for a consumer that does not drain them; older ones are dropped and counted.
+const MAX_EVENTS: usize = 4096;
+
+/// The flow a REGISTER came over: requests to its contacts go back over it (RFC 5626, and the
+/// NAT case: the source address rather than the Contact).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowInfo {
+    /// A stream transport (TCP, TLS) rather than UDP.
+    pub reliable: bool,
+    /// The local address the REGISTER reached.
+    pub local: SocketAddr,
+    /// The address it came from.
+    pub remote: SocketAddr,
+    /// The connection it came on, for a stream transport.
+    pub conn: Option<u64>,
+    /// The shard that owns that connection (or received the datagram).
+    pub shard: u16,
+}
+
+/// One Contact of a REGISTER, as the header views decoded it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Contact<'a> {
+    /// The contact URI as written (without the `<>` of a name-addr).
+    pub uri: &'a [u8],
+    /// The `expires` parameter.
+    pub expires: Option<u32>,
+    /// The `q` parameter in thousandths.
+    pub q: Option<u16>,
+    /// `+sip.instance` (RFC 5626), quotes included as received.
+    pub instance: Option<&'a [u8]>,
+    /// `reg-id` (RFC 5626).
+    pub reg_id: Option<u32>,
+}
+
+/// What the registrar needs of a REGISTER.
+#[derive(Debug, Clone, Copy)]
+pub struct RegisterRequest<'a> {
+    /// The canonical AoR ([`super::aor_key`] of the To URI).
+    pub aor: &'a [u8],
+    /// `Contact: *`.
+    pub star: bool,
+    pub contacts: &'a [Contact<'a>],
+    /// The Expires header.
+    pub expires: Option<u32>,
+    pub call_id: &'a [u8],
+    pub cseq: u32,
+    /// The Path header values (RFC 3327), joined with `, `; empty without Path.
+    pub path: &'a [u8],
+    pub flow: FlowInfo,
+}
+
+/// Why a REGISTER changed nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegisterError {
+    /// `Contact: *` beside other contacts, or with an Expires other than 0 (§10.3 step 6).
+    BadStar,
+    /// A contact URI that does not parse.
+    BadContact,
+    /// The CSeq is not above the one a binding holds for the same Call-ID (§10.3 step 7).
+    OutOfOrder,
+    /// A contact asks for less than the minimum: 423 with this Min-Expires (§10.3 step 7).
+    IntervalTooBrief(u32),
+    /// The AoR would hold more contacts than allowed.
+    TooManyContacts,
+    /// The shard holds as many bindings as allowed.
+    Full,
+}
+
+impl RegisterError {
+    /// The response status and reason.
+    pub fn status(&self) -> (u16, &'static str) {
+        match self {
+            RegisterError::BadStar | RegisterError::BadContact => (400, "Bad Request"),
+            RegisterError::OutOfOrder => (400, "Out of Order CSeq"),
+            RegisterError::IntervalTooBrief(_) => (423, "Interval Too Brief"),
+            RegisterError::TooManyContacts => (403, "Too Many Contacts"),
+            RegisterError::Full => (503, "Service Unavailable"),
+        }
+    }
+}
+
+/// What changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegEventKind {
+    Added,
+    Refreshed,
+    Removed,
+    Expired,
+}
+
+/// A registration-changed event: one binding of one AoR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegEvent {
+    pub kind: RegEventKind,
+    pub aor: Box<[u8]>,
+    pub contact: Box<[u8]>,
+}
+
+/// One binding: a contact of an AoR, until it expires.
+#[derive(Debug)]
+pub struct Binding {
+    /// Contact URI, Call-ID, instance and Path, one after the other.
+    text: Box<[u8]>,
+    contact_len: u16,
+    call_id_len: u16,
+    instance_len: u16,
+    pub cseq: u32,
+    /// In thousandths; `None` when the contact named none.
+    pub q: Option<u16>,
+    pub reg_id: Option<u32>,
+    pub flow: FlowInfo,
+    expires_at: Instant,
+    timer: TimerId,
+    /// Names the binding in its timer, so a timer for a binding since replaced is ignored.
+    serial: u32,
+}
+
+impl Binding {
+    fn part(&self, from: usize, len: u16) -> &[u8] {
+        self.text
+            .get(from..from + usize::from(len))
+            .unwrap_or_default()
+    }
+
+    /// The contact URI as registered.
+    pub fn contact(&self) -> &[u8] {
+        self.part(0, self.contact_len)
+    }
+
+    pub fn call_id(&self) -> &[u8] {
+        self.part(usize::from(self.contact_len), self.call_id_len)
+    }
+
+    /// `+sip.instance`, empty when none was given.
+    pub fn instance(&self) -> &[u8] {
+        let at = usize::from(self.contact_len) + usize::from(self.call_id_len);
+        self.part(at, self.instance_len)
+    }
+
+    /// The Path the REGISTER carried, empty when none.
+    pub fn path(&self) -> &[u8] {
+        let at = usize::from(self.contact_len)
+            + usize::from(self.call_id_len)
+            + usize::from(self.instance_len);
+        self.text.get(at..).unwrap_or_default()
+    }
+
+    pub fn expires_at(&self) -> Instant {
+        self.expires_at
+    }
+
+    /// Whole seconds left at `now` (the `expires` of the binding in a 200).
+    pub fn remaining(&self, now: Instant) -> u32 {
+        let left = self.expires_at.saturating_duration_since(now);
+        u32::try_from(left.as_secs()).unwrap_or(u32::MAX)
+    }
+
+    fn same_contact(&self, uri: &Uri<'_>) -> bool {
+        Uri::parse(self.contact()).is_ok_and(|mine| uri_eq(&mine, uri))
+    }
+}
+
+/// An address-of-record and its bindings.
+struct Aor {
+    key: Box<[u8]>,
+    bindings: SmallVec<[Binding; 1]>,
+}
+
+impl Keyed for Aor {
+    type Key = [u8];
+    fn key(&self) -> &[u8] {
+        &self.key
+    }
+}
+
+/// What a binding's timer names: the AoR's slot and the binding's serial.
+pub type BindingTimer = (u32, u32);
+
+/// The bindings one shard holds.
+pub struct Location {
+    config: RegistrarConfig,
+    aors: Slots<Aor>,
+    wheel: TimerWheel<BindingTimer>,
+    bindings: usize,
+    serial: u32,
+    events: VecDeque<RegEvent>,
+    events_dropped: u64,
+}
+
+/// A contact of a REGISTER, checked and with its expiry decided.
+struct Checked<'a> {
+    contact: &'a Contact<'a>,
+    uri: Uri<'a>,
+    expires: u32,
+    /// The binding it refreshes or removes.
+    existing: Option<usize>,
+}
+
+impl Location {
+    pub fn new(config: RegistrarConfig, now: Instant) -> Self {
+        Location {
+            config,
+            aors: Slots::new(),
+            wheel: TimerWheel::new(now, TICK),
+            bindings: 0,
+            serial: 0,
+            events: VecDeque::new(),
+            events_dropped: 0,
+        }
+    }
+
+    pub fn config(&self) -> &RegistrarConfig {
+        &self.config
+    }
+
+    /// Bindings held.
+    pub fn len(&self) -> usize {
+        self.bindings
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bindings == 0
+    }
+
+    /// AoRs with at least one binding.
+    pub fn aors(&self) -> usize {
+        self.aors.len()
+    }
+
+    /// The bindings of an AoR (canonical key), highest q first; empty when it has none.
+    pub fn bindings(&self, aor: &[u8]) -> impl Iterator<Item = &Binding> {
+        let mut list: SmallVec<[&Binding; 4]> = self
+            .aors
+            .find(aor)
+            .and_then(|i| self.aors.get(i))
+            .map(|a| a.bindings.iter().collect())
+            .unwrap_or_default();
+        // A contact without q ranks as q=1.0 (RFC 3261 §16.6: it is a preference, and absent
+        // means no preference below others).
+        list.sort_by_key(|b| std::cmp::Reverse(b.q.unwrap_or(1000)));
+        list.into_iter()
+    }
+
+    /// Takes the next registration-changed event.
+    pub fn poll_event(&mut self) -> Option<RegEvent> {
+        self.events.pop_front()
+    }
+
+    /// Events dropped because nobody drained them.
+    pub fn events_dropped(&self) -> u64 {
+        self.events_dropped
+    }
+
+    /// When [`Location::expire`] must next run.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.wheel.next_deadline()
+    }
+
+    /// Removes every binding whose time has come.
+    pub fn expire(&mut self, now: Instant) {
+        while let Some((_, (slot, serial))) = self.wheel.poll(now) {
+            let Some(aor) = self.aors.get_mut(slot) else {
+                continue;
+            };
+            let Some(i) = aor.bindings.iter().position(|b| b.serial == serial) else {
+                continue; // replaced since the timer was armed
+            };
+            let gone = aor.bindings.remove(i);
+            let key = aor.key.clone();
+            self.bindings -= 1;
+            self.event(RegEventKind::Expired, key, gone.contact());
+            self.drop_if_empty(slot);
+        }
+    }
+
+    /// Applies a REGISTER (§10.3 steps 6 to 8) at `now`: every contact is checked before any
+    /// binding changes, so a refused request changes nothing.
+    pub fn register(
+        &mut self,
+        now: Instant,
+        req: &RegisterRequest<'_>,
+    ) -> Result<(), RegisterError> {
+        let slot = self.aors.find(req.aor);
+        let current: &[Binding] = slot
+            .and_then(|i| self.aors.get(i))
+            .map_or(&[], |a| &a.bindings[..]);
+        if req.star {
+            if !req.contacts.is_empty() || req.expires != Some(0) {
+                return Err(RegisterError::BadStar);
+            }
+            if current
+                .iter()
+                .any(|b| b.call_id() == req.call_id && req.cseq <= b.cseq)
+            {
+                return Err(RegisterError::OutOfOrder);
+            }
+            if let Some(slot) = slot {
+                self.remove_all(slot);
+            }
+            return Ok(());
+        }
+        let mut checked: SmallVec<[Checked<'_>; 4]> = SmallVec::new();
+        let mut too_brief = false;
+        for contact in req.contacts {
+            let uri = Uri::parse(contact.uri).map_err(|_| RegisterError::BadContact)?;
+            let asked = contact
+                .expires
+                .or(req.expires)
+                .unwrap_or(self.config.default_expires);
+            too_brief |= asked != 0 && asked < self.config.min_expires;
+            let expires = asked.min(self.config.max_expires);
+            let existing = current.iter().position(|b| b.same_contact(&uri));
+            if let Some(b) = existing.and_then(|i| current.get(i)) {
+                if b.call_id() == req.call_id && req.cseq <= b.cseq {
+                    return Err(RegisterError::OutOfOrder);
+                }
+            }
+            // The same contact twice in one request: the later one wins (§10.3 step 8 applies
+            // the contacts in order).
+            checked.retain(|c| !uri_eq(&c.uri, &uri));
+            checked.push(Checked {
+                contact,
+                uri,
+                expires,
+                existing,
+            });
+        }
+        if too_brief {
+            return Err(RegisterError::IntervalTooBrief(self.config.min_expires));
+        }
+        let added = checked
+            .iter()
+            .filter(|c| c.existing.is_none() && c.expires > 0)
+            .count();
+        let removed = checked
+            .iter()
+            .filter(|c| c.existing.is_some() && c.expires == 0)
+            .count();
+        // NOTE: `removed` counts existing bindings only, so it is at most `current.len()`.
+        if current.len() + added - removed > self.config.max_contacts_per_aor {
+            return Err(RegisterError::TooManyContacts);
+        }
+        if self.bindings + added > self.config.max_bindings {
+            return Err(RegisterError::Full);
+        }
+        // Apply: removals first (indices into `current` stay valid while only removals by
+        // descending index happen), then refreshes and additions.
+        let slot = match slot {
+            Some(s) => s,
+            None if added == 0 => return Ok(()),
+            None => self.aors.insert(|_| Aor {
+                key: req.aor.into(),
+                bindings: SmallVec::new(),
+            }),
+        };
+        let mut removals: SmallVec<[usize; 4]> = checked
+            .iter()
+            .filter(|c| c.expires == 0)
+            .filter_map(|c| c.existing)
+            .collect();
+        removals.sort_unstable_by(|a, b| b.cmp(a));
+        for i in removals {
+            self.remove_binding(slot, i, RegEventKind::Removed);
+        }
+        for c in checked.iter().filter(|c| c.expires > 0) {
+            self.put(now, slot, c, req);
+        }
+        self.drop_if_empty(slot);
+        Ok(())
+    }
+
+    /// Adds a binding, or refreshes the one with the same contact.
+    fn put(&mut self, now: Instant, slot: u32, c: &Checked<'_>, req: &RegisterRequest<'_>) {
+        self.serial = self.serial.wrapping_add(1);
+        let serial = self.serial;
+        let expires_at = now + Duration::from_secs(u64::from(c.expires));
+        let timer = self.wheel.arm(expires_at, (slot, serial));
+        let binding = new_binding(c, req, expires_at, timer, serial);
+        let Some(aor) = self.aors.get_mut(slot) else {
+            self.wheel.cancel(timer);
+            return;
+        };
+        let same = aor.bindings.iter().position(|b| b.same_contact(&c.uri));
+        let kind = match same {
+            Some(i) => {
+                let old = std::mem::replace(&mut aor.bindings[i], binding);
+                self.wheel.cancel(old.timer);
+                RegEventKind::Refreshed
+            }
+            None => {
+                aor.bindings.push(binding);
+                self.bindings += 1;
+                RegEventKind::Added
+            }
+        };
+        let key = aor.key.clone();
+        self.event(kind, key, c.contact.uri);
+    }
+
+    fn remove_binding(&mut self, slot: u32, index: usize, kind: RegEventKind) {
+        let Some(aor) = self.aors.get_mut(slot) else {
+            return;
+        };
+        if index >= aor.bindings.len() {
+            return;
+        }
+        let gone = aor.bindings.remove(index);
+        self.wheel.cancel(gone.timer);
+        self.bindings -= 1;
+        let key = aor.key.clone();
+        self.event(kind, key, gone.contact());
+    }
+
+    fn remove_all(&mut self, slot: u32) {
+        let count = self.aors.get(slot).map_or(0, |a| a.bindings.len());
+        for i in (0..count).rev() {
+            self.remove_binding(slot, i, RegEventKind::Removed);
+        }
+        self.drop_if_empty(slot);
+    }
+
+    fn drop_if_empty(&mut self, slot: u32) {
+        if self.aors.get(slot).is_some_and(|a| a.bindings.is_empty()) {
+            self.aors.remove(slot, |_| Vec::new());
+        }
+    }
+
+    fn event(&mut self, kind: RegEventKind, aor: Box<[u8]>, contact: &[u8]) {
+        if self.events.len() >= MAX_EVENTS {
+            self.events.pop_front();
+            self.events_dropped += 1;
+        }
+        self.events.push_back(RegEvent {
+            kind,
+            aor,
+            contact: contact.into(),
+        });
+    }
+}
+
+fn new_binding(
+    c: &Checked<'_>,
+    req: &RegisterRequest<'_>,
+    expires_at: Instant,
+    timer: TimerId,
+    serial: u32,
+) -> Binding {
+    let instance = c.contact.instance.unwrap_or_default();
+    // NOTE: a message is at most 64 KiB (the codec's cap), so each part fits a u16.
+    let len16 = |s: &[u8]| u16::try_from(s.len()).unwrap_or(u16::MAX);
+    let (contact, call_id) = (c.contact.uri, req.call_id);
+    let mut text =
+        Vec::with_capacity(contact.len() + call_id.len() + instance.len() + req.path.len());
+    text.extend_from_slice(contact);
+    text.extend_from_slice(call_id);
+    text.extend_from_slice(instance);
+    text.extend_from_slice(req.path);
+    Binding {
+        text: text.into_boxed_slice(),
+        contact_len: len16(contact),
+        call_id_len: len16(call_id),
+        instance_len: len16(instance),
+        cseq: req.cseq,
+        q: c.contact.q,
+        reg_id: c.contact.reg_id,
+        flow: req.flow,
+        expires_at,
+        timer,
+        serial,
+    }
+}
+
+#[cfg(test)]
+mod tests;

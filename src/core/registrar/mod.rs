@@ -1,0 +1,57 @@
+//! The registrar and location service (RFC 3261 §10.3): REGISTER adds, refreshes and removes
+//! the bindings of an address-of-record; requests to that AoR are sent to its bindings.
+//!
+//! Owns: the rules of §10.3 steps 5 to 8 (the canonical AoR, `Contact: *`, the expiry of each
+//! contact with its minimum, maximum and default, Call-ID/CSeq ordering, q-values), the limits
+//! that protect the table (contacts per AoR, bindings per shard), the bindings themselves in
+//! [`Location`], their expiry on a timer wheel, and a [`RegEvent`] for every change. Must not:
+//! read the wire format beyond the header views it is given, or write responses (the shard
+//! does, from [`Location::bindings`]).
+//!
+//! Memory: a binding keeps its strings (contact URI, Call-ID, `+sip.instance`, Path) in one
+//! allocation, and its fixed part is a few dozen bytes; an AoR is its key and a small inline
+//! vector of bindings. `cargo test --lib registrar::footprint -- --nocapture` prints the
+//! sizes.
+
+mod aor;
+mod location;
+pub mod register;
+
+pub use aor::{aor_key, without_port, AorError};
+pub use location::{
+    Binding, BindingTimer, Contact, FlowInfo, Location, RegEvent, RegEventKind, RegisterError,
+    RegisterRequest,
+};
+
+/// `[registrar]` limits, in the core's terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegistrarConfig {
+    /// Shortest registration accepted; shorter ones get 423 with Min-Expires (§10.3 step 7).
+    pub min_expires: u32,
+    /// Longest registration granted; longer requests are shortened to this.
+    pub max_expires: u32,
+    /// Granted when neither the contact nor the request names an expiry.
+    pub default_expires: u32,
+    /// Bindings one AoR may hold; a REGISTER that would exceed it gets 403.
+    pub max_contacts_per_aor: usize,
+    /// Bindings one shard may hold; a REGISTER that would exceed it gets 503.
+    pub max_bindings: usize,
+}
+
+impl RegistrarConfig {
+    /// 60 s minimum, 3600 s maximum and default, 10 contacts per AoR, 2 million bindings a
+    /// shard (about 500 MB at the sizes above).
+    pub const DEFAULT: RegistrarConfig = RegistrarConfig {
+        min_expires: 60,
+        max_expires: 3600,
+        default_expires: 3600,
+        max_contacts_per_aor: 10,
+        max_bindings: 2_000_000,
+    };
+}
+
+impl Default for RegistrarConfig {
+    fn default() -> Self {
+        RegistrarConfig::DEFAULT
+    }
+}

@@ -1,0 +1,163 @@
+//! A REGISTER, from the parsed message to the registrar's decision and the Contact list of
+//! its 200 (RFC 3261 §10.3).
+
+use smallvec::SmallVec;
+use std::time::Instant;
+
+use super::{aor_key, Contact, FlowInfo, Location, RegisterError, RegisterRequest};
+use crate::core::sip::headers::{ContactValue, Expires};
+use crate::core::sip::message::Message;
+use crate::core::sip::uri::Uri;
+use crate::core::sip::validate::Checked;
+use crate::core::sip::writer::{push_decimal, Writer};
+use crate::core::sip::HeaderName;
+
+/// What the registrar answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// 200 with the AoR's bindings (the key is in the caller's buffer).
+    Ok,
+    /// The To URI is no AoR of a domain served here: 404 (§10.3 step 5).
+    NotHere,
+    /// A Contact or Expires that does not parse: 400.
+    Malformed,
+    /// Refused by the registrar's rules or limits.
+    Refused(RegisterError),
+}
+
+impl Answer {
+    pub fn status(&self) -> (u16, &'static str) {
+        match self {
+            Answer::Ok => (200, "OK"),
+            Answer::NotHere => (404, "Not Found"),
+            Answer::Malformed => (400, "Bad Request"),
+            Answer::Refused(e) => e.status(),
+        }
+    }
+}
+
+/// Applies a validated REGISTER. `served` says whether a URI names a domain or address this
+/// registrar serves; `aor` receives the canonical AoR for the 200's Contact list.
+pub fn register(
+    location: &mut Location,
+    now: Instant,
+    msg: &Message<'_>,
+    checked: &Checked<'_>,
+    flow: FlowInfo,
+    served: impl Fn(&Uri<'_>) -> bool,
+    aor: &mut Vec<u8>,
+) -> Answer {
+    let to = checked.to.uri();
+    if !served(to) || aor_key(to, aor).is_err() {
+        return Answer::NotHere;
+    }
+    let h = msg.headers();
+    let expires = match h.get(HeaderName::Expires).map(Expires::parse) {
+        None => None,
+        Some(Ok(e)) => Some(e.0),
+        Some(Err(_)) => return Answer::Malformed,
+    };
+    let mut star = false;
+    let mut contacts: SmallVec<[Contact<'_>; 4]> = SmallVec::new();
+    for value in h.all(HeaderName::Contact) {
+        match ContactValue::parse(value) {
+            Ok(ContactValue::Star) => star = true,
+            Ok(ContactValue::Contacts(list)) => {
+                for na in list {
+                    let Ok(na) = na else {
+                        return Answer::Malformed;
+                    };
+                    contacts.push(Contact {
+                        uri: na.uri().as_bytes(),
+                        expires: na.expires(),
+                        q: na.q(),
+                        instance: na.instance(),
+                        reg_id: na.reg_id(),
+                    });
+                }
+            }
+            Err(_) => return Answer::Malformed,
+        }
+    }
+    let mut path: SmallVec<[u8; 128]> = SmallVec::new();
+    for value in h.all(HeaderName::Path) {
+        if !path.is_empty() {
+            path.extend_from_slice(b", ");
+        }
+        path.extend_from_slice(value);
+    }
+    // §10.3: a REGISTER without Contact asks for the current bindings and changes nothing.
+    if contacts.is_empty() && !star {
+        return Answer::Ok;
+    }
+    let request = RegisterRequest {
+        aor,
+        star,
+        contacts: &contacts,
+        expires,
+        call_id: checked.call_id,
+        cseq: checked.cseq.seq,
+        path: &path,
+        flow,
+    };
+    match location.register(now, &request) {
+        Ok(()) => Answer::Ok,
+        Err(e) => Answer::Refused(e),
+    }
+}
+
+/// Writes one Contact line per binding of `aor` with its remaining time (§10.3 step 8).
+pub fn write_contacts(location: &Location, aor: &[u8], now: Instant, w: &mut Writer<'_>) {
+    let mut value = Vec::with_capacity(128);
+    for b in location.bindings(aor) {
+        value.clear();
+        value.push(b'<');
+        value.extend_from_slice(b.contact());
+        value.extend_from_slice(b">;expires=");
+        push_decimal(&mut value, u64::from(b.remaining(now)));
+        if let Some(q) = b.q {
+            value.extend_from_slice(b";q=");
+            push_q(&mut value, q);
+        }
+        w.header("Contact", &value);
+    }
+}
+
+/// A q-value in thousandths as `0.5`, `1`, `0.125`.
+fn push_q(out: &mut Vec<u8>, q: u16) {
+    if q >= 1000 {
+        out.push(b'1');
+        return;
+    }
+    out.extend_from_slice(b"0.");
+    let digits = [q / 100, q / 10 % 10, q % 10];
+    let keep = if q % 100 == 0 {
+        1
+    } else if q % 10 == 0 {
+        2
+    } else {
+        3
+    };
+    out.extend(digits[..keep].iter().map(|d| b'0' + *d as u8));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn q_values_are_written_short() {
+        for (q, want) in [
+            (1000, "1"),
+            (500, "0.5"),
+            (120, "0.12"),
+            (125, "0.125"),
+            (0, "0.0"),
+            (7, "0.007"),
+        ] {
+            let mut out = Vec::new();
+            push_q(&mut out, q);
+            assert_eq!(String::from_utf8(out).unwrap(), want);
+        }
+    }
+}
