@@ -332,11 +332,15 @@ impl<'a> Params<'a> {
     /// Value of the first parameter named `name` (case-insensitive, §7.3.1): `None` if absent,
     /// `Some(None)` if present without a value. Stops at the first malformed parameter.
     #[inline]
-    pub fn find(mut self, name: &[u8]) -> Option<Option<&'a [u8]>> {
-        while let Some(Ok(p)) = self.next() {
-            if p.name.eq_ignore_ascii_case(name) {
-                return Some(p.value);
+    pub fn find(self, name: &[u8]) -> Option<Option<&'a [u8]>> {
+        // The parameters one after the other, as the iterator reads them, where they are.
+        let s = self.rest;
+        let mut at = 0;
+        while let Ok(Some(p)) = param_at(s, at) {
+            if p.param.name.eq_ignore_ascii_case(name) {
+                return Some(p.param.value);
             }
+            at = p.end;
         }
         None
     }
@@ -779,6 +783,25 @@ mod tests {
                     prop_assert_eq!(param_at_lws(s, i), Ok(Some(p)));
                 }
             }
+        }
+
+        #[test]
+        fn find_is_the_first_match_of_the_iteration(
+            s in "[;=a-z0-9 \t\":,\\[\\]]{0,30}|( ?; ?[a-cA-C]{1,2}( ?= ?[a-z0-9\":]{0,3})?){0,5}[;, x]?",
+            name in "[a-c]{1,2}",
+        ) {
+            let mut want = None;
+            for p in Params::new(s.as_bytes()) {
+                match p {
+                    Ok(p) if p.name.eq_ignore_ascii_case(name.as_bytes()) => {
+                        want = Some(p.value);
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+            prop_assert_eq!(Params::new(s.as_bytes()).find(name.as_bytes()), want);
         }
 
         #[test]
