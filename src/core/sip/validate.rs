@@ -5,7 +5,7 @@
 
 use super::error::ParseError;
 use super::header::HeaderName;
-use super::headers::{CSeq, CallId, MaxForwards, NameAddr, OptionTags, Via, Vias};
+use super::headers::{CSeq, CallId, MaxForwards, Method, NameAddr, OptionTags, Via};
 use super::message::{Headers, Message};
 use super::uri::Uri;
 
@@ -116,19 +116,56 @@ pub fn message<'a>(msg: &Message<'a>) -> Result<Checked<'a>, ParseError> {
     let has_proxy_require = count[usize::from(SLOT[HeaderName::ProxyRequire as usize])] > 0;
     // NOTE: every REQUIRED header is present (checked above), so its first index is one of
     // the fields'.
-    let mut top_via = None;
+    // What is decoded goes straight where it is returned.
+    let mut checked = Checked {
+        top_via: Via::placeholder(),
+        from: NameAddr::placeholder(),
+        to: NameAddr::placeholder(),
+        call_id: b"",
+        cseq: CSeq {
+            seq: 0,
+            method: Method::Ack,
+        },
+        max_forwards: None,
+        request_uri: None,
+        has_require,
+        has_proxy_require,
+    };
+    // Every element of every Via line is checked, as `Vias` reads them; the first one is kept.
+    let invalid_via = |_| ParseError::Invalid(HeaderName::Via);
+    let mut rest;
+    let mut have_top = false;
     let first_via = first[usize::from(SLOT[HeaderName::Via as usize])];
     let via_fields = fields.get(first_via..).unwrap_or_default();
     for f in via_fields.iter().filter(|f| f.name == HeaderName::Via) {
-        for via in Vias::new(h.value(f)) {
-            let via = via.map_err(|_| ParseError::Invalid(HeaderName::Via))?;
-            top_via.get_or_insert(via);
+        let value = h.value(f);
+        let mut at = 0;
+        loop {
+            let via = if have_top {
+                rest = Via::placeholder();
+                &mut rest
+            } else {
+                &mut checked.top_via
+            };
+            let end = via.read_element(value, at).map_err(invalid_via)?;
+            have_top = true;
+            // `end` is a `,` (another element must follow) or the end of the value.
+            if end >= value.len() {
+                break;
+            }
+            at = end + 1;
         }
     }
-    let top_via = top_via.ok_or(ParseError::Invalid(HeaderName::Via))?;
-    let from = NameAddr::parse(first_value(h, &first, HeaderName::From))
+    if !have_top {
+        return Err(ParseError::Invalid(HeaderName::Via));
+    }
+    checked
+        .from
+        .parse_in_place(first_value(h, &first, HeaderName::From))
         .map_err(|_| ParseError::Invalid(HeaderName::From))?;
-    let to = NameAddr::parse(first_value(h, &first, HeaderName::To))
+    checked
+        .to
+        .parse_in_place(first_value(h, &first, HeaderName::To))
         .map_err(|_| ParseError::Invalid(HeaderName::To))?;
     let call_id = CallId::parse(first_value(h, &first, HeaderName::CallId))
         .map_err(|_| ParseError::Invalid(HeaderName::CallId))?;
@@ -153,24 +190,16 @@ pub fn message<'a>(msg: &Message<'a>) -> Result<Checked<'a>, ParseError> {
             }
         }
     }
-    let mut request_uri = None;
     if let Some(r) = msg.request() {
         if cseq.method != r.method {
             return Err(ParseError::CSeqMethod);
         }
-        request_uri = Some(Uri::parse(r.uri).map_err(|_| ParseError::RequestUri)?);
+        checked.request_uri = Some(Uri::parse(r.uri).map_err(|_| ParseError::RequestUri)?);
     }
-    Ok(Checked {
-        top_via,
-        from,
-        to,
-        call_id: call_id.as_bytes(),
-        cseq,
-        max_forwards,
-        request_uri,
-        has_require,
-        has_proxy_require,
-    })
+    checked.call_id = call_id.as_bytes();
+    checked.cseq = cseq;
+    checked.max_forwards = max_forwards;
+    Ok(checked)
 }
 
 #[cfg(test)]

@@ -91,6 +91,16 @@ impl<'a> NameAddr<'a> {
         Self::parse_with(value, true)
     }
 
+    /// As [`NameAddr::parse`], into `self`, fresh from [`NameAddr::placeholder`]: the value
+    /// is decoded where the caller keeps it.
+    #[inline]
+    pub(crate) fn parse_in_place(&mut self, value: &'a [u8]) -> Result<(), Invalid> {
+        match self.read_element(value, 0, false)? {
+            end if end == value.len() => Ok(()),
+            _ => Err(Invalid),
+        }
+    }
+
     #[inline]
     fn parse_with(value: &'a [u8], need_brackets: bool) -> Result<Self, Invalid> {
         let mut na = NameAddr::placeholder();
@@ -102,7 +112,7 @@ impl<'a> NameAddr<'a> {
 
     /// A NameAddr with nothing in it, for [`NameAddr::read_element`] to fill where the caller
     /// keeps it: the element is decoded in place, never built aside and copied.
-    const fn placeholder() -> Self {
+    pub(crate) const fn placeholder() -> Self {
         NameAddr {
             raw: &[],
             display_len: 0,

@@ -35,6 +35,22 @@ pub struct Via<'a> {
     rport: Option<Option<u16>>,
     /// The name of the first `rport` parameter when it has no value (RFC 3581 §4 fills it in).
     bare_rport: Option<&'a [u8]>,
+    /// One bit per parameter name seen (see [`name_bit`]): a name whose bit is clear is not
+    /// among the parameters, so looking it up reads nothing.
+    param_names: u64,
+}
+
+/// The bit of [`Via::param_names`] for a parameter name, from its length and its first and
+/// last bytes in lower case: names that compare equal ignoring case have the same bit.
+#[inline(always)]
+fn name_bit(name: &[u8]) -> u64 {
+    let (first, last) = match name {
+        [first, .., last] => (first.to_ascii_lowercase(), last.to_ascii_lowercase()),
+        [only] => (only.to_ascii_lowercase(), 0),
+        [] => (0, 0),
+    };
+    let h = name.len().wrapping_mul(7) ^ usize::from(first).wrapping_mul(3) ^ usize::from(last);
+    1 << (h % 64)
 }
 
 impl<'a> Via<'a> {
@@ -50,7 +66,7 @@ impl<'a> Via<'a> {
 
     /// A Via with nothing in it, for [`Via::read_element`] to fill where the caller keeps it:
     /// the element is decoded in place, never built aside and copied.
-    const fn placeholder() -> Self {
+    pub(crate) const fn placeholder() -> Self {
         Via {
             raw: &[],
             transport: &[],
@@ -62,6 +78,7 @@ impl<'a> Via<'a> {
             port: None,
             rport: None,
             bare_rport: None,
+            param_names: 0,
         }
     }
 
@@ -70,7 +87,7 @@ impl<'a> Via<'a> {
     /// that `,` (or `s.len()`); anything else after the element is an error. No part of a
     /// `via-parm` but a quoted parameter value holds a `,`, so the element's own grammar finds
     /// its end.
-    fn read_element(&mut self, s: &'a [u8], at: usize) -> Result<usize, Invalid> {
+    pub(crate) fn read_element(&mut self, s: &'a [u8], at: usize) -> Result<usize, Invalid> {
         if let Some(next) = self.read_tight(s, at) {
             return Ok(next);
         }
@@ -169,6 +186,7 @@ impl<'a> Via<'a> {
     #[inline(always)]
     fn check_param(&mut self, p: ParamAt<'a>) -> Result<(), Invalid> {
         let (name, value) = (p.param.name, p.param.value);
+        self.param_names |= name_bit(name);
         let is = |known: &[u8]| name_is(name, known);
         match name.len() {
             6 if is(b"branch") => {
@@ -271,6 +289,10 @@ impl<'a> Via<'a> {
     /// Value of parameter `name` (case-insensitive): `None` if absent, `Some(None)` if present
     /// without a value. A quoted value keeps its quotes.
     pub fn param(&self, name: &[u8]) -> Option<Option<&'a [u8]>> {
+        // Every parameter was read (and its name noted) when the Via was decoded.
+        if self.param_names & name_bit(name) == 0 {
+            return None;
+        }
         Params::new(self.params_raw()).find(name)
     }
 
@@ -582,6 +604,7 @@ mod tests {
         Option<u16>,
         Option<Option<u16>>,
         Option<&'a [u8]>,
+        u64,
     ) {
         (
             v.raw,
@@ -594,6 +617,7 @@ mod tests {
             v.port,
             v.rport,
             v.bare_rport,
+            v.param_names,
         )
     }
 
@@ -627,8 +651,30 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_parameter_is_found_whether_or_not_its_name_was_noted() {
+        let v = via(b"SIP/2.0/UDP h;Branch=z9hG4bK1;rport;alias;x=\"a;y=1\";maddr=m.example");
+        assert_eq!(v.param(b"ALIAS"), Some(None));
+        assert_eq!(v.param(b"branch"), Some(Some(&b"z9hG4bK1"[..])));
+        assert_eq!(v.param(b"y"), None);
+        assert_eq!(v.param(b"x"), Some(Some(&b"\"a;y=1\""[..])));
+        assert_eq!(v.param(b"received"), None);
+        assert_eq!(v.param(b""), None);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn param_lookup_is_the_search_through_the_parameters(
+            s in "SIP/2\\.0/UDP h(;[a-cA-C]{1,3}(=[a-z0-9\";]{1,4})?){0,5}",
+            name in "[a-cA-C]{0,3}",
+        ) {
+            if let Ok(v) = Via::parse(s.as_bytes()) {
+                let want = Params::new(v.params_raw()).find(name.as_bytes());
+                prop_assert_eq!(v.param(name.as_bytes()), want);
+            }
+        }
 
         #[test]
         fn via_shaped_text_reads_the_same_either_way(
