@@ -448,6 +448,7 @@ fn crlf_at(buf: &[u8], at: usize) -> Result<Option<usize>, ParseError> {
 }
 
 /// [`find_crlf`] a word (eight bytes) at a time.
+#[cold]
 #[inline(never)]
 fn find_crlf_words(buf: &[u8], from: usize) -> Result<Option<usize>, ParseError> {
     let mut i = from;
@@ -589,6 +590,8 @@ fn parse_start_line(buf: &[u8], span: Span) -> (Kind, Result<StartLine<'_>, Pars
 }
 
 /// The request line in `buf[span]` byte by byte, by the grammar alone.
+#[cold]
+#[inline(never)]
 fn parse_request_line(buf: &[u8], span: Span) -> (Kind, Result<StartLine<'_>, ParseError>) {
     let line = &buf[span.range()];
     let method_end = line
@@ -731,6 +734,8 @@ fn index_headers<'a>(
 /// The header line that starts at `buf[pos]`, a byte that is neither CR, LF, SP nor HT, by
 /// the grammar alone (§7.3.1): the name's token bytes, optional SP / HT, the colon, the value
 /// up to the CRLF that is not followed by SP or HT, LWS trimmed off both ends of the value.
+#[cold]
+#[inline(never)]
 fn header_line(buf: &[u8], pos: usize) -> Result<Line, ParseError> {
     let mut eol = match find_crlf(buf, pos) {
         Ok(Some(e)) => e,
@@ -885,14 +890,23 @@ fn name_end_words(buf: &[u8], mut i: usize) -> Option<usize> {
 }
 
 /// Decimal Content-Length (§20.14): digits only, at most `u32::MAX`.
+#[inline]
 pub fn parse_content_length(v: &[u8]) -> Option<u32> {
-    if v.is_empty() || v.len() > 10 || !v.iter().all(u8::is_ascii_digit) {
+    if v.is_empty() || v.len() > 10 {
         return None;
     }
-    let n = v.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+    let mut n = 0u64;
+    for &b in v {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n * 10 + u64::from(d);
+    }
     u32::try_from(n).ok()
 }
 
+#[inline]
 fn body_span(
     buf: &[u8],
     headers: &Headers<'_>,
@@ -1170,6 +1184,19 @@ Content-Length: 0\r\n\r\n";
             if !matches!(buf[0], b'\r' | b'\n' | b' ' | b'\t') {
                 check_line(&buf, 0);
             }
+        }
+
+        #[test]
+        fn content_lengths_are_ten_digits_at_most_and_fit_in_u32(
+            v in "[0-9]{0,12}|[0-9 +-]{0,4}|0{0,12}[0-9]{0,3}",
+        ) {
+            let b = v.as_bytes();
+            let want = if b.is_empty() || b.len() > 10 || !b.iter().all(u8::is_ascii_digit) {
+                None
+            } else {
+                v.parse::<u64>().ok().and_then(|n| u32::try_from(n).ok())
+            };
+            prop_assert_eq!(parse_content_length(b), want);
         }
 
         #[test]

@@ -85,35 +85,39 @@ pub struct Checked<'a> {
 pub fn message<'a>(msg: &Message<'a>) -> Result<Checked<'a>, ParseError> {
     let h = msg.headers();
     let fields = h.fields();
-    // One pass over the index: how many of each header that matters, and where the first
-    // one is.
-    let mut count = [0u8; SLOTS];
+    // One pass over the index: which headers that matter are present, which are repeated
+    // (one bit each, by slot), and where the first one of each is.
+    let (mut seen, mut repeated) = (0u32, 0u32);
     let mut first = [0usize; SLOTS];
     for (i, f) in fields.iter().enumerate() {
-        let slot = SLOT[f.name as usize];
-        if usize::from(slot) < SLOTS {
-            let n = &mut count[usize::from(slot)];
-            if *n == 0 {
-                first[usize::from(slot)] = i;
+        let slot = usize::from(SLOT[f.name as usize]);
+        if slot < SLOTS {
+            let bit = 1 << slot;
+            if seen & bit == 0 {
+                first[slot] = i;
+            } else {
+                repeated |= bit;
             }
-            *n = n.saturating_add(1);
+            seen |= bit;
         }
     }
-    for (i, name) in REQUIRED.iter().enumerate() {
-        match count[i] {
-            0 => return Err(ParseError::Missing(*name)),
-            1 => {}
-            _ if *name == HeaderName::Via => {}
-            _ => return Err(ParseError::Duplicate(*name)),
+    let slot_bit = |name: HeaderName| 1u32 << SLOT[name as usize];
+    for name in REQUIRED {
+        let bit = slot_bit(name);
+        if seen & bit == 0 {
+            return Err(ParseError::Missing(name));
         }
-    }
-    for name in SINGLES {
-        if count[usize::from(SLOT[name as usize])] > 1 {
+        if repeated & bit != 0 && name != HeaderName::Via {
             return Err(ParseError::Duplicate(name));
         }
     }
-    let has_require = count[usize::from(SLOT[HeaderName::Require as usize])] > 0;
-    let has_proxy_require = count[usize::from(SLOT[HeaderName::ProxyRequire as usize])] > 0;
+    for name in SINGLES {
+        if repeated & slot_bit(name) != 0 {
+            return Err(ParseError::Duplicate(name));
+        }
+    }
+    let has_require = seen & slot_bit(HeaderName::Require) != 0;
+    let has_proxy_require = seen & slot_bit(HeaderName::ProxyRequire) != 0;
     // NOTE: every REQUIRED header is present (checked above), so its first index is one of
     // the fields'.
     // What is decoded goes straight where it is returned.
@@ -171,7 +175,7 @@ pub fn message<'a>(msg: &Message<'a>) -> Result<Checked<'a>, ParseError> {
         .map_err(|_| ParseError::Invalid(HeaderName::CallId))?;
     let cseq = CSeq::parse(first_value(h, &first, HeaderName::CSeq))
         .map_err(|_| ParseError::Invalid(HeaderName::CSeq))?;
-    let max_forwards = match count[usize::from(SLOT[HeaderName::MaxForwards as usize])] {
+    let max_forwards = match seen & slot_bit(HeaderName::MaxForwards) {
         0 => None,
         _ => Some(
             MaxForwards::parse(first_value(h, &first, HeaderName::MaxForwards))

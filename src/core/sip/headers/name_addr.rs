@@ -181,6 +181,8 @@ impl<'a> NameAddr<'a> {
     }
 
     /// [`NameAddr::read_element`] by the grammar, LWS allowed wherever it may be.
+    #[cold]
+    #[inline(never)]
     fn read_element_lws(
         &mut self,
         s: &'a [u8],

@@ -145,6 +145,8 @@ impl<'a> Via<'a> {
     }
 
     /// [`Via::read_element`] by the grammar, LWS allowed wherever it may be.
+    #[cold]
+    #[inline(never)]
     fn read_element_lws(&mut self, s: &'a [u8], at: usize) -> Result<usize, Invalid> {
         let start = skip_lws_from(s, at);
         // NOTE: every index below is checked against s.len() before it slices: by get(), or by
