@@ -80,6 +80,17 @@ fn lws(s: &[u8]) -> Result<&[u8], Invalid> {
 
 impl<'a> CSeq<'a> {
     pub fn parse(value: &'a [u8]) -> Result<Self, Invalid> {
+        // The common form: the number, one SP and the method, no other LWS. Anything else,
+        // a value that does not parse this way included, is read by the grammar below.
+        if let Ok((seq, end)) = digits_u32_from(value, 0) {
+            if let Some([b' ', first, ..]) = value.get(end..) {
+                if !is_lws(*first) {
+                    if let Ok(method) = Method::parse(&value[end + 1..]) {
+                        return Ok(CSeq { seq, method });
+                    }
+                }
+            }
+        }
         let (seq, rest) = number(trim(value))?;
         let method = Method::parse(lws(rest)?)?;
         Ok(CSeq { seq, method })
@@ -224,6 +235,21 @@ impl<'a> ContentType<'a> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn cseq_read_either_way_is_the_same(
+            v in "[ \t]?[0-9]{0,11}[ \t\r\n]{0,2}[A-Z%a-z!]{0,8}[ \t;]?",
+        ) {
+            let v = v.as_bytes();
+            let grammar = number(trim(v)).and_then(|(seq, rest)| {
+                Method::parse(lws(rest)?).map(|method| CSeq { seq, method })
+            });
+            prop_assert_eq!(CSeq::parse(v), grammar);
+        }
+    }
 
     #[test]
     fn cseq() {
