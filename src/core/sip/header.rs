@@ -175,82 +175,131 @@ static COMPACT: [HeaderName; 256] = {
     t
 };
 
-impl HeaderName {
-    /// Classifies a header name as it appears on the wire (any case, compact forms too).
-    /// One jump on (length, first letter), then one case-insensitive compare.
-    #[inline]
-    pub fn from_bytes(name: &[u8]) -> HeaderName {
-        #[inline(always)]
-        fn eq(name: &[u8], lower: &[u8]) -> bool {
-            name.eq_ignore_ascii_case(lower)
-        }
-        let Some(&first) = name.first() else {
-            return HeaderName::Other;
-        };
-        if name.len() == 1 {
-            return COMPACT[first as usize];
-        }
-        match (name.len(), first | 0x20) {
-            (2, b't') if eq(name, b"to") => HeaderName::To,
-            (3, b'v') if eq(name, b"via") => HeaderName::Via,
-            (4, b'c') if eq(name, b"cseq") => HeaderName::CSeq,
-            (4, b'd') if eq(name, b"date") => HeaderName::Date,
-            (4, b'f') if eq(name, b"from") => HeaderName::From,
-            (4, b'p') if eq(name, b"path") => HeaderName::Path,
-            (4, b'r') if eq(name, b"rack") => HeaderName::RAck,
-            (4, b'r') if eq(name, b"rseq") => HeaderName::RSeq,
-            (5, b'a') if eq(name, b"allow") => HeaderName::Allow,
-            (5, b'e') if eq(name, b"event") => HeaderName::Event,
-            (5, b'r') if eq(name, b"route") => HeaderName::Route,
-            (6, b'a') if eq(name, b"accept") => HeaderName::Accept,
-            (6, b'm') if eq(name, b"min-se") => HeaderName::MinSe,
-            (6, b'r') if eq(name, b"reason") => HeaderName::Reason,
-            (6, b's') if eq(name, b"server") => HeaderName::Server,
-            (7, b'c') if eq(name, b"call-id") => HeaderName::CallId,
-            (7, b'c') if eq(name, b"contact") => HeaderName::Contact,
-            (7, b'e') if eq(name, b"expires") => HeaderName::Expires,
-            (7, b'r') if eq(name, b"require") => HeaderName::Require,
-            (7, b's') if eq(name, b"subject") => HeaderName::Subject,
-            (7, b'w') if eq(name, b"warning") => HeaderName::Warning,
-            (8, b'p') if eq(name, b"priority") => HeaderName::Priority,
-            (8, b'r') if eq(name, b"refer-to") => HeaderName::ReferTo,
-            (8, b'r') if eq(name, b"replaces") => HeaderName::Replaces,
-            (8, b'r') if eq(name, b"reply-to") => HeaderName::ReplyTo,
-            (9, b'c') if eq(name, b"call-info") => HeaderName::CallInfo,
-            (9, b's') if eq(name, b"supported") => HeaderName::Supported,
-            (9, b't') if eq(name, b"timestamp") => HeaderName::Timestamp,
-            (10, b'a') if eq(name, b"alert-info") => HeaderName::AlertInfo,
-            (10, b'e') if eq(name, b"error-info") => HeaderName::ErrorInfo,
-            (10, b'u') if eq(name, b"user-agent") => HeaderName::UserAgent,
-            (11, b'i') if eq(name, b"in-reply-to") => HeaderName::InReplyTo,
-            (11, b'm') if eq(name, b"min-expires") => HeaderName::MinExpires,
-            (11, b'r') if eq(name, b"referred-by") => HeaderName::ReferredBy,
-            (11, b'r') if eq(name, b"retry-after") => HeaderName::RetryAfter,
-            (11, b'u') if eq(name, b"unsupported") => HeaderName::Unsupported,
-            (12, b'a') if eq(name, b"allow-events") => HeaderName::AllowEvents,
-            (12, b'c') if eq(name, b"content-type") => HeaderName::ContentType,
-            (12, b'm') if eq(name, b"max-forwards") => HeaderName::MaxForwards,
-            (12, b'm') if eq(name, b"mime-version") => HeaderName::MimeVersion,
-            (12, b'o') if eq(name, b"organization") => HeaderName::Organization,
-            (12, b'r') if eq(name, b"record-route") => HeaderName::RecordRoute,
-            (13, b'a') if eq(name, b"authorization") => HeaderName::Authorization,
-            (13, b'p') if eq(name, b"proxy-require") => HeaderName::ProxyRequire,
-            (14, b'a') if eq(name, b"accept-contact") => HeaderName::AcceptContact,
-            (14, b'c') if eq(name, b"content-length") => HeaderName::ContentLength,
-            (14, b'r') if eq(name, b"reject-contact") => HeaderName::RejectContact,
-            (15, b'a') if eq(name, b"accept-encoding") => HeaderName::AcceptEncoding,
-            (15, b'a') if eq(name, b"accept-language") => HeaderName::AcceptLanguage,
-            (15, b's') if eq(name, b"session-expires") => HeaderName::SessionExpires,
-            (16, b'c') if eq(name, b"content-encoding") => HeaderName::ContentEncoding,
-            (16, b'c') if eq(name, b"content-language") => HeaderName::ContentLanguage,
-            (16, b'w') if eq(name, b"www-authenticate") => HeaderName::WwwAuthenticate,
-            (18, b'p') if eq(name, b"proxy-authenticate") => HeaderName::ProxyAuthenticate,
-            (18, b's') if eq(name, b"subscription-state") => HeaderName::SubscriptionState,
-            (19, b'c') if eq(name, b"content-disposition") => HeaderName::ContentDisposition,
-            (19, b'p') if eq(name, b"proxy-authorization") => HeaderName::ProxyAuthorization,
-            (19, b'r') if eq(name, b"request-disposition") => HeaderName::RequestDisposition,
+use super::text::fold_word;
+
+/// Bytes of a name packed eight to a little-endian word, three words: the longest known
+/// name has 19 bytes.
+pub(crate) type NameWords = [u64; 3];
+
+/// A known name as [`NameWords`], lower case.
+const fn key(name: &[u8]) -> NameWords {
+    let mut w = [0u64; 3];
+    let mut i = 0;
+    while i < name.len() {
+        w[i / 8] |= (name[i].to_ascii_lowercase() as u64) << (8 * (i % 8));
+        i += 1;
+    }
+    w
+}
+
+/// Classifies a name of `n` bytes from its folded words (see [`fold_word`]), the bytes past
+/// the name zero. One jump on the length, then a compare of the words
+/// for each known name of that length.
+macro_rules! by_length {
+    ($n:expr, $w:expr; $($len:literal => [$($lit:literal => $h:ident),+ $(,)?]),+ $(,)?) => {{
+        let (n, w): (usize, &NameWords) = ($n, $w);
+        match n {
+            $($len => {
+                $({
+                    // The words past the name's length are zero on both sides.
+                    const K: NameWords = key($lit.as_bytes());
+                    if w[0] == K[0] && ($len <= 8 || w[1] == K[1]) && ($len <= 16 || w[2] == K[2]) {
+                        return HeaderName::$h;
+                    }
+                })+
+                HeaderName::Other
+            })+
             _ => HeaderName::Other,
         }
+    }};
+}
+
+impl HeaderName {
+    /// Classifies a header name as it appears on the wire (any case, compact forms too).
+    /// One jump on the length, then one compare per known name of that length, a word (eight
+    /// bytes) at a time.
+    #[inline]
+    pub fn from_bytes(name: &[u8]) -> HeaderName {
+        match name {
+            [] => HeaderName::Other,
+            [b] => HeaderName::compact(*b),
+            _ if name.len() > 19 => HeaderName::Other,
+            _ => {
+                let mut bytes = [0u8; 24];
+                // NOTE: 2 <= name.len() <= 19 < 24.
+                bytes[..name.len()].copy_from_slice(name);
+                let word = |k: usize| {
+                    let mut c = [0u8; 8];
+                    c.copy_from_slice(&bytes[8 * k..8 * k + 8]);
+                    fold_word(u64::from_le_bytes(c))
+                };
+                HeaderName::from_words(name.len(), &[word(0), word(1), word(2)])
+            }
+        }
+    }
+
+    /// The compact form `b` (§7.3.3), or [`HeaderName::Other`].
+    #[inline(always)]
+    pub(crate) fn compact(b: u8) -> HeaderName {
+        COMPACT[usize::from(b)]
+    }
+
+    /// Classifies a name of `n` bytes, 2 or more, given as folded words (see
+    /// [`fold_word`]) with the bytes past the name zero; a compact form has one byte and is looked up alone.
+    #[inline(always)]
+    pub(crate) fn from_words(n: usize, w: &NameWords) -> HeaderName {
+        by_length!(n, w;
+            2 => ["to" => To],
+            3 => ["via" => Via],
+            4 => [
+                "cseq" => CSeq, "date" => Date, "from" => From, "path" => Path,
+                "rack" => RAck, "rseq" => RSeq,
+            ],
+            5 => ["allow" => Allow, "event" => Event, "route" => Route],
+            6 => ["accept" => Accept, "min-se" => MinSe, "reason" => Reason, "server" => Server],
+            7 => [
+                "call-id" => CallId, "contact" => Contact, "expires" => Expires,
+                "require" => Require, "subject" => Subject, "warning" => Warning,
+            ],
+            8 => [
+                "priority" => Priority, "refer-to" => ReferTo, "replaces" => Replaces,
+                "reply-to" => ReplyTo,
+            ],
+            9 => ["call-info" => CallInfo, "supported" => Supported, "timestamp" => Timestamp],
+            10 => ["alert-info" => AlertInfo, "error-info" => ErrorInfo, "user-agent" => UserAgent],
+            11 => [
+                "in-reply-to" => InReplyTo, "min-expires" => MinExpires,
+                "referred-by" => ReferredBy, "retry-after" => RetryAfter,
+                "unsupported" => Unsupported,
+            ],
+            12 => [
+                "allow-events" => AllowEvents, "content-type" => ContentType,
+                "max-forwards" => MaxForwards, "mime-version" => MimeVersion,
+                "organization" => Organization, "record-route" => RecordRoute,
+            ],
+            13 => ["authorization" => Authorization, "proxy-require" => ProxyRequire],
+            14 => [
+                "accept-contact" => AcceptContact, "content-length" => ContentLength,
+                "reject-contact" => RejectContact,
+            ],
+            15 => [
+                "accept-encoding" => AcceptEncoding, "accept-language" => AcceptLanguage,
+                "session-expires" => SessionExpires,
+            ],
+            16 => [
+                "content-encoding" => ContentEncoding, "content-language" => ContentLanguage,
+                "www-authenticate" => WwwAuthenticate,
+            ],
+            18 => [
+                "proxy-authenticate" => ProxyAuthenticate,
+                "subscription-state" => SubscriptionState,
+            ],
+            19 => [
+                "content-disposition" => ContentDisposition,
+                "proxy-authorization" => ProxyAuthorization,
+                "request-disposition" => RequestDisposition,
+            ],
+        )
     }
 
     /// The full name in RFC capitalisation; `None` for [`HeaderName::Other`].
@@ -304,6 +353,7 @@ impl HeaderName {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn every_full_name_and_compact_form_round_trips() {
@@ -332,5 +382,64 @@ mod tests {
         assert_eq!(HeaderName::from_bytes(b""), HeaderName::Other);
         assert_eq!(HeaderName::from_bytes(b"C%6Fntact"), HeaderName::Other);
         assert_eq!(HeaderName::Other.as_str(), None);
+        // A byte that folds onto a known one without being it: CR where `-` is.
+        assert_eq!(HeaderName::from_bytes(b"Call\rID"), HeaderName::Other);
+        assert_eq!(HeaderName::from_bytes(b"\x16IA"), HeaderName::Other);
+        assert_eq!(HeaderName::from_bytes(b"T\xcf"), HeaderName::Other);
+    }
+
+    /// The classification by definition: a compact form by its table, a full name by a
+    /// case-insensitive compare with every known name.
+    fn reference(name: &[u8]) -> HeaderName {
+        if let [b] = name {
+            return COMPACT[usize::from(*b)];
+        }
+        TABLE
+            .iter()
+            .find(|(full, _, _)| full.as_bytes().eq_ignore_ascii_case(name))
+            .map_or(HeaderName::Other, |(_, _, h)| *h)
+    }
+
+    #[test]
+    fn every_byte_in_every_place_of_every_name_agrees_with_the_reference() {
+        for (full, _, _) in TABLE {
+            for at in 0..full.len() {
+                for b in 0..=255u8 {
+                    let mut name = full.as_bytes().to_vec();
+                    name[at] = b;
+                    assert_eq!(HeaderName::from_bytes(&name), reference(&name), "{name:?}");
+                }
+            }
+        }
+        for b in 0..=255u8 {
+            assert_eq!(HeaderName::from_bytes(&[b]), reference(&[b]));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn arbitrary_names_agree_with_the_reference(
+            name in proptest::collection::vec(any::<u8>(), 0..24),
+        ) {
+            prop_assert_eq!(HeaderName::from_bytes(&name), reference(&name));
+        }
+
+        #[test]
+        fn known_names_in_any_case_agree_with_the_reference(
+            which in 0..TABLE.len(),
+            cases in any::<u32>(),
+            cut in 0usize..3,
+        ) {
+            let full = TABLE[which].0.as_bytes();
+            let mut name: Vec<u8> = full
+                .iter()
+                .enumerate()
+                .map(|(i, b)| if cases >> (i % 32) & 1 == 1 { b.to_ascii_uppercase() } else { b.to_ascii_lowercase() })
+                .collect();
+            name.truncate(full.len() - cut.min(full.len() - 1));
+            prop_assert_eq!(HeaderName::from_bytes(&name), reference(&name));
+        }
     }
 }

@@ -14,6 +14,9 @@ use super::error::ParseError;
 use super::header::HeaderName;
 use super::method::Method;
 use super::text::is_token_char as is_token;
+use super::text::{
+    bytes_below, bytes_equal, first_flagged, fold_word, is_lws, span, span_from, word_at, TOKEN,
+};
 
 /// Header lines indexed without touching the heap.
 pub const INLINE_HEADERS: usize = 32;
@@ -54,14 +57,14 @@ impl Span {
     }
 }
 
-/// One header line: its classified name and where its name and value sit. A folded value
-/// spans its continuation lines (the CRLFs inside are LWS to every decoder).
+/// One header line: its classified name and where the line and its value sit. The name is
+/// the run of token bytes the line starts with (see [`Headers::name`]). A folded value spans
+/// its continuation lines (the CRLFs inside are LWS to every decoder).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeaderField {
     pub name: HeaderName,
     /// The whole line, from the first name byte to the CRLF (exclusive).
     pub line: Span,
-    pub name_span: Span,
     pub value: Span,
 }
 
@@ -96,10 +99,12 @@ impl<'a> Headers<'a> {
         &self.buf[f.value.range()]
     }
 
-    /// The name of a field as written on the wire.
+    /// The name of a field as written on the wire: the token bytes its line starts with.
     #[inline]
     pub fn name(&self, f: &HeaderField) -> &'a [u8] {
-        &self.buf[f.name_span.range()]
+        let line = &self.buf[f.line.range()];
+        // NOTE: span never passes the end of the line.
+        &line[..span(line, TOKEN)]
     }
 
     /// The value of the first line with this name.
@@ -397,9 +402,88 @@ impl<'a> Message<'a> {
 
 /// Finds the CR of the next CRLF at or after `from`. A bare CR or bare LF is an error;
 /// `Ok(None)` means the buffer ended first.
-#[inline]
+///
+/// Sixteen bytes per step, as two words: each step flags the bytes below 0x0e, CR and LF
+/// among them, and the first flagged one is looked at. Any other byte there (a control
+/// byte such as HT), and the last bytes of the buffer, are left to [`find_crlf_words`].
+#[inline(always)]
 fn find_crlf(buf: &[u8], from: usize) -> Result<Option<usize>, ParseError> {
-    let Some(i) = memchr2(b'\r', b'\n', &buf[from..]) else {
+    let rest = buf.get(from..).unwrap_or_default();
+    let mut chunks = rest.chunks_exact(16);
+    let mut i = from;
+    for c in &mut chunks {
+        let (lo, hi) = c.split_at(8);
+        // NOTE: both halves are eight bytes long.
+        let lo = bytes_below(u64::from_le_bytes(lo.try_into().unwrap_or_default()), 0x0e);
+        let hi = bytes_below(u64::from_le_bytes(hi.try_into().unwrap_or_default()), 0x0e);
+        if lo | hi != 0 {
+            let at = if lo != 0 {
+                i + first_flagged(lo)
+            } else {
+                i + 8 + first_flagged(hi)
+            };
+            return crlf_at(buf, at);
+        }
+        i += 16;
+    }
+    // Fewer than sixteen bytes left: one more word here, any other in the loop below.
+    match word_at(buf, i) {
+        Some(x) => match bytes_below(x, 0x0e) {
+            0 => find_crlf_words(buf, i + 8),
+            flags => crlf_at(buf, i + first_flagged(flags)),
+        },
+        None => find_crlf_words(buf, i),
+    }
+}
+
+/// The verdict of [`find_crlf`] on the first byte it flagged, `buf[at]`, if that is CR or
+/// LF; for any other byte, or none, the search goes on from there.
+#[inline(always)]
+fn crlf_at(buf: &[u8], at: usize) -> Result<Option<usize>, ParseError> {
+    match (buf.get(at), buf.get(at + 1)) {
+        (Some(b'\r'), Some(b'\n')) => Ok(Some(at)),
+        (Some(b'\r'), Some(_)) | (Some(b'\n'), _) => Err(ParseError::LineEnding),
+        _ => find_crlf_words(buf, at),
+    }
+}
+
+/// [`find_crlf`] a word (eight bytes) at a time.
+#[cold]
+#[inline(never)]
+fn find_crlf_words(buf: &[u8], from: usize) -> Result<Option<usize>, ParseError> {
+    let mut i = from;
+    loop {
+        let Some(x) = word_at(buf, i) else {
+            return if i >= buf.len() {
+                Ok(None)
+            } else {
+                find_crlf_bytes(buf, i)
+            };
+        };
+        let flags = bytes_below(x, 0x0e);
+        if flags == 0 {
+            i += 8;
+            continue;
+        }
+        i += first_flagged(flags);
+        match buf.get(i) {
+            None => return Ok(None),
+            Some(b'\r') => {
+                return match buf.get(i + 1) {
+                    Some(b'\n') => Ok(Some(i)),
+                    Some(_) => Err(ParseError::LineEnding),
+                    None => Ok(None),
+                }
+            }
+            Some(b'\n') => return Err(ParseError::LineEnding),
+            Some(_) => i += 1,
+        }
+    }
+}
+
+/// [`find_crlf`] by one search for CR or LF: for buffers shorter than a word.
+fn find_crlf_bytes(buf: &[u8], from: usize) -> Result<Option<usize>, ParseError> {
+    let Some(i) = memchr2(b'\r', b'\n', buf.get(from..).unwrap_or_default()) else {
         return Ok(None);
     };
     let at = from + i;
@@ -443,11 +527,73 @@ fn is_version_syntax(v: &[u8]) -> bool {
     !major.is_empty() && !minor.is_empty() && major.iter().chain(minor).all(u8::is_ascii_digit)
 }
 
+/// `SIP/2.0` as folded by [`fold_word`], in the low seven bytes of a word.
+const SIP_2_0: u64 = u64::from_le_bytes(*b"sip/2.0\0");
+
+/// The request line in `buf[line_span]` if it is well formed and its method is shorter than a
+/// word, read a word at a time; `None` for anything else, which [`parse_start_line`] reads
+/// byte by byte. Where it gives a line, it is the line [`parse_start_line`] gives.
+///
+/// The method runs to the first control byte or SP (a known method is a token by
+/// construction; any other is checked), the Request-URI to the next SP, and the version is
+/// compared as one folded word, which matches `SIP/2.0` in any case and nothing else.
+#[inline]
+fn request_line_fast(buf: &[u8], line_span: Span) -> Option<RequestLine<'_>> {
+    let (start, end) = (line_span.start as usize, line_span.end as usize);
+    let line = buf.get(start..end)?;
+    let k = match bytes_below(word_at(buf, start)?, 0x21) {
+        0 => return None,
+        flags => first_flagged(flags),
+    };
+    if k == 0 || line.get(k) != Some(&b' ') {
+        return None;
+    }
+    // NOTE: 0 < k < line.len().
+    let method = Method::from_bytes(&line[..k]);
+    if matches!(method, Method::Other(_)) && span(&line[..k], TOKEN) != k {
+        return None;
+    }
+    let uri_start = start + k + 1;
+    let mut i = uri_start;
+    let uri_end = loop {
+        match bytes_equal(word_at(buf, i)?, b' ') {
+            0 => i += 8,
+            flags => break i + first_flagged(flags),
+        }
+        if i >= end {
+            return None;
+        }
+    };
+    // One SP, then the seven bytes of the version end the line.
+    if uri_end == uri_start || uri_end + 8 != end {
+        return None;
+    }
+    if fold_word(word_at(buf, uri_end + 1)?) & low(7) != SIP_2_0 {
+        return None;
+    }
+    Some(RequestLine {
+        method,
+        uri: buf.get(uri_start..uri_end)?,
+        uri_span: Span::new(uri_start, uri_end),
+    })
+}
+
 fn parse_start_line(buf: &[u8], span: Span) -> (Kind, Result<StartLine<'_>, ParseError>) {
     let line = &buf[span.range()];
     if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/") {
         return (Kind::Response, parse_status_line(line));
     }
+    match request_line_fast(buf, span) {
+        Some(r) => (Kind::Request, Ok(StartLine::Request(r))),
+        None => parse_request_line(buf, span),
+    }
+}
+
+/// The request line in `buf[span]` byte by byte, by the grammar alone.
+#[cold]
+#[inline(never)]
+fn parse_request_line(buf: &[u8], span: Span) -> (Kind, Result<StartLine<'_>, ParseError>) {
+    let line = &buf[span.range()];
     let method_end = line
         .iter()
         .position(|&b| !is_token(b))
@@ -522,13 +668,27 @@ fn is_wsp(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
+/// One header line as indexed: offsets into the buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Line {
+    name: HeaderName,
+    /// The CR of the CRLF that ends the line, after any continuation lines.
+    eol: usize,
+    name_end: usize,
+    value_start: usize,
+    value_end: usize,
+}
+
 /// Indexes header lines from `pos` up to and including the empty line into `headers` and
 /// returns the offset of the body. On error `headers` holds the lines indexed so far.
+#[inline(never)]
 fn index_headers<'a>(
     buf: &'a [u8],
     mut pos: usize,
     headers: &mut Headers<'a>,
 ) -> Result<usize, ParseError> {
+    // How many fields are indexed, kept here so that the bound is one compare.
+    let mut count = headers.fields.len();
     loop {
         let Some(&first) = buf.get(pos) else {
             return Err(ParseError::Unterminated);
@@ -547,71 +707,206 @@ fn index_headers<'a>(
             // A continuation line with no header before it.
             return Err(ParseError::HeaderLine);
         }
-        let line_start = pos;
-        let mut eol = match find_crlf(buf, pos) {
+        let line = match header_line_fast(buf, pos) {
+            Some(line) => line,
+            None => header_line(buf, pos)?,
+        };
+        if count == MAX_HEADERS {
+            return Err(ParseError::TooManyHeaders);
+        }
+        if line.name == HeaderName::ContentLength {
+            headers.content_lengths = headers.content_lengths.saturating_add(1);
+            // NOTE: count < MAX_HEADERS <= u16::MAX.
+            headers.content_length.get_or_insert(count as u16);
+        }
+        // The name is the run of token bytes the line starts with: Headers::name finds it so.
+        debug_assert_eq!(line.name_end - pos, span(&buf[pos..line.eol], TOKEN));
+        headers.fields.push(HeaderField {
+            name: line.name,
+            line: Span::new(pos, line.eol),
+            value: Span::new(line.value_start, line.value_end),
+        });
+        count += 1;
+        pos = line.eol + 2;
+    }
+}
+
+/// The header line that starts at `buf[pos]`, a byte that is neither CR, LF, SP nor HT, by
+/// the grammar alone (§7.3.1): the name's token bytes, optional SP / HT, the colon, the value
+/// up to the CRLF that is not followed by SP or HT, LWS trimmed off both ends of the value.
+#[cold]
+#[inline(never)]
+fn header_line(buf: &[u8], pos: usize) -> Result<Line, ParseError> {
+    let mut eol = match find_crlf(buf, pos) {
+        Ok(Some(e)) => e,
+        Ok(None) => return Err(ParseError::Unterminated),
+        Err(e) => return Err(e),
+    };
+    // Unfold: continuation lines start with SP or HT (§7.3.1).
+    while buf.get(eol + 2).is_some_and(|&b| is_wsp(b)) {
+        eol = match find_crlf(buf, eol + 2) {
             Ok(Some(e)) => e,
             Ok(None) => return Err(ParseError::Unterminated),
             Err(e) => return Err(e),
         };
-        // Unfold: continuation lines start with SP or HT (§7.3.1).
-        while buf.get(eol + 2).is_some_and(|&b| is_wsp(b)) {
-            eol = match find_crlf(buf, eol + 2) {
-                Ok(Some(e)) => e,
-                Ok(None) => return Err(ParseError::Unterminated),
-                Err(e) => return Err(e),
-            };
+    }
+    let line = &buf[pos..eol];
+    // One forward scan: token bytes of the name, optional SP/HT, then the colon.
+    let mut i = 0;
+    while i < line.len() && is_token(line[i]) {
+        i += 1;
+    }
+    let name_end = i;
+    while i < line.len() && is_wsp(line[i]) {
+        i += 1;
+    }
+    if name_end == 0 || line.get(i) != Some(&b':') {
+        return Err(ParseError::HeaderLine);
+    }
+    let colon = i;
+    let mut vs = colon + 1;
+    while vs < line.len() && matches!(line[vs], b' ' | b'\t' | b'\r' | b'\n') {
+        vs += 1;
+    }
+    let mut ve = line.len();
+    while ve > vs && matches!(line[ve - 1], b' ' | b'\t' | b'\r' | b'\n') {
+        ve -= 1;
+    }
+    Ok(Line {
+        name: HeaderName::from_bytes(&line[..name_end]),
+        eol,
+        name_end: pos + name_end,
+        value_start: pos + vs,
+        value_end: pos + ve,
+    })
+}
+
+/// [`header_line`] for the lines that parse, a word (eight bytes) at a time where it can:
+/// `None` wherever the line is anything but a well-formed header line, or ends the buffer,
+/// and [`header_line`] then says what is wrong with it. Where it gives a line, it is the line
+/// [`header_line`] gives.
+///
+/// The name runs to the first byte that is a control, SP or `:` (the bytes that may follow
+/// a name); its words, folded to lower case, classify it, and a known name is made of token
+/// bytes by construction, so only an unknown name is checked byte by byte. A name holds no
+/// CR or LF, so the search for the line's end starts after the colon.
+#[inline]
+fn header_line_fast(buf: &[u8], pos: usize) -> Option<Line> {
+    // The first three words are kept: they are the words of every known name.
+    let stops = |x: u64| bytes_below(x, 0x21) | bytes_equal(x, b':');
+    let w0 = word_at(buf, pos)?;
+    let (t, name) = match stops(w0) {
+        0 => {
+            let w1 = word_at(buf, pos + 8)?;
+            match stops(w1) {
+                0 => {
+                    let w2 = word_at(buf, pos + 16)?;
+                    match stops(w2) {
+                        0 => (name_end_words(buf, pos + 24)?, HeaderName::Other),
+                        f => {
+                            let n = 16 + first_flagged(f);
+                            let w = [fold_word(w0), fold_word(w1), fold_word(w2) & low(n - 16)];
+                            (pos + n, HeaderName::from_words(n, &w))
+                        }
+                    }
+                }
+                f => {
+                    let n = 8 + first_flagged(f);
+                    let w = [fold_word(w0), fold_word(w1) & low(n - 8), 0];
+                    (pos + n, HeaderName::from_words(n, &w))
+                }
+            }
         }
-        let line = &buf[line_start..eol];
-        // One forward scan: token bytes of the name, optional SP/HT, then the colon.
-        let mut i = 0;
-        while i < line.len() && is_token(line[i]) {
-            i += 1;
+        f => match first_flagged(f) {
+            0 => return None,
+            1 => (pos + 1, HeaderName::compact(w0 as u8)),
+            n => (
+                pos + n,
+                HeaderName::from_words(n, &[fold_word(w0) & low(n), 0, 0]),
+            ),
+        },
+    };
+    // NOTE: t <= buf.len(): a flag past the end is on the first byte past it.
+    if name == HeaderName::Other && span_from(buf, pos, TOKEN) < t {
+        return None;
+    }
+    // The colon follows the name at once, or after SP / HT.
+    let colon = match buf.get(t) {
+        Some(b':') => t,
+        _ => {
+            let mut colon = t;
+            while buf.get(colon).is_some_and(|&b| is_wsp(b)) {
+                colon += 1;
+            }
+            if buf.get(colon) != Some(&b':') {
+                return None;
+            }
+            colon
         }
-        let name_end = i;
-        while i < line.len() && is_wsp(line[i]) {
-            i += 1;
+    };
+    let mut eol = find_crlf(buf, colon + 1).ok()??;
+    while buf.get(eol + 2).is_some_and(|&b| is_wsp(b)) {
+        eol = find_crlf(buf, eol + 2).ok()??;
+    }
+    // Most values follow one SP.
+    let mut vs = colon + 1;
+    if vs < eol && buf[vs] == b' ' {
+        vs += 1;
+    }
+    while vs < eol && is_lws(buf[vs]) {
+        vs += 1;
+    }
+    let mut ve = eol;
+    while ve > vs && is_lws(buf[ve - 1]) {
+        ve -= 1;
+    }
+    Some(Line {
+        name,
+        eol,
+        name_end: t,
+        value_start: vs,
+        value_end: ve,
+    })
+}
+
+/// The mask of the low `n` bytes of a word, `n` below 8.
+#[inline(always)]
+const fn low(n: usize) -> u64 {
+    (1u64 << (8 * n)) - 1
+}
+
+/// Where a header name longer than three words ends: the first control byte, SP or colon at
+/// or after `buf[i]`, read a word at a time. `None` if the buffer ends first.
+#[inline(never)]
+fn name_end_words(buf: &[u8], mut i: usize) -> Option<usize> {
+    loop {
+        let x = word_at(buf, i)?;
+        let flags = bytes_below(x, 0x21) | bytes_equal(x, b':');
+        if flags != 0 {
+            return Some(i + first_flagged(flags));
         }
-        if name_end == 0 || line.get(i) != Some(&b':') {
-            return Err(ParseError::HeaderLine);
-        }
-        let colon = i;
-        let mut vs = colon + 1;
-        while vs < line.len() && matches!(line[vs], b' ' | b'\t' | b'\r' | b'\n') {
-            vs += 1;
-        }
-        let mut ve = line.len();
-        while ve > vs && matches!(line[ve - 1], b' ' | b'\t' | b'\r' | b'\n') {
-            ve -= 1;
-        }
-        if headers.fields.len() == MAX_HEADERS {
-            return Err(ParseError::TooManyHeaders);
-        }
-        let name = HeaderName::from_bytes(&line[..name_end]);
-        if name == HeaderName::ContentLength {
-            headers.content_lengths = headers.content_lengths.saturating_add(1);
-            headers
-                .content_length
-                .get_or_insert(headers.fields.len() as u16);
-        }
-        headers.fields.push(HeaderField {
-            name,
-            line: Span::new(line_start, eol),
-            name_span: Span::new(line_start, line_start + name_end),
-            value: Span::new(line_start + vs, line_start + ve),
-        });
-        pos = eol + 2;
+        i += 8;
     }
 }
 
 /// Decimal Content-Length (§20.14): digits only, at most `u32::MAX`.
+#[inline]
 pub fn parse_content_length(v: &[u8]) -> Option<u32> {
-    if v.is_empty() || v.len() > 10 || !v.iter().all(u8::is_ascii_digit) {
+    if v.is_empty() || v.len() > 10 {
         return None;
     }
-    let n = v.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+    let mut n = 0u64;
+    for &b in v {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n * 10 + u64::from(d);
+    }
     u32::try_from(n).ok()
 }
 
+#[inline]
 fn body_span(
     buf: &[u8],
     headers: &Headers<'_>,
@@ -642,6 +937,7 @@ fn body_span(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     const OPTIONS: &[u8] = b"OPTIONS sip:127.0.0.1 SIP/2.0\r\n\
 Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-1\r\n\
@@ -795,5 +1091,178 @@ Content-Length: 0\r\n\r\n";
         }
         b.extend_from_slice(b"\r\n");
         assert_eq!(parse(&b).unwrap_err().error, ParseError::TooManyHeaders);
+    }
+
+    /// Where the word-at-a-time reading of a header line gives a line, the byte-at-a-time
+    /// reading gives the same one; and it gives one for every well-formed line below.
+    fn check_line(buf: &[u8], pos: usize) {
+        if let Some(line) = header_line_fast(buf, pos) {
+            assert_eq!(
+                header_line(buf, pos),
+                Ok(line),
+                "{:?}",
+                String::from_utf8_lossy(buf)
+            );
+        }
+    }
+
+    const LINES: [&[u8]; 10] = [
+        b"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-1;rport\r\nl: 0\r\n\r\n",
+        b"Content-Length: 0\r\n\r\n",
+        b"i:x\r\nv: SIP/2.0/TCP h\r\n\r\n",
+        b"Max-Forwards:  70 \t\r\n\r\n",
+        b"Subject:\r\n folded\r\n\tagain \r\n\r\n",
+        b"X-Extension-Header-Name-Long : v\r\n\r\n",
+        b"PROXY-AUTHORIZATION: Digest x\r\n\r\n",
+        b"content-disposition:session\r\n\r\n",
+        b"Call-ID: a@b\r\n\r\n",
+        b"To: <sip:a@b>\r\n \r\n\r\n",
+    ];
+
+    #[test]
+    fn fast_header_lines_are_the_grammar_s_lines() {
+        for line in LINES {
+            assert!(header_line_fast(line, 0).is_some(), "{line:?}");
+            check_line(line, 0);
+            for at in 0..line.len() {
+                for b in 0..=255u8 {
+                    let mut buf = line.to_vec();
+                    buf[at] = b;
+                    if !matches!(buf[0], b'\r' | b'\n' | b' ' | b'\t') {
+                        check_line(&buf, 0);
+                    }
+                }
+                // Cut short, and the same line further into a buffer.
+                check_line(&line[..at], 0);
+                let mut buf = b"OPTIONS sip:a SIP/2.0\r\n".to_vec();
+                buf.extend_from_slice(&line[..at]);
+                check_line(&buf, 23);
+            }
+        }
+    }
+
+    #[test]
+    fn line_ends_are_found_as_by_a_byte_search() {
+        let text = b"ab\tc\x00d\re\nf\r\ng\x0bh\x0ei\r";
+        for from in 0..=text.len() + 1 {
+            for end in 0..=text.len() {
+                let s = &text[..end];
+                let want = if from > s.len() {
+                    Ok(None)
+                } else {
+                    find_crlf_bytes(s, from)
+                };
+                assert_eq!(find_crlf(s, from), want, "{from} {end}");
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        #[test]
+        fn header_shaped_lines_agree(
+            name in "[A-Za-z\\-]{1,20}|[a-z.!%*_+`'~-]{1,4}|(Via|From|To|Call-ID|CSeq|Content-Length|l|i|v)",
+            sp in "[ \t]{0,2}",
+            value in proptest::collection::vec(prop_oneof![
+                Just(b'\r'), Just(b'\n'), Just(b' '), Just(b'\t'), Just(b':'), Just(0u8),
+                Just(0x80u8), b'a'..=b'z',
+            ], 0..40),
+            tail in "(\r\n)?(\r\n)?",
+        ) {
+            let mut buf = Vec::new();
+            buf.extend_from_slice(name.as_bytes());
+            buf.extend_from_slice(sp.as_bytes());
+            buf.push(b':');
+            buf.extend_from_slice(&value);
+            buf.extend_from_slice(tail.as_bytes());
+            check_line(&buf, 0);
+        }
+
+        #[test]
+        fn arbitrary_lines_agree(buf in proptest::collection::vec(any::<u8>(), 1..48)) {
+            if !matches!(buf[0], b'\r' | b'\n' | b' ' | b'\t') {
+                check_line(&buf, 0);
+            }
+        }
+
+        #[test]
+        fn content_lengths_are_ten_digits_at_most_and_fit_in_u32(
+            v in "[0-9]{0,12}|[0-9 +-]{0,4}|0{0,12}[0-9]{0,3}",
+        ) {
+            let b = v.as_bytes();
+            let want = if b.is_empty() || b.len() > 10 || !b.iter().all(u8::is_ascii_digit) {
+                None
+            } else {
+                v.parse::<u64>().ok().and_then(|n| u32::try_from(n).ok())
+            };
+            prop_assert_eq!(parse_content_length(b), want);
+        }
+
+        #[test]
+        fn arbitrary_line_ends_agree(
+            buf in proptest::collection::vec(prop_oneof![Just(b'\r'), Just(b'\n'), Just(b'\t'), any::<u8>()], 0..40),
+            from in 0usize..42,
+        ) {
+            let want = if from > buf.len() { Ok(None) } else { find_crlf_bytes(&buf, from) };
+            prop_assert_eq!(find_crlf(&buf, from), want);
+        }
+    }
+
+    fn check_request_line(buf: &[u8]) {
+        let end = (0..buf.len().saturating_sub(1))
+            .find(|&i| buf[i] == b'\r' && buf[i + 1] == b'\n')
+            .unwrap_or(buf.len());
+        let span = Span::new(0, end);
+        if let Some(r) = request_line_fast(buf, span) {
+            assert_eq!(
+                parse_request_line(buf, span),
+                (Kind::Request, Ok(StartLine::Request(r))),
+                "{:?}",
+                String::from_utf8_lossy(buf)
+            );
+        }
+    }
+
+    #[test]
+    fn fast_request_lines_are_the_grammar_s_lines() {
+        for line in [
+            &b"OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: x\r\n\r\n"[..],
+            b"INVITE sip:alice@example.com;transport=tcp SIP/2.0\r\n\r\n",
+            b"ACK sip:a@b sip/2.0\r\n",
+            b"FOO-1 sip:a@b SIP/2.0\r\n\r\n",
+            b"BYE x SIP/2.0\r\n",
+        ] {
+            let end = line.iter().position(|&b| b == b'\r').unwrap();
+            assert!(
+                request_line_fast(line, Span::new(0, end)).is_some(),
+                "{line:?}"
+            );
+            check_request_line(line);
+            for at in 0..line.len() {
+                for b in 0..=255u8 {
+                    let mut buf = line.to_vec();
+                    buf[at] = b;
+                    check_request_line(&buf);
+                }
+                check_request_line(&line[..at]);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        #[test]
+        fn request_shaped_lines_agree(
+            method in "[A-Za-z!%*_+`'~.-]{0,9}|INVITE|OPTIONS|REGISTER|[A-Z]{1,4}[ /:@]",
+            sp in "[ \t]{1,2}",
+            uri in "[a-z:@.;= \t<>]{0,20}",
+            version in "SIP/2\\.0|sip/2\\.0|SiP/2\\.0 |SIP/2\\.1|SIP/20|SIP/2\\.0\t|SIP/2\\.00",
+            tail in "\r\n(\r\n)?|\r|",
+        ) {
+            let line = format!("{method}{sp}{uri} {version}{tail}");
+            check_request_line(line.as_bytes());
+        }
     }
 }

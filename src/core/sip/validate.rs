@@ -5,8 +5,8 @@
 
 use super::error::ParseError;
 use super::header::HeaderName;
-use super::headers::{CSeq, CallId, MaxForwards, NameAddr, OptionTags, Via, Vias};
-use super::message::Message;
+use super::headers::{CSeq, CallId, MaxForwards, Method, NameAddr, OptionTags, Via};
+use super::message::{Headers, Message};
 use super::uri::Uri;
 
 /// Headers without which no response can be matched or built (§8.1.1).
@@ -17,6 +17,48 @@ const REQUIRED: [HeaderName; 5] = [
     HeaderName::CallId,
     HeaderName::CSeq,
 ];
+
+/// Headers that may appear once at most besides the required ones, in the order they are
+/// checked.
+const SINGLES: [HeaderName; 3] = [
+    HeaderName::MaxForwards,
+    HeaderName::ContentType,
+    HeaderName::ContentLength,
+];
+
+/// How many headers [`message`] counts: the required ones, the singles, Require and
+/// Proxy-Require.
+const SLOTS: usize = REQUIRED.len() + SINGLES.len() + 2;
+
+/// Each header name's counter in [`message`], by the name's discriminant; `SLOTS` for the
+/// names not counted. The required headers come first, in their order.
+static SLOT: [u8; 256] = {
+    let mut t = [SLOTS as u8; 256];
+    let mut i = 0;
+    while i < REQUIRED.len() {
+        t[REQUIRED[i] as usize] = i as u8;
+        i += 1;
+    }
+    let mut k = 0;
+    while k < SINGLES.len() {
+        t[SINGLES[k] as usize] = (REQUIRED.len() + k) as u8;
+        k += 1;
+    }
+    t[HeaderName::Require as usize] = (SLOTS - 2) as u8;
+    t[HeaderName::ProxyRequire as usize] = (SLOTS - 1) as u8;
+    t
+};
+
+/// The value of the first line named `name`, one of the counted headers, given where the
+/// first line of each is; empty if there is none.
+#[inline(always)]
+fn first_value<'a>(h: &Headers<'a>, first: &[usize; SLOTS], name: HeaderName) -> &'a [u8] {
+    let at = first[usize::from(SLOT[name as usize])];
+    match h.fields().get(at) {
+        Some(f) => h.buf().get(f.value.range()).unwrap_or_default(),
+        None => b"",
+    }
+}
 
 /// What validation decoded, handed on so that matching and answering never decode a header
 /// a second time.
@@ -42,65 +84,104 @@ pub struct Checked<'a> {
 /// it decoded.
 pub fn message<'a>(msg: &Message<'a>) -> Result<Checked<'a>, ParseError> {
     let h = msg.headers();
-    // One pass over the index: counts of the headers that matter.
-    let mut seen = [0u8; REQUIRED.len()];
-    let mut singles = [0u8; 3]; // Max-Forwards, Content-Type, Content-Length
-    let (mut has_require, mut has_proxy_require) = (false, false);
-    for f in h.fields() {
-        if let Some(i) = REQUIRED.iter().position(|n| *n == f.name) {
-            seen[i] = seen[i].saturating_add(1);
-        }
-        match f.name {
-            HeaderName::MaxForwards => singles[0] = singles[0].saturating_add(1),
-            HeaderName::ContentType => singles[1] = singles[1].saturating_add(1),
-            HeaderName::ContentLength => singles[2] = singles[2].saturating_add(1),
-            HeaderName::Require => has_require = true,
-            HeaderName::ProxyRequire => has_proxy_require = true,
-            _ => {}
-        }
-    }
-    for (i, name) in REQUIRED.iter().enumerate() {
-        match seen[i] {
-            0 => return Err(ParseError::Missing(*name)),
-            1 => {}
-            _ if *name == HeaderName::Via => {}
-            _ => return Err(ParseError::Duplicate(*name)),
+    let fields = h.fields();
+    // One pass over the index: which headers that matter are present, which are repeated
+    // (one bit each, by slot), and where the first one of each is.
+    let (mut seen, mut repeated) = (0u32, 0u32);
+    let mut first = [0usize; SLOTS];
+    for (i, f) in fields.iter().enumerate() {
+        let slot = usize::from(SLOT[f.name as usize]);
+        if slot < SLOTS {
+            let bit = 1 << slot;
+            if seen & bit == 0 {
+                first[slot] = i;
+            } else {
+                repeated |= bit;
+            }
+            seen |= bit;
         }
     }
-    for (count, name) in singles.iter().zip([
-        HeaderName::MaxForwards,
-        HeaderName::ContentType,
-        HeaderName::ContentLength,
-    ]) {
-        if *count > 1 {
+    let slot_bit = |name: HeaderName| 1u32 << SLOT[name as usize];
+    for name in REQUIRED {
+        let bit = slot_bit(name);
+        if seen & bit == 0 {
+            return Err(ParseError::Missing(name));
+        }
+        if repeated & bit != 0 && name != HeaderName::Via {
             return Err(ParseError::Duplicate(name));
         }
     }
-    let mut top_via = None;
-    for v in h.all(HeaderName::Via) {
-        for via in Vias::new(v) {
-            let via = via.map_err(|_| ParseError::Invalid(HeaderName::Via))?;
-            top_via.get_or_insert(via);
+    for name in SINGLES {
+        if repeated & slot_bit(name) != 0 {
+            return Err(ParseError::Duplicate(name));
         }
     }
-    let top_via = top_via.ok_or(ParseError::Invalid(HeaderName::Via))?;
-    // NOTE: presence of each REQUIRED header was checked above.
-    let get = |n| h.get(n).unwrap_or_default();
-    let from = NameAddr::parse(get(HeaderName::From))
+    let has_require = seen & slot_bit(HeaderName::Require) != 0;
+    let has_proxy_require = seen & slot_bit(HeaderName::ProxyRequire) != 0;
+    // NOTE: every REQUIRED header is present (checked above), so its first index is one of
+    // the fields'.
+    // What is decoded goes straight where it is returned.
+    let mut checked = Checked {
+        top_via: Via::placeholder(),
+        from: NameAddr::placeholder(),
+        to: NameAddr::placeholder(),
+        call_id: b"",
+        cseq: CSeq {
+            seq: 0,
+            method: Method::Ack,
+        },
+        max_forwards: None,
+        request_uri: None,
+        has_require,
+        has_proxy_require,
+    };
+    // Every element of every Via line is checked, as `Vias` reads them; the first one is kept.
+    let invalid_via = |_| ParseError::Invalid(HeaderName::Via);
+    let mut rest;
+    let mut have_top = false;
+    let first_via = first[usize::from(SLOT[HeaderName::Via as usize])];
+    let via_fields = fields.get(first_via..).unwrap_or_default();
+    for f in via_fields.iter().filter(|f| f.name == HeaderName::Via) {
+        let value = h.value(f);
+        let mut at = 0;
+        loop {
+            let via = if have_top {
+                rest = Via::placeholder();
+                &mut rest
+            } else {
+                &mut checked.top_via
+            };
+            let end = via.read_element(value, at).map_err(invalid_via)?;
+            have_top = true;
+            // `end` is a `,` (another element must follow) or the end of the value.
+            if end >= value.len() {
+                break;
+            }
+            at = end + 1;
+        }
+    }
+    if !have_top {
+        return Err(ParseError::Invalid(HeaderName::Via));
+    }
+    checked
+        .from
+        .parse_in_place(first_value(h, &first, HeaderName::From))
         .map_err(|_| ParseError::Invalid(HeaderName::From))?;
-    let to =
-        NameAddr::parse(get(HeaderName::To)).map_err(|_| ParseError::Invalid(HeaderName::To))?;
-    let call_id = CallId::parse(get(HeaderName::CallId))
+    checked
+        .to
+        .parse_in_place(first_value(h, &first, HeaderName::To))
+        .map_err(|_| ParseError::Invalid(HeaderName::To))?;
+    let call_id = CallId::parse(first_value(h, &first, HeaderName::CallId))
         .map_err(|_| ParseError::Invalid(HeaderName::CallId))?;
-    let cseq =
-        CSeq::parse(get(HeaderName::CSeq)).map_err(|_| ParseError::Invalid(HeaderName::CSeq))?;
-    let max_forwards = match h.get(HeaderName::MaxForwards) {
-        Some(mf) => Some(
-            MaxForwards::parse(mf)
+    let cseq = CSeq::parse(first_value(h, &first, HeaderName::CSeq))
+        .map_err(|_| ParseError::Invalid(HeaderName::CSeq))?;
+    let max_forwards = match seen & slot_bit(HeaderName::MaxForwards) {
+        0 => None,
+        _ => Some(
+            MaxForwards::parse(first_value(h, &first, HeaderName::MaxForwards))
                 .map_err(|_| ParseError::Invalid(HeaderName::MaxForwards))?
                 .0,
         ),
-        None => None,
     };
     let present = [
         (HeaderName::Require, has_require),
@@ -113,22 +194,82 @@ pub fn message<'a>(msg: &Message<'a>) -> Result<Checked<'a>, ParseError> {
             }
         }
     }
-    let mut request_uri = None;
     if let Some(r) = msg.request() {
         if cseq.method != r.method {
             return Err(ParseError::CSeqMethod);
         }
-        request_uri = Some(Uri::parse(r.uri).map_err(|_| ParseError::RequestUri)?);
+        checked.request_uri = Some(Uri::parse(r.uri).map_err(|_| ParseError::RequestUri)?);
     }
-    Ok(Checked {
-        top_via,
-        from,
-        to,
-        call_id: call_id.as_bytes(),
-        cseq,
-        max_forwards,
-        request_uri,
-        has_require,
-        has_proxy_require,
-    })
+    checked.call_id = call_id.as_bytes();
+    checked.cseq = cseq;
+    checked.max_forwards = max_forwards;
+    Ok(checked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::sip::message::Framing;
+
+    const HEAD: &str = "OPTIONS sip:a@b SIP/2.0\r\n";
+    const GOOD: [&str; 5] = [
+        "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n",
+        "From: <sip:a@b>;tag=1\r\n",
+        "To: <sip:c@d>\r\n",
+        "Call-ID: x\r\n",
+        "CSeq: 1 OPTIONS\r\n",
+    ];
+
+    fn check(lines: &[&str]) -> Result<(), ParseError> {
+        let text = format!("{HEAD}{}\r\n", lines.concat());
+        let msg = Message::parse(text.as_bytes(), Framing::Datagram).unwrap();
+        message(&msg).map(|_| ())
+    }
+
+    #[test]
+    fn missing_and_repeated_headers_are_reported_in_order() {
+        assert_eq!(check(&GOOD), Ok(()));
+        // Missing From is reported before the repeated To, whatever the line order.
+        let lines = [GOOD[2], GOOD[0], GOOD[2], GOOD[3], GOOD[4]];
+        assert_eq!(check(&lines), Err(ParseError::Missing(HeaderName::From)));
+        let lines = [GOOD[0], GOOD[1], GOOD[2], GOOD[2], GOOD[3], GOOD[4]];
+        assert_eq!(check(&lines), Err(ParseError::Duplicate(HeaderName::To)));
+        let mut lines = GOOD.to_vec();
+        lines.extend(["Content-Type: a/b\r\n", "Max-Forwards: 1\r\n"]);
+        lines.extend(["Content-Type: a/b\r\n", "Max-Forwards: 2\r\n"]);
+        assert_eq!(
+            check(&lines),
+            Err(ParseError::Duplicate(HeaderName::MaxForwards))
+        );
+        // Any number of Via lines; every one of them is checked.
+        let mut lines = GOOD.to_vec();
+        lines.push("v: SIP/2.0/TCP h2, SIP/2.0/UDP h3\r\n");
+        assert_eq!(check(&lines), Ok(()));
+        lines.push("Via: SIP/2.0/UDP h4;;\r\n");
+        assert_eq!(check(&lines), Err(ParseError::Invalid(HeaderName::Via)));
+        let mut lines = GOOD.to_vec();
+        lines.push("Max-Forwards: 256\r\n");
+        assert_eq!(
+            check(&lines),
+            Err(ParseError::Invalid(HeaderName::MaxForwards))
+        );
+        let mut lines = GOOD.to_vec();
+        lines.push("Require: a, ,b\r\n");
+        assert_eq!(check(&lines), Err(ParseError::Invalid(HeaderName::Require)));
+    }
+
+    #[test]
+    fn the_top_via_and_the_first_of_each_header_are_decoded() {
+        let mut lines = vec!["Via: SIP/2.0/TCP top;branch=z9hG4bKt\r\n"];
+        lines.extend(GOOD);
+        lines.push("Max-Forwards: 7\r\nRequire: timer\r\n");
+        let text = format!("{HEAD}{}\r\n", lines.concat());
+        let msg = Message::parse(text.as_bytes(), Framing::Datagram).unwrap();
+        let c = message(&msg).unwrap();
+        assert_eq!(c.top_via.branch(), Some(&b"z9hG4bKt"[..]));
+        assert_eq!(c.from.tag(), Some(&b"1"[..]));
+        assert_eq!(c.call_id, b"x");
+        assert_eq!((c.cseq.seq, c.max_forwards), (1, Some(7)));
+        assert!(c.has_require && !c.has_proxy_require);
+    }
 }

@@ -91,8 +91,23 @@ impl<'o> Writer<'o> {
     }
 }
 
-/// Appends `n` in decimal (what `write!` does, without the formatting machinery).
-pub fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+/// Appends `n` in decimal (what `write!` does, without the formatting machinery). Numbers of
+/// up to five digits (a status code, a port, an octet, most lengths) are written as one
+/// store of their digits.
+pub fn push_decimal(out: &mut Vec<u8>, n: u64) {
+    let d = |k: u64| b'0' + (n / k % 10) as u8;
+    match n {
+        0..=9 => out.push(d(1)),
+        10..=99 => out.extend_from_slice(&[d(10), d(1)]),
+        100..=999 => out.extend_from_slice(&[d(100), d(10), d(1)]),
+        1_000..=9_999 => out.extend_from_slice(&[d(1_000), d(100), d(10), d(1)]),
+        10_000..=99_999 => out.extend_from_slice(&[d(10_000), d(1_000), d(100), d(10), d(1)]),
+        _ => push_decimal_long(out, n),
+    }
+}
+
+/// [`push_decimal`] for any number, a digit at a time.
+fn push_decimal_long(out: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     loop {
@@ -108,16 +123,30 @@ pub fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
 }
 
 /// Appends an IP address as text: dotted quad, or IPv6 in the RFC 5952 form `std` writes
-/// (without brackets).
+/// (without brackets). An IPv4 address is put together aside and appended in one copy.
 pub fn push_ip(out: &mut Vec<u8>, ip: std::net::IpAddr) {
     match ip {
         std::net::IpAddr::V4(v4) => {
+            let mut text = [0u8; 15];
+            let mut len = 0;
             for (i, octet) in v4.octets().into_iter().enumerate() {
+                // NOTE: four octets of at most three digits and three dots fill at most 15.
                 if i > 0 {
-                    out.push(b'.');
+                    text[len] = b'.';
+                    len += 1;
                 }
-                push_decimal(out, u64::from(octet));
+                if octet >= 100 {
+                    text[len] = b'0' + octet / 100;
+                    len += 1;
+                }
+                if octet >= 10 {
+                    text[len] = b'0' + octet / 10 % 10;
+                    len += 1;
+                }
+                text[len] = b'0' + octet % 10;
+                len += 1;
             }
+            out.extend_from_slice(text.get(..len).unwrap_or_default());
         }
         // NOTE: writing into a Vec cannot fail.
         std::net::IpAddr::V6(v6) => {
@@ -425,6 +454,33 @@ fn fmt_usize(mut n: usize, buf: &mut [u8; 10]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_and_addresses_are_written_as_std_writes_them() {
+        let mut values: Vec<u64> = (0..2_000).collect();
+        for p in 1..20u32 {
+            let k = 10u64.pow(p);
+            values.extend([k - 1, k, k + 1, k / 2 + 7]);
+        }
+        values.extend([65_535, u64::MAX]);
+        for n in values {
+            let mut out = b"x".to_vec();
+            push_decimal(&mut out, n);
+            assert_eq!(out, format!("x{n}").into_bytes());
+        }
+        for a in [0u8, 1, 9, 10, 99, 100, 199, 200, 255] {
+            for b in [0u8, 7, 42, 255] {
+                let ip = std::net::Ipv4Addr::new(a, b, 255 - a, b / 2);
+                let mut out = b"received=".to_vec();
+                push_ip(&mut out, ip.into());
+                assert_eq!(out, format!("received={ip}").into_bytes());
+            }
+        }
+        let v6: std::net::IpAddr = "2001:db8::9:1".parse().unwrap();
+        let mut out = Vec::new();
+        push_ip(&mut out, v6);
+        assert_eq!(out, b"2001:db8::9:1");
+    }
     use crate::core::sip::message::Framing;
 
     const INVITE: &[u8] = b"INVITE sip:bob@example.com SIP/2.0\r\n\

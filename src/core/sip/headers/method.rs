@@ -50,11 +50,11 @@ impl<'a> Method<'a> {
     }
 
     /// A method must be a non-empty token (§25.1 `extension-method = token`).
+    /// A known method is a token already; only another one is checked.
     pub fn parse(s: &'a [u8]) -> Result<Self, Invalid> {
-        if is_token(s) {
-            Ok(Method::from_bytes(s))
-        } else {
-            Err(Invalid)
+        match Method::from_bytes(s) {
+            Method::Other(_) if !is_token(s) => Err(Invalid),
+            m => Ok(m),
         }
     }
 

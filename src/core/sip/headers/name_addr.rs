@@ -17,8 +17,9 @@ use core::fmt;
 use memchr::{memchr, memchr2};
 
 use crate::core::sip::text::{
-    name_is, param_at, parse_u32, quoted_string_len, skip_lws_from, span_from, strip_quotes, trim,
-    trim_end, unquote, unquote_into, Invalid, ParamAt, Params, Unquote, LWS, TOKEN,
+    name_is, param_at, param_at_tight, parse_u32, quoted_string_len, skip_lws_from, span_from,
+    strip_quotes, trim, trim_end, unquote, unquote_into, Invalid, ParamAt, Params, Unquote, LWS,
+    TOKEN,
 };
 use crate::core::sip::uri::Uri;
 
@@ -90,6 +91,16 @@ impl<'a> NameAddr<'a> {
         Self::parse_with(value, true)
     }
 
+    /// As [`NameAddr::parse`], into `self`, fresh from [`NameAddr::placeholder`]: the value
+    /// is decoded where the caller keeps it.
+    #[inline]
+    pub(crate) fn parse_in_place(&mut self, value: &'a [u8]) -> Result<(), Invalid> {
+        match self.read_element(value, 0, false)? {
+            end if end == value.len() => Ok(()),
+            _ => Err(Invalid),
+        }
+    }
+
     #[inline]
     fn parse_with(value: &'a [u8], need_brackets: bool) -> Result<Self, Invalid> {
         let mut na = NameAddr::placeholder();
@@ -101,7 +112,7 @@ impl<'a> NameAddr<'a> {
 
     /// A NameAddr with nothing in it, for [`NameAddr::read_element`] to fill where the caller
     /// keeps it: the element is decoded in place, never built aside and copied.
-    const fn placeholder() -> Self {
+    pub(crate) const fn placeholder() -> Self {
         NameAddr {
             raw: &[],
             display_len: 0,
@@ -129,10 +140,62 @@ impl<'a> NameAddr<'a> {
         at: usize,
         need_brackets: bool,
     ) -> Result<usize, Invalid> {
+        if let Some(next) = self.read_tight(s, at) {
+            return Ok(next);
+        }
+        *self = NameAddr::placeholder();
+        self.read_element_lws(s, at, need_brackets)
+    }
+
+    /// [`NameAddr::read_element`] for the common form written without LWS: `<`, a sip or
+    /// sips URI, `>`, then parameters as [`param_at`] reads them without LWS. `None` for
+    /// anything else (leaving `self` to be reset), which [`NameAddr::read_element_lws`]
+    /// reads; where it gives an element, it is the one [`NameAddr::read_element_lws`] gives.
+    #[inline(always)]
+    fn read_tight(&mut self, s: &'a [u8], at: usize) -> Option<usize> {
+        if s.get(at) != Some(&b'<') {
+            return None;
+        }
+        let n = self.uri.parse_sip_prefix(s.get(at + 1..)?)?.ok()?;
+        let tail = at + 1 + n;
+        if s.get(tail) != Some(&b'>') {
+            return None;
+        }
+        self.bracketed = true;
+        let mut end = tail + 1;
+        let params_start = end;
+        loop {
+            match s.get(end) {
+                Some(b';') => {
+                    let p = param_at_tight(s, end)?;
+                    self.check_param(p).ok()?;
+                    end = p.end;
+                }
+                None | Some(b',') => break,
+                Some(_) => return None,
+            }
+        }
+        self.raw = s.get(at..end)?;
+        self.params_at = params_start - at;
+        Some(end)
+    }
+
+    /// [`NameAddr::read_element`] by the grammar, LWS allowed wherever it may be.
+    #[cold]
+    #[inline(never)]
+    fn read_element_lws(
+        &mut self,
+        s: &'a [u8],
+        at: usize,
+        need_brackets: bool,
+    ) -> Result<usize, Invalid> {
         let start = skip_lws_from(s, at);
         // NOTE: every index below is checked against s.len() before it slices: by get(), by
         // the scanners (which never pass the end), or by a search that found a byte there.
-        let uri_start = if s.get(start) == Some(&b'"') {
+        let uri_start = if s.get(start) == Some(&b'<') {
+            // The common form: no display name.
+            start
+        } else if s.get(start) == Some(&b'"') {
             let end = start + quoted_string_len(&s[start..])?;
             self.display_len = end - start;
             skip_lws_from(s, end)
@@ -202,7 +265,7 @@ impl<'a> NameAddr<'a> {
     /// The header parameters with a grammar of their own (see the module doc); the first
     /// occurrence of each is the one kept. A value that starts with `"` is a whole, valid
     /// quoted-string (see [`Params`]), so that first byte tells a quoted value.
-    #[inline]
+    #[inline(always)]
     fn check_param(&mut self, p: ParamAt<'a>) -> Result<(), Invalid> {
         let (name, value) = (p.param.name, p.param.value);
         let is = |known: &[u8]| name_is(name, known);
@@ -720,8 +783,72 @@ mod tests {
         assert!(contacts(b"*, <sip:a@b>").is_err());
     }
 
+    /// Everything a decoded name-addr tells, as comparable text.
+    fn described(a: &NameAddr<'_>) -> String {
+        let u = a.uri();
+        format!(
+            "{:?} {} {} {} {:?} {:?} {:?} | {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+            a.raw,
+            a.display_len,
+            a.bracketed,
+            a.params_at,
+            a.tag,
+            a.expires,
+            a.q,
+            u.as_bytes(),
+            u.scheme(),
+            u.host(),
+            u.port(),
+            u.user(),
+            u.password(),
+            u.params_raw(),
+            u.headers_raw(),
+        )
+    }
+
+    /// Where the reading without LWS takes an element, the grammar's reading gives the same
+    /// element and the same end.
+    fn check_tight(s: &[u8]) {
+        let mut tight = NameAddr::placeholder();
+        if let Some(end) = tight.read_tight(s, 0) {
+            for need_brackets in [false, true] {
+                let mut full = NameAddr::placeholder();
+                assert_eq!(full.read_element_lws(s, 0, need_brackets), Ok(end), "{s:?}");
+                assert_eq!(described(&tight), described(&full), "{s:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn tight_name_addrs_are_the_grammar_s_name_addrs() {
+        for text in [
+            &b"<sip:bench@192.0.2.1:5062>;tag=b1234"[..],
+            b"<sips:a:pw@host.example.com;transport=tcp?h=v>;q=0.5;expires=60,<sip:x>",
+            b"<sip:%61lice@[2001:db8::1];lr>;reg-id=1;+sip.instance=\"<urn:x>\"",
+        ] {
+            let tight = NameAddr::placeholder().read_tight(text, 0).is_some();
+            // A quoted parameter value is left to the grammar's reading.
+            assert_eq!(tight, !text.contains(&b'"'), "{text:?}");
+            for at in 0..text.len() {
+                for b in 0..=255u8 {
+                    let mut s = text.to_vec();
+                    s[at] = b;
+                    check_tight(&s);
+                }
+                check_tight(&text[..at]);
+            }
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn name_addr_shaped_text_reads_the_same_either_way(
+            s in "<sips?:([a-z%0-9]{1,5}(:[a-z]{0,3})?@)?[a-z0-9.\\[\\]:]{1,12}(;[a-z]{1,4}(=[a-z0-9]{0,3})?){0,2}(\\?[a-z]=[a-z]{0,2})?>(;[a-z]{1,7}(=[a-zA-Z0-9.\"]{0,6})?){0,3}[ ,;]?",
+        ) {
+            check_tight(s.as_bytes());
+        }
 
         #[test]
         fn arbitrary_bytes_never_panic(s in proptest::collection::vec(any::<u8>(), 0..80)) {

@@ -11,8 +11,8 @@ use core::fmt;
 use std::net::IpAddr;
 
 use crate::core::sip::text::{
-    digits_u16_from, name_is, param_at, parse_u16, parse_u8, skip_lws_from, span_from, Invalid,
-    ParamAt, Params, TOKEN,
+    digits_u16_from, fold_word, is_lws, name_is, param_at, param_at_tight, parse_u16, parse_u8,
+    skip_lws_from, span_from, Invalid, ParamAt, Params, TOKEN,
 };
 use crate::core::sip::uri::{host_prefix, parse_ip, Host, HostAddr, Transport};
 
@@ -35,6 +35,22 @@ pub struct Via<'a> {
     rport: Option<Option<u16>>,
     /// The name of the first `rport` parameter when it has no value (RFC 3581 §4 fills it in).
     bare_rport: Option<&'a [u8]>,
+    /// One bit per parameter name seen (see [`name_bit`]): a name whose bit is clear is not
+    /// among the parameters, so looking it up reads nothing.
+    param_names: u64,
+}
+
+/// The bit of [`Via::param_names`] for a parameter name, from its length and its first and
+/// last bytes in lower case: names that compare equal ignoring case have the same bit.
+#[inline(always)]
+fn name_bit(name: &[u8]) -> u64 {
+    let (first, last) = match name {
+        [first, .., last] => (first.to_ascii_lowercase(), last.to_ascii_lowercase()),
+        [only] => (only.to_ascii_lowercase(), 0),
+        [] => (0, 0),
+    };
+    let h = name.len().wrapping_mul(7) ^ usize::from(first).wrapping_mul(3) ^ usize::from(last);
+    1 << (h % 64)
 }
 
 impl<'a> Via<'a> {
@@ -50,7 +66,7 @@ impl<'a> Via<'a> {
 
     /// A Via with nothing in it, for [`Via::read_element`] to fill where the caller keeps it:
     /// the element is decoded in place, never built aside and copied.
-    const fn placeholder() -> Self {
+    pub(crate) const fn placeholder() -> Self {
         Via {
             raw: &[],
             transport: &[],
@@ -62,6 +78,7 @@ impl<'a> Via<'a> {
             port: None,
             rport: None,
             bare_rport: None,
+            param_names: 0,
         }
     }
 
@@ -70,7 +87,67 @@ impl<'a> Via<'a> {
     /// that `,` (or `s.len()`); anything else after the element is an error. No part of a
     /// `via-parm` but a quoted parameter value holds a `,`, so the element's own grammar finds
     /// its end.
-    fn read_element(&mut self, s: &'a [u8], at: usize) -> Result<usize, Invalid> {
+    pub(crate) fn read_element(&mut self, s: &'a [u8], at: usize) -> Result<usize, Invalid> {
+        if let Some(next) = self.read_tight(s, at) {
+            return Ok(next);
+        }
+        *self = Via::placeholder();
+        self.read_element_lws(s, at)
+    }
+
+    /// [`Via::read_element`] for a `via-parm` written without LWS but the one SP after the
+    /// sent-protocol, with parameters as [`param_at`] reads them without LWS: `None` for
+    /// anything else (leaving `self` to be reset), which [`Via::read_element_lws`] reads.
+    /// Where it gives an element, it is the one [`Via::read_element_lws`] gives.
+    #[inline(always)]
+    fn read_tight(&mut self, s: &'a [u8], at: usize) -> Option<usize> {
+        const SIP_2_0_SLASH: u64 = u64::from_le_bytes(*b"sip/2.0/");
+        let word = s.get(at..)?.first_chunk::<8>()?;
+        if fold_word(u64::from_le_bytes(*word)) != SIP_2_0_SLASH {
+            return None;
+        }
+        let transport_start = at + 8;
+        let transport_end = span_from(s, transport_start, TOKEN);
+        if transport_end == transport_start || s.get(transport_end) != Some(&b' ') {
+            return None;
+        }
+        let host_start = transport_end + 1;
+        let (host, n) = host_prefix(s.get(host_start..)?).ok()?;
+        let host_end = host_start + n;
+        let mut end = host_end;
+        match s.get(end) {
+            Some(b':') => {
+                let (p, digits_end) = digits_u16_from(s, end + 1).ok()?;
+                self.port = Some(p);
+                end = digits_end;
+            }
+            Some(&b) if is_lws(b) => return None,
+            _ => {}
+        }
+        let params_start = end;
+        loop {
+            match s.get(end) {
+                Some(b';') => {
+                    let p = param_at_tight(s, end)?;
+                    self.check_param(p).ok()?;
+                    end = p.end;
+                }
+                None | Some(b',') => break,
+                Some(_) => return None,
+            }
+        }
+        self.transport = s.get(transport_start..transport_end)?;
+        self.host_text = s.get(host_start..host_end)?;
+        self.host = host;
+        self.raw = s.get(at..end)?;
+        self.params_at = params_start - at;
+        Some(end)
+    }
+
+    /// [`Via::read_element`] by the grammar, LWS allowed wherever it may be.
+    #[cold]
+    #[inline(never)]
+    fn read_element_lws(&mut self, s: &'a [u8], at: usize) -> Result<usize, Invalid> {
         let start = skip_lws_from(s, at);
         // NOTE: every index below is checked against s.len() before it slices: by get(), or by
         // the scanners, which never pass the end.
@@ -108,9 +185,10 @@ impl<'a> Via<'a> {
 
     /// The parameters RFC 3261 §20.42 and RFC 3581 define follow their own grammar; the first
     /// occurrence of each is the one kept.
-    #[inline]
+    #[inline(always)]
     fn check_param(&mut self, p: ParamAt<'a>) -> Result<(), Invalid> {
         let (name, value) = (p.param.name, p.param.value);
+        self.param_names |= name_bit(name);
         let is = |known: &[u8]| name_is(name, known);
         match name.len() {
             6 if is(b"branch") => {
@@ -213,6 +291,10 @@ impl<'a> Via<'a> {
     /// Value of parameter `name` (case-insensitive): `None` if absent, `Some(None)` if present
     /// without a value. A quoted value keeps its quotes.
     pub fn param(&self, name: &[u8]) -> Option<Option<&'a [u8]>> {
+        // Every parameter was read (and its name noted) when the Via was decoded.
+        if self.param_names & name_bit(name) == 0 {
+            return None;
+        }
         Params::new(self.params_raw()).find(name)
     }
 
@@ -246,13 +328,12 @@ impl fmt::Debug for Via<'_> {
 /// is recognised without a scan.
 #[inline]
 fn sent_protocol_end(s: &[u8], at: usize) -> Result<(usize, usize), Invalid> {
+    /// `SIP/2.0/` folded (see [`fold_word`]): one compare matches it in any case.
+    const SIP_2_0_SLASH: u64 = u64::from_le_bytes(*b"sip/2.0/");
     let mut i = at;
-    match s.get(at..).unwrap_or_default() {
-        [a, b, c, b'/', b'2', b'.', b'0', b'/', ..]
-            if a | 0x20 == b's' && b | 0x20 == b'i' && c | 0x20 == b'p' =>
-        {
-            i += 8;
-        }
+    let word = s.get(at..).and_then(<[u8]>::first_chunk::<8>);
+    match word.map(|w| fold_word(u64::from_le_bytes(*w))) {
+        Some(SIP_2_0_SLASH) => i += 8,
         _ => {
             let (start, end) = token_at(s, i)?;
             // NOTE: start < end <= s.len() (token_at).
@@ -510,8 +591,99 @@ mod tests {
         }
     }
 
+    /// Every field of two decoded Vias, as a comparable tuple.
+    #[allow(clippy::type_complexity)]
+    fn fields<'a>(
+        v: &Via<'a>,
+    ) -> (
+        &'a [u8],
+        &'a [u8],
+        &'a [u8],
+        usize,
+        Option<&'a [u8]>,
+        HostAddr,
+        HostAddr,
+        Option<u16>,
+        Option<Option<u16>>,
+        Option<&'a [u8]>,
+        u64,
+    ) {
+        (
+            v.raw,
+            v.transport,
+            v.host_text,
+            v.params_at,
+            v.branch,
+            v.host,
+            v.received,
+            v.port,
+            v.rport,
+            v.bare_rport,
+            v.param_names,
+        )
+    }
+
+    /// Where the reading without LWS takes an element, the grammar's reading gives the same
+    /// element and the same end.
+    fn check_tight(s: &[u8]) {
+        let mut tight = Via::placeholder();
+        if let Some(end) = tight.read_tight(s, 0) {
+            let mut full = Via::placeholder();
+            assert_eq!(full.read_element_lws(s, 0), Ok(end), "{s:?}");
+            assert_eq!(fields(&tight), fields(&full), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn tight_vias_are_the_grammar_s_vias() {
+        for text in [
+            &b"SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-1;rport"[..],
+            b"sip/2.0/tcp host.example.com;received=192.0.2.9;ttl=9,SIP/2.0/UDP h",
+            b"SIP/2.0/TLS [2001:db8::1]:5061;maddr=h.example;rport=9;branch=z9hG4bK.x",
+        ] {
+            assert!(Via::placeholder().read_tight(text, 0).is_some(), "{text:?}");
+            for at in 0..text.len() {
+                for b in 0..=255u8 {
+                    let mut s = text.to_vec();
+                    s[at] = b;
+                    check_tight(&s);
+                }
+                check_tight(&text[..at]);
+            }
+        }
+    }
+
+    #[test]
+    fn a_parameter_is_found_whether_or_not_its_name_was_noted() {
+        let v = via(b"SIP/2.0/UDP h;Branch=z9hG4bK1;rport;alias;x=\"a;y=1\";maddr=m.example");
+        assert_eq!(v.param(b"ALIAS"), Some(None));
+        assert_eq!(v.param(b"branch"), Some(Some(&b"z9hG4bK1"[..])));
+        assert_eq!(v.param(b"y"), None);
+        assert_eq!(v.param(b"x"), Some(Some(&b"\"a;y=1\""[..])));
+        assert_eq!(v.param(b"received"), None);
+        assert_eq!(v.param(b""), None);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn param_lookup_is_the_search_through_the_parameters(
+            s in "SIP/2\\.0/UDP h(;[a-cA-C]{1,3}(=[a-z0-9\";]{1,4})?){0,5}",
+            name in "[a-cA-C]{0,3}",
+        ) {
+            if let Ok(v) = Via::parse(s.as_bytes()) {
+                let want = Params::new(v.params_raw()).find(name.as_bytes());
+                prop_assert_eq!(v.param(name.as_bytes()), want);
+            }
+        }
+
+        #[test]
+        fn via_shaped_text_reads_the_same_either_way(
+            s in "SIP/2\\.0/[A-Za-z]{1,4} [a-z0-9.:\\[\\]]{0,14}(;[a-z]{1,8}(=[a-zA-Z0-9.:\\[\\]\"]{0,10})?){0,4}[ ,;]?",
+        ) {
+            check_tight(s.as_bytes());
+        }
 
         #[test]
         fn arbitrary_bytes_never_panic(s in proptest::collection::vec(any::<u8>(), 0..80)) {

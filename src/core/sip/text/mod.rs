@@ -32,6 +32,7 @@ pub use class::{is_lws, is_token, is_token_char, is_word, skip_lws, trim, trim_e
 pub use escape::{escaped_eq, escaped_eq_ignore_case, unescape, unescape_into};
 pub(crate) use host::{hostname_prefix, ipv4_prefix};
 pub use host::{is_hostname, parse_ip, parse_ipv4, parse_ipv6};
+pub(crate) use swar::{bytes_below, bytes_equal, first_flagged, fold_word, word_at};
 
 /// The input does not match the grammar. A header that fails to decode is a malformed request
 /// (RFC 3261 §21.4.1, 400 Bad Request); a malformed response is discarded.
@@ -331,11 +332,15 @@ impl<'a> Params<'a> {
     /// Value of the first parameter named `name` (case-insensitive, §7.3.1): `None` if absent,
     /// `Some(None)` if present without a value. Stops at the first malformed parameter.
     #[inline]
-    pub fn find(mut self, name: &[u8]) -> Option<Option<&'a [u8]>> {
-        while let Some(Ok(p)) = self.next() {
-            if p.name.eq_ignore_ascii_case(name) {
-                return Some(p.value);
+    pub fn find(self, name: &[u8]) -> Option<Option<&'a [u8]>> {
+        // The parameters one after the other, as the iterator reads them, where they are.
+        let s = self.rest;
+        let mut at = 0;
+        while let Ok(Some(p)) = param_at(s, at) {
+            if p.param.name.eq_ignore_ascii_case(name) {
+                return Some(p.param.value);
             }
+            at = p.end;
         }
         None
     }
@@ -371,7 +376,7 @@ impl<'a> Iterator for Params<'a> {
 }
 
 /// One `SEMI generic-param` as [`param_at`] found it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ParamAt<'a> {
     pub(crate) param: Param<'a>,
     /// The value is a token (so neither quoted nor holding `:`, `[` or `]`).
@@ -385,6 +390,56 @@ pub(crate) struct ParamAt<'a> {
 /// an `Err` if the parameter after the `;` is malformed.
 #[inline(always)]
 pub(crate) fn param_at(s: &[u8], i: usize) -> Result<Option<ParamAt<'_>>, Invalid> {
+    if let Some(p) = param_at_tight(s, i) {
+        return Ok(Some(p));
+    }
+    param_at_lws(s, i)
+}
+
+/// [`param_at`] for a parameter written without LWS: `;` at `s[i]`, then the name and, after
+/// an `=`, a token value, none of them next to LWS. `None` for any other parameter, which
+/// [`param_at_lws`] reads; where it gives one, it is the one [`param_at_lws`] gives.
+#[inline(always)]
+pub(crate) fn param_at_tight(s: &[u8], i: usize) -> Option<ParamAt<'_>> {
+    if s.get(i) != Some(&b';') {
+        return None;
+    }
+    let name_start = i + 1;
+    let name_end = span_from(s, name_start, TOKEN);
+    if name_end == name_start {
+        return None;
+    }
+    let name = s.get(name_start..name_end)?;
+    match s.get(name_end) {
+        Some(b'=') => {
+            let v = name_end + 1;
+            let end = span_from(s, v, TOKEN);
+            // A value that is not a token (quoted, host-like, empty, after LWS) is read by
+            // the general path.
+            if end == v || s.get(end).is_some_and(|&b| in_class(b, GEN_VALUE)) {
+                return None;
+            }
+            Some(ParamAt {
+                param: Param {
+                    name,
+                    value: Some(s.get(v..end)?),
+                },
+                token: true,
+                end,
+            })
+        }
+        Some(&b) if is_lws(b) => None,
+        _ => Some(ParamAt {
+            param: Param { name, value: None },
+            token: false,
+            end: name_end,
+        }),
+    }
+}
+
+/// [`param_at`] by the grammar, LWS allowed around `;` and `=`.
+#[inline(always)]
+fn param_at_lws(s: &[u8], i: usize) -> Result<Option<ParamAt<'_>>, Invalid> {
     let semi = skip_lws_from(s, i);
     if s.get(semi) != Some(&b';') {
         return Ok(None);
@@ -565,6 +620,59 @@ mod tests {
     }
 
     #[test]
+    fn parameter_names_compare_as_byte_by_byte() {
+        let reference = |name: &[u8], lower: &[u8]| {
+            name.len() == lower.len() && name.iter().zip(lower).all(|(&a, &b)| a | 0x20 == b)
+        };
+        for lower in [
+            &b"q"[..],
+            b"lr",
+            b"tag",
+            b"user",
+            b"rport",
+            b"branch",
+            b"expires",
+            b"received",
+            b"temp-gruu",
+            b"+sip.instance",
+            b"phone-context-x.y",
+        ] {
+            for at in 0..lower.len() {
+                for b in 0..=255u8 {
+                    let mut name = lower.to_vec();
+                    name[at] = b;
+                    assert_eq!(name_is(&name, lower), reference(&name, lower), "{name:?}");
+                }
+            }
+            let upper = lower.to_ascii_uppercase();
+            assert!(name_is(&upper, lower));
+            assert!(!name_is(&upper[1..], lower));
+        }
+    }
+
+    #[test]
+    fn tight_params_agree_with_every_byte_anywhere() {
+        for text in [
+            &b";tag=1928301774;rport;branch=z9hG4bK.x-1"[..],
+            b";a=\"q\";b=[::1];c",
+            b";lr>",
+        ] {
+            assert!((0..text.len()).any(|i| param_at_tight(text, i).is_some()));
+            for at in 0..text.len() {
+                for b in 0..=255u8 {
+                    let mut s = text.to_vec();
+                    s[at] = b;
+                    for i in 0..=s.len() {
+                        if let Some(p) = param_at_tight(&s, i) {
+                            assert_eq!(param_at_lws(&s, i), Ok(Some(p)), "{s:?} {i}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn params_reject_empty_and_stray() {
         for bad in [
             &b";;"[..],
@@ -663,6 +771,37 @@ mod tests {
                 let want: Vec<&[u8]> = parts.iter().map(|p| p.as_bytes()).collect();
                 prop_assert_eq!(got, want);
             }
+        }
+
+        #[test]
+        fn tight_params_are_the_grammar_s_params(
+            s in "[;=a-z0-9.!%*_+`'~ \t\r\n\":\\[\\]<>,-]{0,24}",
+        ) {
+            let s = s.as_bytes();
+            for i in 0..=s.len() {
+                if let Some(p) = param_at_tight(s, i) {
+                    prop_assert_eq!(param_at_lws(s, i), Ok(Some(p)));
+                }
+            }
+        }
+
+        #[test]
+        fn find_is_the_first_match_of_the_iteration(
+            s in "[;=a-z0-9 \t\":,\\[\\]]{0,30}|( ?; ?[a-cA-C]{1,2}( ?= ?[a-z0-9\":]{0,3})?){0,5}[;, x]?",
+            name in "[a-c]{1,2}",
+        ) {
+            let mut want = None;
+            for p in Params::new(s.as_bytes()) {
+                match p {
+                    Ok(p) if p.name.eq_ignore_ascii_case(name.as_bytes()) => {
+                        want = Some(p.value);
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+            prop_assert_eq!(Params::new(s.as_bytes()).find(name.as_bytes()), want);
         }
 
         #[test]

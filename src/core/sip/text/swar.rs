@@ -20,6 +20,52 @@ const fn zero_bytes(x: u64) -> u64 {
     x.wrapping_sub(ONES) & !x & HIGH
 }
 
+/// Bit 7 of a byte of the result is set where that byte of `x` is below `n` (`n` at most
+/// 0x80). Exact for the lowest flagged byte, as for [`zero_bytes`].
+#[inline(always)]
+pub(crate) const fn bytes_below(x: u64, n: u8) -> u64 {
+    x.wrapping_sub(ONES * n as u64) & !x & HIGH
+}
+
+/// Bit 7 of a byte of the result is set where that byte of `x` equals `b`. Exact for the
+/// lowest flagged byte, as for [`zero_bytes`].
+#[inline(always)]
+pub(crate) const fn bytes_equal(x: u64, b: u8) -> u64 {
+    zero_bytes(x ^ (ONES * b as u64))
+}
+
+/// Folds the ASCII upper-case letters of a word to lower case: bit 5 is set in every byte
+/// whose bit 6 is set. Compared with a word of lower-case letters, digits and `-./:+`, the
+/// folded byte equals the wanted byte exactly when the byte is that letter in either case,
+/// or that other byte: a byte with bit 6 set folds to a byte with bit 6 set, which among the
+/// wanted bytes only a letter has, and a byte with bit 6 clear is left as it is.
+#[inline(always)]
+pub(crate) const fn fold_word(x: u64) -> u64 {
+    x | ((x >> 1) & (ONES * 0x20))
+}
+
+/// The eight bytes of `s` from `s[i]` as a little-endian word. Fewer than eight left: the
+/// last eight of `s` shifted down so that `s[i]` is the lowest byte, the bytes past the end
+/// reading as zero. `None` if `i` is past the end or `s` is shorter than eight bytes.
+#[inline(always)]
+pub(crate) fn word_at(s: &[u8], i: usize) -> Option<u64> {
+    if let Some(c) = s.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+        return Some(u64::from_le_bytes(*c));
+    }
+    if i >= s.len() {
+        return None;
+    }
+    // The shift is 1 to 7 bytes: s.len() - 8 < i < s.len().
+    let c = s.last_chunk::<8>()?;
+    Some(u64::from_le_bytes(*c) >> (8 * (i + 8 - s.len())))
+}
+
+/// Index of the lowest flagged byte of a non-zero flag word, counted from the word's start.
+#[inline(always)]
+pub(crate) const fn first_flagged(flags: u64) -> usize {
+    (flags.trailing_zeros() / 8) as usize
+}
+
 /// Flags (bit 7) the bytes of `x` that end a run of `qdtext` (§25.1) or may: the controls,
 /// `"`, `\` and DEL. Bytes from 0x80 up (UTF8-NONASCII) are never flagged. The lowest flag is
 /// exact (see [`zero_bytes`]).

@@ -12,9 +12,9 @@ use super::host::host_prefix;
 use super::params::split_at_eq;
 use super::{Host, HostAddr, SchemeKind, Uri};
 use crate::core::sip::text::{
-    all_escaped, digits_u16_from, escaped_eq_ignore_case, escaped_span_from, in_class, is_token,
-    name_is, parse_u8, span, span_from, Invalid, HNV, PARAM, PARAM_TOKEN, PASSWORD, SCHEME, URIC,
-    USER,
+    all_escaped, digits_u16_from, escaped_eq_ignore_case, escaped_span_from, fold_word, in_class,
+    is_token, name_is, parse_u8, span, span_from, Invalid, HNV, PARAM, PARAM_TOKEN, PASSWORD,
+    SCHEME, URIC, USER,
 };
 
 impl<'a> Uri<'a> {
@@ -152,16 +152,20 @@ impl<'a> Uri<'a> {
 /// second `:`, so one scan of each finds that `@` if the userinfo is well formed; if the scans
 /// stop anywhere else and an `@` still follows within the URI (before any `>`, which no URI
 /// holds), the userinfo holds a byte it may not.
-#[inline]
+///
+/// The scans hold neither `@` nor `>`, so where they stop at a `>` or at the end, no `@` is
+/// left to look for.
+#[inline(always)]
 fn userinfo_end(s: &[u8], at: usize) -> Result<usize, Invalid> {
     let user_end = escaped_span_from(s, at, USER);
-    let end = match s.get(user_end) {
-        Some(b'@') => Some(user_end),
+    let (end, stop) = match s.get(user_end) {
+        Some(b'@') => (Some(user_end), user_end),
         Some(b':') => {
             let password_end = escaped_span_from(s, user_end + 1, PASSWORD);
-            (s.get(password_end) == Some(&b'@')).then_some(password_end)
+            let end = (s.get(password_end) == Some(&b'@')).then_some(password_end);
+            (end, password_end)
         }
-        _ => None,
+        _ => (None, user_end),
     };
     if let Some(end) = end {
         // The user part may not be empty.
@@ -171,8 +175,12 @@ fn userinfo_end(s: &[u8], at: usize) -> Result<usize, Invalid> {
             Ok(end + 1)
         };
     }
-    // NOTE: user_end <= s.len() (escaped_span_from).
-    let after = &s[user_end..];
+    // NOTE: stop <= s.len() (escaped_span_from).
+    let after = &s[stop..];
+    match after.first() {
+        None | Some(b'>') => return Ok(at),
+        Some(_) => {}
+    }
     match memchr2(b'@', b'>', after).and_then(|k| after.get(k)) {
         Some(b'@') => Err(Invalid),
         _ => Ok(at),
@@ -183,6 +191,25 @@ fn userinfo_end(s: &[u8], at: usize) -> Result<usize, Invalid> {
 /// colon.
 #[inline]
 fn sip_scheme(s: &[u8]) -> Option<(SchemeKind, usize)> {
+    // `sip:` and `sips:` folded (see `fold_word`), in the low bytes of a word.
+    const SIP: u64 = u32::from_le_bytes(*b"sip:") as u64;
+    const SIPS: u64 = u64::from_le_bytes(*b"sips:\0\0\0");
+    if let Some(w) = s.first_chunk::<8>() {
+        let w = fold_word(u64::from_le_bytes(*w));
+        return if w & 0xffff_ffff == SIP {
+            Some((SchemeKind::Sip, 4))
+        } else if w & 0xff_ffff_ffff == SIPS {
+            Some((SchemeKind::Sips, 5))
+        } else {
+            None
+        };
+    }
+    sip_scheme_bytes(s)
+}
+
+/// [`sip_scheme`] a byte at a time, for inputs shorter than a word.
+#[inline]
+fn sip_scheme_bytes(s: &[u8]) -> Option<(SchemeKind, usize)> {
     match s {
         [a, b, c, rest @ ..] if a | 0x20 == b's' && b | 0x20 == b'i' && c | 0x20 == b'p' => {
             match rest {
@@ -315,6 +342,25 @@ fn headers_end(s: &[u8], mut i: usize) -> Result<usize, Invalid> {
         i = escaped_span_from(s, name_end + 1, HNV);
         if s.get(i) != Some(&b'&') {
             return Ok(i);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemes_by_word_are_the_schemes_by_byte() {
+        for text in [&b"sip:a@b.c"[..], b"SIPS:host", b"sIp:1.2.3.4"] {
+            assert!(sip_scheme(text).is_some());
+            for at in 0..6 {
+                for b in 0..=255u8 {
+                    let mut s = text.to_vec();
+                    s[at] = b;
+                    assert_eq!(sip_scheme(&s), sip_scheme_bytes(&s), "{s:?}");
+                }
+            }
         }
     }
 }
