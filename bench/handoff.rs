@@ -71,10 +71,10 @@ fn ack_for_shard_1(owner: &mut Shard) -> (SocketAddr, Vec<u8>) {
     let server: SocketAddr = SERVER.parse().unwrap();
     let phone: SocketAddr = "192.0.2.10:5062".parse().unwrap();
     let invite = format!(
-        "INVITE sip:nobody@127.0.0.1 SIP/2.0\r\n\
+        "INVITE sip:nobody@example.org SIP/2.0\r\n\
          Via: SIP/2.0/UDP {phone};branch=z9hG4bK-bench-handoff;rport\r\n\
          From: <sip:alice@example.com>;tag=a1\r\n\
-         To: <sip:nobody@127.0.0.1>\r\n\
+         To: <sip:nobody@example.org>\r\n\
          Call-ID: bench-handoff@example.com\r\n\
          CSeq: 1 INVITE\r\n\
          Max-Forwards: 70\r\n\
@@ -92,7 +92,7 @@ fn ack_for_shard_1(owner: &mut Shard) -> (SocketAddr, Vec<u8>) {
     let ack = invite
         .replace("INVITE sip:", "ACK sip:")
         .replace("CSeq: 1 INVITE", "CSeq: 1 ACK")
-        .replace("To: <sip:nobody@127.0.0.1>", &format!("To: {to}"));
+        .replace("To: <sip:nobody@example.org>", &format!("To: {to}"));
     (phone, ack.into_bytes())
 }
 

@@ -168,3 +168,102 @@ fn bindings_expire_on_the_clock() {
     let loc = sim.shards()[0].location().unwrap();
     assert_eq!(loc.bindings(AOR).count(), 0);
 }
+
+mod auth {
+    use super::*;
+    use drongo::core::auth::{Algorithm, AuthSetup};
+    use std::sync::Arc;
+
+    fn sim_with_users() -> Sim {
+        let mut template = Sim::template(addr(SERVER));
+        template.auth = Some(Arc::new(AuthSetup {
+            realm: b"drongo".to_vec(),
+            users: vec![
+                (b"alice".to_vec(), b"wonderland".to_vec()),
+                (b"bob".to_vec(), b"builder".to_vec()),
+            ],
+            key: 7,
+        }));
+        Sim::new(1, template, 3)
+    }
+
+    fn challenge_nonce(d: &Datagram) -> String {
+        let text = d.text();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("WWW-Authenticate: ") && l.contains("SHA-256"))
+            .expect("a SHA-256 challenge");
+        let at = line.find("nonce=\"").unwrap() + 7;
+        let end = line[at..].find('"').unwrap();
+        line[at..at + end].to_string()
+    }
+
+    fn authorization(user: &str, password: &str, nonce: &str) -> String {
+        let alg = Algorithm::Sha256;
+        let uri = "sip:127.0.0.1";
+        let ha1 = alg.hex(&[user.as_bytes(), b"drongo", password.as_bytes()]);
+        let ha2 = alg.hex(&[b"REGISTER", uri.as_bytes()]);
+        let response = alg.hex(&[
+            ha1.as_bytes(),
+            nonce.as_bytes(),
+            b"00000001",
+            b"abc",
+            b"auth",
+            ha2.as_bytes(),
+        ]);
+        format!(
+            "Authorization: Digest username=\"{user}\", realm=\"drongo\", nonce=\"{nonce}\", \
+             uri=\"{uri}\", response=\"{}\", algorithm=SHA-256, qop=auth, nc=00000001, \
+             cnonce=\"abc\"\r\n",
+            String::from_utf8_lossy(response.as_bytes())
+        )
+    }
+
+    const CONTACT: &str = "Contact: <sip:alice@192.0.2.10:40000>\r\n";
+
+    #[test]
+    fn register_needs_digest_credentials() {
+        let mut sim = sim_with_users();
+        let d = answer(&mut sim, &register("a1", 1, CONTACT));
+        assert_eq!(d.status(), Some(401));
+        let challenges = d
+            .text()
+            .lines()
+            .filter(|l| l.starts_with("WWW-Authenticate: Digest realm=\"drongo\""))
+            .count();
+        assert_eq!(challenges, 2, "SHA-256 and MD5");
+        assert_eq!(bindings(&sim), 0);
+        let nonce = challenge_nonce(&d);
+        let extra = format!("{CONTACT}{}", authorization("alice", "wonderland", &nonce));
+        let d = answer(&mut sim, &register("a2", 2, &extra));
+        assert_eq!(d.status(), Some(200), "{}", d.text());
+        assert_eq!(bindings(&sim), 1);
+        // The same nonce again: stale, so the phone retries without asking its user.
+        let d = answer(&mut sim, &register("a3", 3, &extra));
+        assert_eq!(d.status(), Some(401));
+        assert!(d.text().contains("stale=true"));
+    }
+
+    /// A wrong password and an unknown user get the same answer; a known user may not
+    /// change another user's AoR.
+    #[test]
+    fn refusals_reveal_nothing_and_users_keep_to_their_own_aor() {
+        let mut sim = sim_with_users();
+        let nonce = challenge_nonce(&answer(&mut sim, &register("b1", 1, CONTACT)));
+        let wrong = format!(
+            "{CONTACT}{}",
+            authorization("alice", "looking-glass", &nonce)
+        );
+        let unknown = format!("{CONTACT}{}", authorization("mallory", "x", &nonce));
+        let a = answer(&mut sim, &register("b2", 2, &wrong));
+        let b = answer(&mut sim, &register("b3", 3, &unknown));
+        assert_eq!((a.status(), b.status()), (Some(401), Some(401)));
+        assert!(!a.text().contains("stale") && !b.text().contains("stale"));
+        let as_bob = format!("{CONTACT}{}", authorization("bob", "builder", &nonce));
+        assert_eq!(
+            answer(&mut sim, &register("b4", 4, &as_bob)).status(),
+            Some(403)
+        );
+        assert_eq!(bindings(&sim), 0);
+    }
+}

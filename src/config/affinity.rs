@@ -28,7 +28,8 @@ impl Config {
     /// process's affinity mask.
     pub fn check_host(&self) -> Result<(), ConfigError> {
         let allowed = affinity_mask().map_err(ConfigError::Affinity)?;
-        self.shards.check_cpus(&allowed)
+        self.shards.check_cpus(&allowed)?;
+        self.registrar.load_credentials().map(drop)
     }
 }
 

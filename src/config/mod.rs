@@ -37,8 +37,30 @@ pub struct Config {
     pub registrar: RegistrarSection,
 }
 
+/// `user:password` lines; blank lines and lines starting with `#` are skipped.
+pub fn parse_credentials(text: &str) -> Result<Vec<(String, String)>, String> {
+    let mut users: Vec<(String, String)> = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((user, password)) = line.split_once(':') else {
+            return Err(format!("line {}: expected \"user:password\"", n + 1));
+        };
+        if user.is_empty() || user.bytes().any(|b| b.is_ascii_whitespace() || b == b'"') {
+            return Err(format!("line {}: {user:?} is not a user name", n + 1));
+        }
+        if users.iter().any(|(u, _)| u == user) {
+            return Err(format!("line {}: {user:?} is listed twice", n + 1));
+        }
+        users.push((user.to_string(), password.to_string()));
+    }
+    Ok(users)
+}
+
 /// `[registrar]`: the limits of the registrar Drongo runs for its domains (RFC 3261 §10.3).
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields, expecting = "a [registrar] table")]
 pub struct RegistrarSection {
     /// Shortest registration accepted, in seconds; shorter ones get 423 with Min-Expires.
@@ -51,6 +73,11 @@ pub struct RegistrarSection {
     pub max_contacts_per_aor: usize,
     /// Bindings one shard may hold; a REGISTER that would exceed it gets 503.
     pub max_bindings_per_shard: usize,
+    /// A file of `user:password` lines; when set, every REGISTER must authenticate with
+    /// digest (RFC 8760 SHA-256 or MD5). Empty: no authentication.
+    pub credentials: String,
+    /// The digest realm of the challenges.
+    pub realm: String,
 }
 
 impl Default for RegistrarSection {
@@ -62,11 +89,32 @@ impl Default for RegistrarSection {
             default_expires: d.default_expires,
             max_contacts_per_aor: d.max_contacts_per_aor,
             max_bindings_per_shard: d.max_bindings,
+            credentials: String::new(),
+            realm: "drongo".into(),
         }
     }
 }
 
 impl RegistrarSection {
+    /// The users of `registrar.credentials`, read from the file: `None` when no file is set.
+    /// A missing or unreadable file, or a line that is not `user:password`, is an error
+    /// naming the key, the file and the line.
+    pub fn load_credentials(&self) -> Result<Option<Vec<(String, String)>>, ConfigError> {
+        if self.credentials.is_empty() {
+            return Ok(None);
+        }
+        let path = &self.credentials;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::key(
+                "registrar.credentials",
+                format!("cannot read {path:?}: {e}"),
+            )
+        })?;
+        parse_credentials(&text)
+            .map(Some)
+            .map_err(|why| ConfigError::key("registrar.credentials", format!("{path:?} {why}")))
+    }
+
     /// The core's view of these limits.
     pub fn to_core(&self) -> crate::core::registrar::RegistrarConfig {
         crate::core::registrar::RegistrarConfig {
@@ -555,6 +603,7 @@ mod tests {
             default_expires = 600
             max_contacts_per_aor = 4
             max_bindings_per_shard = 500000
+            realm = "sbc.example.com"
             "#,
         )
         .unwrap();
@@ -605,6 +654,8 @@ mod tests {
                     default_expires: 600,
                     max_contacts_per_aor: 4,
                     max_bindings_per_shard: 500_000,
+                    credentials: String::new(),
+                    realm: "sbc.example.com".into(),
                 },
             }
         );
@@ -652,6 +703,32 @@ mod tests {
             (20, 20, 5000)
         );
         Config::from_toml_str("sip.timers.t1_ms = 60000\nsip.timers.t2_ms = 60000").unwrap();
+    }
+
+    #[test]
+    fn credentials_are_user_password_lines() {
+        let users = parse_credentials("# users\nalice:wonder:land\n\n  bob:builder  \n").unwrap();
+        assert_eq!(
+            users,
+            [
+                ("alice".to_string(), "wonder:land".to_string()),
+                ("bob".to_string(), "builder".to_string())
+            ]
+        );
+        for (text, why) in [
+            ("alice", "line 1: expected"),
+            ("ok:1\n:nobody", "line 2"),
+            ("a:1\na:2", "listed twice"),
+        ] {
+            let err = parse_credentials(text).unwrap_err();
+            assert!(err.contains(why), "{text}: {err}");
+        }
+        let missing = RegistrarSection {
+            credentials: "/nonexistent/drongo-users".into(),
+            ..RegistrarSection::default()
+        };
+        let err = missing.load_credentials().unwrap_err().to_string();
+        assert!(err.contains("registrar.credentials"), "{err}");
     }
 
     #[test]

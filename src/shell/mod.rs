@@ -110,6 +110,7 @@ fn start_with<S: SansIo + 'static>(
         send: config.udp.send_buffer,
     };
     let tcp_settings = TcpSettings::new(&config.tcp);
+    let auth = registrar_auth(&config)?;
     let (timers, timer_tick) = config.sip.timers.to_timer_config_and_tick();
     let Bound {
         local_addrs,
@@ -150,6 +151,7 @@ fn start_with<S: SansIo + 'static>(
                 timers,
                 timer_tick,
                 registrar: config.registrar.to_core(),
+                auth: auth.clone(),
             },
             seed: seed(id),
             batch,
@@ -468,6 +470,32 @@ fn report_buffers(addr: SocketAddr, asked: BufferSizes, granted: Granted) {
 }
 
 /// Per-shard seed for the shard's RNG: the OS RNG, or the clock and shard id if that fails.
+/// The registrar's digest authentication from `registrar.credentials`, logged either way: an
+/// operator must see at start whether anyone may register.
+fn registrar_auth(config: &Config) -> io::Result<Option<Arc<crate::core::auth::AuthSetup>>> {
+    let users = config
+        .registrar
+        .load_credentials()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+    let Some(users) = users else {
+        warn!("registrar without authentication: any client may register (set registrar.credentials to require digest)");
+        return Ok(None);
+    };
+    info!(
+        users = users.len(),
+        realm = %config.registrar.realm,
+        "registrar requires digest authentication (SHA-256, MD5)"
+    );
+    Ok(Some(Arc::new(crate::core::auth::AuthSetup {
+        realm: config.registrar.realm.as_bytes().to_vec(),
+        users: users
+            .into_iter()
+            .map(|(u, p)| (u.into_bytes(), p.into_bytes()))
+            .collect(),
+        key: seed(u16::MAX),
+    })))
+}
+
 fn seed(shard: u16) -> u64 {
     let mut bytes = [0u8; 8];
     // SAFETY: `bytes` is a writable 8-byte buffer.

@@ -707,6 +707,7 @@ mod tests {
             timers: TimerConfig::RFC,
             timer_tick: Duration::from_millis(10),
             registrar: crate::core::registrar::RegistrarConfig::DEFAULT,
+            auth: None,
         }
     }
 

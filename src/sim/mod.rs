@@ -106,6 +106,7 @@ impl Sim {
             timers: TimerConfig::RFC,
             timer_tick: Duration::from_millis(10),
             registrar: crate::core::registrar::RegistrarConfig::DEFAULT,
+            auth: None,
         }
     }
 

@@ -17,6 +17,42 @@ use std::time::{Duration, Instant};
 
 use crate::core::sip::writer::Writer;
 
+/// What every shard's [`Authenticator`] is built from: the realm, the users, and the key
+/// that seals nonces (the same on every shard).
+#[derive(Clone)]
+pub struct AuthSetup {
+    pub realm: Vec<u8>,
+    /// (username, password) pairs.
+    pub users: Vec<(Vec<u8>, Vec<u8>)>,
+    pub key: u64,
+}
+
+impl std::fmt::Debug for AuthSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the passwords.
+        f.debug_struct("AuthSetup")
+            .field("realm", &self.realm.escape_ascii().to_string())
+            .field("users", &self.users.len())
+            .finish()
+    }
+}
+
+impl Authenticator {
+    /// The authenticator of shard `shard` for `setup`.
+    pub fn from_setup(setup: &AuthSetup, shard: u16, now: Instant) -> Self {
+        Authenticator::new(
+            &setup.realm,
+            setup
+                .users
+                .iter()
+                .map(|(u, p)| (u.as_slice(), p.as_slice())),
+            setup.key,
+            shard,
+            now,
+        )
+    }
+}
+
 /// How long a nonce is good for.
 pub const NONCE_LIFETIME: Duration = Duration::from_secs(300);
 

@@ -71,6 +71,8 @@ pub struct ShardConfig {
     pub timer_tick: std::time::Duration,
     /// The registrar's limits.
     pub registrar: RegistrarConfig,
+    /// Digest authentication of REGISTER; `None` registers anyone.
+    pub auth: Option<std::sync::Arc<crate::core::auth::AuthSetup>>,
 }
 
 /// A connection id the shell assigns to each TCP connection it owns.
@@ -226,6 +228,9 @@ pub struct Shard {
     client_wheel: Option<TimerWheel<ClientTimer>>,
     /// Proxied requests.
     calls: proxy::Calls,
+    /// The registrar's authenticator, when it requires authentication; built at the first
+    /// input's instant.
+    auth: Option<crate::core::auth::Authenticator>,
 }
 
 impl Shard {
@@ -254,6 +259,7 @@ impl Shard {
             clients,
             client_wheel: None,
             calls: proxy::Calls::default(),
+            auth: None,
         }
     }
 
@@ -324,6 +330,13 @@ impl Shard {
         self.wheel(now);
         if self.location.is_none() {
             self.location = Some(Location::new(self.config.registrar, now));
+            if let Some(setup) = self.config.auth.as_deref() {
+                self.auth = Some(crate::core::auth::Authenticator::from_setup(
+                    setup,
+                    self.config.id,
+                    now,
+                ));
+            }
         }
         self.stats.received += 1;
         let msg = match Message::parse(bytes, framing) {
@@ -673,7 +686,36 @@ impl Shard {
     /// A REGISTER to Drongo: the registrar applies it and the answer lists the AoR's
     /// bindings (§10.3).
     fn answer_register(&mut self, r: &Request<'_, '_>, msg: &Message<'_>, checked: &Checked<'_>) {
-        let (Some(now), Some(mut location)) = (self.now, self.location.take()) else {
+        let Some(now) = self.now else {
+            return self.drop(DropReason::Internal);
+        };
+        // RFC 3261 §10.3 steps 3 and 4: authenticate, then the user may change only its own
+        // AoR.
+        if let Some(mut auth) = self.auth.take() {
+            let verdict = auth.check(b"REGISTER", r.h.all(HeaderName::Authorization), now);
+            let refusal = match verdict {
+                crate::core::auth::Verdict::Authenticated(user) => {
+                    let own = checked.to.uri().user() == Some(user);
+                    (!own).then_some(None)
+                }
+                crate::core::auth::Verdict::Challenge { stale } => Some(Some(stale)),
+            };
+            match refusal {
+                None => self.auth = Some(auth),
+                Some(None) => {
+                    self.auth = Some(auth);
+                    return self.respond(r, 403, "Forbidden", |_| {});
+                }
+                Some(Some(stale)) => {
+                    self.respond(r, 401, "Unauthorized", |w| {
+                        auth.write_challenges(stale, now, w)
+                    });
+                    self.auth = Some(auth);
+                    return;
+                }
+            }
+        }
+        let Some(mut location) = self.location.take() else {
             return self.drop(DropReason::Internal);
         };
         let flow = FlowInfo {
