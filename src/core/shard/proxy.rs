@@ -25,7 +25,7 @@ use crate::core::sip::validate::{self, Checked};
 use crate::core::sip::writer::{push_ip, Editor};
 use crate::core::sip::{HeaderName, Method};
 use crate::core::timer::TimerWheel;
-use crate::core::transaction::client_table::{ClientEvent, ClientTxId, Start};
+use crate::core::transaction::client_table::{ClientEvent, ClientTable, ClientTxId, Start};
 use crate::core::transaction::table::{Event, Resend, ServerTxId};
 use crate::core::transaction::{ClientKey, Reliability, TuEvent};
 
@@ -342,27 +342,41 @@ impl Shard {
             reliability,
             timer_c: method == Method::Invite,
         };
-        let mut work = SmallVec::<[ClientWork; 2]>::new();
         self.client_wheel(now);
-        let id = {
-            let Shard {
-                clients,
-                client_wheel,
-                transmits,
-                ..
-            } = self;
-            let Some(wheel) = client_wheel.as_mut() else {
-                return;
-            };
-            clients.start(key, start, leg, now, wheel, &mut |e| {
-                client_event(transmits, &mut work, e)
-            })
-        };
-        if let Some(c) = self.calls.get_mut(call, generation) {
+        let mut started = None;
+        let work = self.with_clients(|clients, wheel, sink| {
+            started = Some(clients.start(key, start, leg, now, wheel, &mut &mut *sink));
+        });
+        if let (Some(id), Some(c)) = (started, self.calls.get_mut(call, generation)) {
             c.branches.push(id);
             c.finals.push(None);
         }
-        self.client_work(work);
+        self.client_work(work, None);
+    }
+
+    /// Runs `op` on the client table and its wheel; sends go out at once, and what the
+    /// transactions pass up comes back for the caller to handle once the table is free.
+    fn with_clients(
+        &mut self,
+        op: impl FnOnce(
+            &mut ClientTable<Leg>,
+            &mut TimerWheel<super::ClientTimer>,
+            &mut dyn FnMut(ClientEvent<'_, Leg>),
+        ),
+    ) -> SmallVec<[ClientWork; 2]> {
+        let mut work = SmallVec::new();
+        let Shard {
+            clients,
+            client_wheel,
+            transmits,
+            ..
+        } = self;
+        if let Some(wheel) = client_wheel.as_mut() {
+            op(clients, wheel, &mut |e| {
+                client_event(transmits, &mut work, e)
+            });
+        }
+        work
     }
 
     /// A branch ended without a response from downstream: `status` stands for it (408 for a
@@ -387,50 +401,21 @@ impl Shard {
             return self.drop(DropReason::StrayResponse);
         };
         self.stats.matched += 1;
-        let mut work = SmallVec::<[ClientWork; 2]>::new();
         self.client_wheel(now);
-        {
-            let Shard {
-                clients,
-                client_wheel,
-                transmits,
-                ..
-            } = self;
-            let Some(wheel) = client_wheel.as_mut() else {
-                return;
-            };
-            clients.response(id, msg, now, wheel, &mut |e| {
-                client_event(transmits, &mut work, e)
-            });
-        }
-        for w in work {
-            match w {
-                ClientWork::Tu(id, leg, event) => self.branch_event(id, leg, event, Some(msg)),
-                ClientWork::Cancel(leg, bytes) => self.start_cancel(leg, &bytes),
-            }
-        }
+        let work = self.with_clients(|clients, wheel, sink| {
+            clients.response(id, msg, now, wheel, &mut &mut *sink);
+        });
+        self.client_work(work, Some(msg));
     }
 
     /// The proxy's client timers.
     pub(super) fn client_timeout(&mut self, now: std::time::Instant) {
-        let mut work = SmallVec::<[ClientWork; 2]>::new();
-        {
-            let Shard {
-                clients,
-                client_wheel,
-                transmits,
-                ..
-            } = self;
-            let Some(wheel) = client_wheel.as_mut() else {
-                return;
-            };
+        let work = self.with_clients(|clients, wheel, sink| {
             while let Some((timer, payload)) = wheel.poll(now) {
-                clients.timer(timer, payload, now, wheel, &mut |e| {
-                    client_event(transmits, &mut work, e)
-                });
+                clients.timer(timer, payload, now, wheel, &mut &mut *sink);
             }
-        }
-        self.client_work(work);
+        });
+        self.client_work(work, None);
     }
 
     /// The shell could not deliver the message sent with `token` (a client transaction's).
@@ -439,28 +424,17 @@ impl Shard {
         let Some(id) = self.clients.from_token(token) else {
             return;
         };
-        let mut work = SmallVec::<[ClientWork; 2]>::new();
-        {
-            let Shard {
-                clients,
-                client_wheel,
-                transmits,
-                ..
-            } = self;
-            let Some(wheel) = client_wheel.as_mut() else {
-                return;
-            };
-            clients.transport_error(id, now, wheel, &mut |e| {
-                client_event(transmits, &mut work, e)
-            });
-        }
-        self.client_work(work);
+        let work = self.with_clients(|clients, wheel, sink| {
+            clients.transport_error(id, now, wheel, &mut &mut *sink);
+        });
+        self.client_work(work, None);
     }
 
-    fn client_work(&mut self, work: SmallVec<[ClientWork; 2]>) {
+    /// Handles what the transactions passed up; `response` is the message that caused it.
+    fn client_work(&mut self, work: SmallVec<[ClientWork; 2]>, response: Option<&Message<'_>>) {
         for w in work {
             match w {
-                ClientWork::Tu(id, leg, event) => self.branch_event(id, leg, event, None),
+                ClientWork::Tu(id, leg, event) => self.branch_event(id, leg, event, response),
                 ClientWork::Cancel(leg, bytes) => self.start_cancel(leg, &bytes),
             }
         }
@@ -678,22 +652,10 @@ impl Shard {
 
     fn cancel_branch(&mut self, id: ClientTxId) {
         let Some(now) = self.now else { return };
-        let mut work = SmallVec::<[ClientWork; 2]>::new();
-        {
-            let Shard {
-                clients,
-                client_wheel,
-                transmits,
-                ..
-            } = self;
-            let Some(wheel) = client_wheel.as_mut() else {
-                return;
-            };
-            clients.cancel(id, now, wheel, &mut |e| {
-                client_event(transmits, &mut work, e)
-            });
-        }
-        self.client_work(work);
+        let work = self.with_clients(|clients, wheel, sink| {
+            clients.cancel(id, now, wheel, &mut &mut *sink);
+        });
+        self.client_work(work, None);
     }
 
     /// Sends a branch's CANCEL in a client transaction of its own (§9.1), on the INVITE's
@@ -720,23 +682,10 @@ impl Shard {
             cancel: true,
             ..leg
         };
-        let mut work = SmallVec::<[ClientWork; 2]>::new();
-        {
-            let Shard {
-                clients,
-                client_wheel,
-                transmits,
-                ..
-            } = self;
-            let Some(wheel) = client_wheel.as_mut() else {
-                return;
-            };
-            clients.start(key, start, leg, now, wheel, &mut |e| {
-                client_event(transmits, &mut work, e)
-            });
-        }
-        // A CANCEL's transaction passes nothing that matters up.
-        drop(work);
+        // A CANCEL's transaction passes nothing that matters up (§16.10).
+        self.with_clients(|clients, wheel, sink| {
+            clients.start(key, start, leg, now, wheel, &mut &mut *sink);
+        });
     }
 
     /// A response whose call has ended goes upstream by its second Via (§16.11, §18.2.2).
