@@ -41,7 +41,9 @@ use crate::core::sip::validate::{self, Checked};
 use crate::core::sip::writer::{push_decimal, push_ip, response_to, Writer};
 use crate::core::timer::TimerWheel;
 use crate::core::transaction::client_table::{ClientTable, ClientTimer};
-use crate::core::transaction::table::{Event, Resend, ServerCounts, ServerTable, ServerTimer};
+use crate::core::transaction::table::{
+    Event, Resend, ServerCounts, ServerTable, ServerTimer, ServerTxId,
+};
 use crate::core::transaction::{Reliability, ServerKey, TimerConfig};
 
 /// Option tags Drongo implements in its current role. A Require or Proxy-Require naming any
@@ -939,36 +941,11 @@ impl Shard {
     /// pending, else as it is.
     fn dispatch(&mut self, out: Vec<u8>, route: Source, status: u16) {
         match (self.pending.take(), self.now) {
-            (Some((key, invite, reliability, resend)), Some(now)) => {
+            (Some((key, invite, reliability, resend)), Some(_)) => {
                 // The answer goes through a server transaction, which keeps it for
                 // retransmissions and runs Timers G/H/I/J/K (§17.2).
-                let Shard {
-                    servers,
-                    wheel,
-                    transmits,
-                    pool,
-                    ..
-                } = self;
-                let Some(wheel) = wheel.as_mut() else { return };
-                let id = servers.create(key, invite, reliability, route);
-                let mut send_given = None;
-                servers.respond(id, status, &out, resend, now, wheel, &mut |event| {
-                    if let Event::SendGiven { route } = event {
-                        send_given = Some(*route);
-                    } else {
-                        send_event(transmits, pool, event);
-                    }
-                });
-                match send_given {
-                    Some(route) => self.transmits.push_back(Transmit {
-                        flow: route.flow,
-                        local: route.local,
-                        remote: route.remote,
-                        payload: out,
-                        token: 0,
-                    }),
-                    None => self.recycle(out),
-                }
+                let id = self.servers.create(key, invite, reliability, route);
+                self.respond_through(id, status, out, resend);
             }
             _ => self.transmits.push_back(Transmit {
                 flow: route.flow,
@@ -977,6 +954,38 @@ impl Shard {
                 payload: out,
                 token: 0,
             }),
+        }
+    }
+
+    /// Gives a response to server transaction `id`; when the transaction sends it, `out`
+    /// itself becomes the transmit (no copy), else it goes back to the pool.
+    fn respond_through(&mut self, id: ServerTxId, status: u16, out: Vec<u8>, resend: Resend) {
+        let Some(now) = self.now else { return };
+        let Shard {
+            servers,
+            wheel,
+            transmits,
+            pool,
+            ..
+        } = self;
+        let Some(wheel) = wheel.as_mut() else { return };
+        let mut send_given = None;
+        servers.respond(id, status, &out, resend, now, wheel, &mut |event| {
+            if let Event::SendGiven { route } = event {
+                send_given = Some(*route);
+            } else {
+                send_event(transmits, pool, event);
+            }
+        });
+        match send_given {
+            Some(route) => self.transmits.push_back(Transmit {
+                flow: route.flow,
+                local: route.local,
+                remote: route.remote,
+                payload: out,
+                token: 0,
+            }),
+            None => self.recycle(out),
         }
     }
 

@@ -26,7 +26,7 @@ use crate::core::sip::writer::{push_ip, Editor};
 use crate::core::sip::{HeaderName, Method};
 use crate::core::timer::TimerWheel;
 use crate::core::transaction::client_table::{ClientEvent, ClientTable, ClientTxId, Start};
-use crate::core::transaction::table::{Event, Resend, ServerTxId};
+use crate::core::transaction::table::{Resend, ServerTxId};
 use crate::core::transaction::{ClientKey, Reliability, TuEvent};
 
 /// RFC 3261 §18.1.1: a request within 200 bytes of a 1500-byte MTU goes over TCP.
@@ -199,20 +199,14 @@ impl Shard {
         pre: Preprocess<'_>,
         targets: &[Target],
     ) {
-        let Some(now) = self.now else {
+        if self.now.is_none() {
             return self.drop(DropReason::Internal);
-        };
+        }
         let Some((key, invite, reliability, _)) = self.pending.take() else {
             return self.drop(DropReason::Internal);
         };
         self.stats.proxied += 1;
-        let server = {
-            let Some(wheel) = self.wheel.as_mut() else {
-                return;
-            };
-            let _ = wheel;
-            self.servers.create(key, invite, reliability, src)
-        };
+        let server = self.servers.create(key, invite, reliability, src);
         if invite {
             // §16.2: a stateful proxy answers 100 to an INVITE at once.
             let r = Request {
@@ -222,8 +216,7 @@ impl Shard {
                 to_tagged: true,
             };
             if let Some((bytes, _)) = self.build_response(&r, 100, "Trying", |_| {}) {
-                self.upstream(server, 100, &bytes);
-                self.recycle(bytes);
+                self.respond_through(server, 100, bytes, Resend::Kept);
             }
         }
         let (call, generation) = self.calls.insert(|generation| Call {
@@ -240,7 +233,6 @@ impl Shard {
             },
             src,
         });
-        let _ = now;
         for target in targets {
             self.fork(call, generation, msg, checked, method, pre, target);
         }
@@ -389,7 +381,7 @@ impl Shard {
             c.finals.resize(branch + 1, None);
         }
         let verdict = c.context.response(branch, status, false);
-        self.act(call, generation, branch, verdict, None);
+        self.act(call, generation, verdict, None);
     }
 
     /// A response that matched no client transaction is stray (RFC 6026 §7.1.1: dropped);
@@ -475,7 +467,7 @@ impl Shard {
                 *slot = Some(msg.buf().to_vec());
             }
         }
-        self.act(call, generation, branch, verdict, response);
+        self.act(call, generation, verdict, response);
     }
 
     /// Carries out a verdict of the response context.
@@ -483,11 +475,9 @@ impl Shard {
         &mut self,
         call: u32,
         generation: u32,
-        branch: usize,
         verdict: Verdict,
         response: Option<&Message<'_>>,
     ) {
-        let _ = branch;
         let Some(server) = self.calls.get(call, generation).map(|c| c.server) else {
             return;
         };
@@ -548,44 +538,7 @@ impl Shard {
         let mut out = self.buffer();
         strip_top_via(msg, &mut out);
         self.stats.relayed += 1;
-        self.upstream(server, status, &out);
-        self.recycle(out);
-    }
-
-    /// A response for a call's server transaction (kept for its retransmissions).
-    fn upstream(&mut self, server: ServerTxId, status: u16, bytes: &[u8]) {
-        let Some(now) = self.now else { return };
-        let Shard {
-            servers,
-            wheel,
-            transmits,
-            pool,
-            ..
-        } = self;
-        let Some(wheel) = wheel.as_mut() else { return };
-        servers.respond(
-            server,
-            status,
-            bytes,
-            Resend::Kept,
-            now,
-            wheel,
-            &mut |event| {
-                if let Event::SendGiven { route } = event {
-                    let mut payload = pool.pop().unwrap_or_default();
-                    payload.extend_from_slice(bytes);
-                    transmits.push_back(Transmit {
-                        flow: route.flow,
-                        local: route.local,
-                        remote: route.remote,
-                        payload,
-                        token: 0,
-                    });
-                } else {
-                    super::send_event(transmits, pool, event);
-                }
-            },
-        );
+        self.respond_through(server, status, out, Resend::Kept);
     }
 
     /// Drongo's own final answer to a call's request (408, 480, 487, 500).
@@ -614,8 +567,7 @@ impl Shard {
             _ => "Server Internal Error",
         };
         if let Some((bytes, _)) = self.build_response(&r, status, reason, |_| {}) {
-            self.upstream(server, status, &bytes);
-            self.recycle(bytes);
+            self.respond_through(server, status, bytes, Resend::Kept);
         }
     }
 
