@@ -201,6 +201,8 @@ pub struct UdpConfig {
     pub recv_buffer: usize,
     /// SO_SNDBUF in bytes.
     pub send_buffer: usize,
+    /// Pause between receive rounds of a busy shard, in microseconds (0 turns pacing off).
+    pub pace_us: u64,
 }
 
 /// `[tcp]`
@@ -301,10 +303,11 @@ impl Config {
         );
         let _ = writeln!(
             out,
-            "udp: batch {}, recv_buffer {}, send_buffer {}",
+            "udp: batch {}, recv_buffer {}, send_buffer {}, pace {} us",
             self.udp.batch,
             bytes(self.udp.recv_buffer),
-            bytes(self.udp.send_buffer)
+            bytes(self.udp.send_buffer),
+            self.udp.pace_us
         );
         let _ = if self.tcp.enabled {
             writeln!(
@@ -455,6 +458,7 @@ impl Default for UdpConfig {
             batch: 32,
             recv_buffer: 4 << 20,
             send_buffer: 4 << 20,
+            pace_us: 500,
         }
     }
 }
@@ -586,6 +590,7 @@ mod tests {
             batch = 64
             recv_buffer = 8388608
             send_buffer = 65536
+            pace_us = 0
             [tcp]
             enabled = false
             max_message = 131072
@@ -636,6 +641,7 @@ mod tests {
                     batch: 64,
                     recv_buffer: 8 << 20,
                     send_buffer: 64 << 10,
+                    pace_us: 0,
                 },
                 tcp: TcpConfig {
                     enabled: false,
@@ -920,7 +926,7 @@ mod tests {
         assert_eq!(err.location(), Some(Location { line: 6, column: 3 }));
         assert_eq!(
             err.to_string(),
-            "udp.batchh: unknown key (expected one of batch, recv_buffer, send_buffer) \
+            "udp.batchh: unknown key (expected one of batch, recv_buffer, send_buffer, pace_us) \
              (line 6, column 3)"
         );
     }
@@ -1088,6 +1094,11 @@ mod tests {
         rejects("udp.batch = 0", "udp.batch", "0 is out of range 1..=1024");
         rejects("udp.batch = 1025", "udp.batch", "out of range");
         rejects(
+            "udp.pace_us = 10001",
+            "udp.pace_us",
+            "10001 is out of range 0..=10000",
+        );
+        rejects(
             "udp.recv_buffer = 1024",
             "udp.recv_buffer",
             "1024 bytes is out of range",
@@ -1195,7 +1206,7 @@ mod tests {
             "{summary}"
         );
         assert!(
-            summary.contains("udp: batch 32, recv_buffer 4 MiB, send_buffer 4 MiB"),
+            summary.contains("udp: batch 32, recv_buffer 4 MiB, send_buffer 4 MiB, pace 500 us"),
             "{summary}"
         );
         assert!(

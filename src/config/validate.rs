@@ -8,6 +8,10 @@ use std::net::SocketAddr;
 
 /// `udp.batch` bounds: at least one datagram, at most what one recvmmsg call is given.
 pub const BATCH_RANGE: std::ops::RangeInclusive<usize> = 1..=1024;
+/// Longest pause between the receive rounds of a busy shard, in microseconds: 10 ms is already
+/// more delay per hop than a SIP path should see.
+const MAX_PACE_US: u64 = 10_000;
+
 /// `udp.recv_buffer` / `udp.send_buffer` bounds in bytes: 64 KiB holds one maximal datagram;
 /// past 1 GiB is a typo, not a tuning.
 pub const BUFFER_RANGE: std::ops::RangeInclusive<usize> = (64 << 10)..=(1 << 30);
@@ -175,6 +179,12 @@ impl UdpConfig {
                     BATCH_RANGE.start(),
                     BATCH_RANGE.end()
                 ),
+            ));
+        }
+        if self.pace_us > MAX_PACE_US {
+            return Err(ConfigError::key(
+                "udp.pace_us",
+                format!("{} is out of range 0..={MAX_PACE_US}", self.pace_us),
             ));
         }
         for (key, size) in [

@@ -155,6 +155,7 @@ fn start_with<S: SansIo + 'static>(
             },
             seed: seed(id),
             batch,
+            pace: Duration::from_micros(config.udp.pace_us),
             counters: counters.clone(),
             // NOTE: one plan per shard, in shard order.
             mesh: meshes.next().unwrap_or_default(),

@@ -178,6 +178,8 @@ pub(crate) struct ShardPlan {
     pub config: ShardConfig,
     pub seed: u64,
     pub batch: usize,
+    /// Pause between the receive rounds of a busy shard (zero: no pacing).
+    pub pace: Duration,
     pub counters: Arc<ShardCounters>,
     /// This shard's ends of the channels to and from every other shard.
     pub mesh: MeshPlan,
@@ -214,6 +216,9 @@ pub(crate) async fn run<S: SansIo + 'static>(
         )));
     }
     tasks.push(glommio::spawn_local(timer_loop(driver.clone())));
+    if !driver.pace.is_zero() {
+        tasks.push(glommio::spawn_local(pacer_loop(driver.clone())));
+    }
     tasks.push(glommio::spawn_local(tcp::chores(driver.clone())));
     for (from, rx) in inbound {
         tasks.push(glommio::spawn_local(mesh::inbound_loop(
@@ -312,6 +317,11 @@ pub(super) struct Driver<S> {
     /// Deadline the timer task is sleeping towards (`None`: no deadline).
     armed: Cell<Option<Instant>>,
     timer_wake: Wakeup,
+    /// Pause between receive rounds while datagrams keep arriving (zero: none).
+    pace: Duration,
+    /// A receive task read a short batch and waits for the next round instead of parking.
+    busy: Cell<bool>,
+    pacer_wake: Wakeup,
     log_panic: LogThrottle,
     log_rx: LogThrottle,
     log_tx: LogThrottle,
@@ -367,6 +377,9 @@ impl<S: SansIo> Driver<S> {
             mesh,
             armed: Cell::new(None),
             timer_wake: Wakeup::default(),
+            pace: plan.pace,
+            busy: Cell::new(false),
+            pacer_wake: Wakeup::default(),
             log_panic: LogThrottle::new(LOG_INTERVAL),
             log_rx: LogThrottle::new(LOG_INTERVAL),
             log_tx: LogThrottle::new(LOG_INTERVAL),
@@ -619,8 +632,15 @@ async fn receive_loop<S: SansIo>(d: Rc<Driver<S>>, sock: usize) {
         let drained = match d.receive_batch(sock, &mut out) {
             Ok(n) => {
                 d.flush(&mut out).await;
-                // A full batch means more is probably queued; a short one that the socket
-                // is likely empty, which the wait below checks without parking if not.
+                // A full batch means more is probably queued. A short one, with pacing on,
+                // waits for the pacer's next round (see `pacer_loop`); without, it means the
+                // socket is likely empty, which the wait below checks without parking if not.
+                if n < d.batch && !d.pace.is_zero() {
+                    d.busy.set(true);
+                    d.pacer_wake.notify();
+                    future::yield_now().await;
+                    continue;
+                }
                 n < d.batch
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => true,
@@ -642,6 +662,28 @@ async fn receive_loop<S: SansIo>(d: Rc<Driver<S>>, sock: usize) {
         // run. One yield per batch is a queue push; glommio's preemption timer then bounds
         // how long the reactor (timers, readiness) goes unpolled.
         future::yield_now().await;
+    }
+}
+
+/// Pacer task (when `udp.pace_us` is not zero): paces a busy shard into receive rounds.
+///
+/// A receive task that read a short batch neither parks nor reads again at once: it marks the
+/// shard busy and yields. The executor runs its tasks in order, so every such receive task has
+/// read once before the pacer runs; the pacer then blocks the shard's thread for `pace` and
+/// yields, and the next round reads what arrived meanwhile. Blocking is deliberate: a glommio
+/// timer would park the reactor, which costs several `io_uring_enter` calls per round, where
+/// this costs one `nanosleep`; nothing else on the thread can run meanwhile anyway, and every
+/// other task (TCP, the mesh, timers) runs in the next round, delayed by at most `pace`.
+/// A round that finds every socket empty parks the receive tasks on readiness as usual, and
+/// the pacer waits for the next busy mark.
+async fn pacer_loop<S: SansIo>(d: Rc<Driver<S>>) {
+    loop {
+        if d.busy.replace(false) {
+            std::thread::sleep(d.pace);
+            future::yield_now().await;
+        } else {
+            d.pacer_wake.wait().await;
+        }
     }
 }
 
@@ -759,6 +801,7 @@ mod tests {
                     config: shard_config(local),
                     seed: 1,
                     batch: 4,
+                    pace: Duration::ZERO,
                     counters: counters.clone(),
                     mesh: MeshPlan::default(),
                 },
