@@ -17,7 +17,7 @@ mod aor;
 mod location;
 pub mod register;
 
-pub use aor::{aor_key, without_port, AorError};
+pub use aor::{aor_key, aor_shard, without_port, AorError};
 pub use location::{
     Binding, BindingTimer, Contact, FlowInfo, Location, RegEvent, RegEventKind, RegisterError,
     RegisterRequest,
