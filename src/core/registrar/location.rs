@@ -178,7 +178,10 @@ impl Binding {
     }
 
     fn same_contact(&self, uri: &Uri<'_>) -> bool {
-        Uri::parse(self.contact()).is_ok_and(|mine| uri_eq(&mine, uri))
+        // A phone refreshes with the contact it registered, byte for byte: equal without
+        // parsing the stored one (§19.1.4 equality holds for identical text).
+        self.contact() == uri.as_bytes()
+            || Uri::parse(self.contact()).is_ok_and(|mine| uri_eq(&mine, uri))
     }
 }
 
