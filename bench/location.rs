@@ -22,7 +22,8 @@
 //!   call, the calls, and the total.
 //!
 //! Under `cargo test --benches` (no `--bench` argument) it runs small sizes, as a smoke test;
-//! `--quick` does the same under `cargo bench`.
+//! `--quick` does the same under `cargo bench`. `--profile lookup` (or `refresh`) fills
+//! 100 000 bindings and then repeats only that operation, for a profiler to watch.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::ffi::c_void;
