@@ -169,6 +169,31 @@ fn bindings_expire_on_the_clock() {
     assert_eq!(loc.bindings(AOR).count(), 0);
 }
 
+/// More bindings than one expiry call removes, all due at one instant: the shard's deadline
+/// stays past until every one is gone, so its driver keeps calling it.
+#[test]
+fn a_mass_expiry_finishes_through_the_shard() {
+    let mut sim = Sim::new(1, Sim::template(addr(SERVER)), 3);
+    let users = 2_500;
+    for i in 0..users {
+        let req = String::from_utf8(register(
+            &format!("m{i}"),
+            1,
+            &format!("Contact: <sip:u{i}@192.0.2.10:40000>;expires=60\r\n"),
+        ))
+        .unwrap()
+        .replace("sip:alice@127.0.0.1>", &format!("sip:u{i}@127.0.0.1>"));
+        assert_eq!(answer(&mut sim, req.as_bytes()).status(), Some(200));
+    }
+    assert_eq!(bindings(&sim), users);
+    sim.advance(Duration::from_secs(61));
+    assert_eq!(bindings(&sim), 0);
+    let expired = std::iter::from_fn(|| sim.shard_mut(0).poll_registration())
+        .filter(|e| e.kind == drongo::core::registrar::RegEventKind::Expired)
+        .count();
+    assert_eq!(expired, users);
+}
+
 mod auth {
     use super::*;
     use drongo::core::auth::{Algorithm, AuthSetup};

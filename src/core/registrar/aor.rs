@@ -70,6 +70,14 @@ pub fn without_port(key: &[u8]) -> &[u8] {
     }
 }
 
+/// The shard that holds an AoR's bindings when `shards` shards run: a keyed hash of its key
+/// without the port (`sip:alice@host:5060` and `sip:alice@host` are one AoR here), so a
+/// REGISTER and every request for the user reach the same shard.
+pub fn aor_shard(key: &[u8], shards: u16) -> u16 {
+    let hash = crate::core::ids::keyed_hash(0x0a0f_5eed, &[without_port(key)]);
+    (hash % u64::from(shards.max(1))) as u16
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,5 +132,24 @@ mod tests {
         assert_eq!(without_port(b"sip:a@[::1]:5060"), b"sip:a@[::1]");
         assert_eq!(without_port(b"sip:a@[::1]"), b"sip:a@[::1]");
         assert_eq!(without_port(b"sip:a@example.com"), b"sip:a@example.com");
+    }
+
+    #[test]
+    fn an_aor_with_and_without_its_port_lives_on_one_shard() {
+        for shards in [1, 2, 3, 6] {
+            for user in ["alice", "bob", "carol", "dave"] {
+                let bare = format!("sip:{user}@example.com");
+                let owner = aor_shard(bare.as_bytes(), shards);
+                assert!(owner < shards);
+                let with_port = format!("{bare}:5060");
+                assert_eq!(aor_shard(with_port.as_bytes(), shards), owner);
+            }
+        }
+        // Four users over two shards do not all land on one (the hash spreads them).
+        let owners: Vec<u16> = ["alice", "bob", "carol", "dave", "erin", "frank"]
+            .iter()
+            .map(|u| aor_shard(format!("sip:{u}@example.com").as_bytes(), 2))
+            .collect();
+        assert!(owners.contains(&0) && owners.contains(&1), "{owners:?}");
     }
 }

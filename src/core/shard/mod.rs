@@ -782,11 +782,7 @@ impl Shard {
         let mut key = std::mem::take(&mut self.aor_scratch);
         let owner = crate::core::registrar::aor_key(&uri, &mut key)
             .ok()
-            .map(|()| {
-                // Without the port: `sip:alice@host:5060` and `sip:alice@host` are one AoR here.
-                let bare = crate::core::registrar::without_port(&key);
-                (ids::keyed_hash(0x0a0f_5eed, &[bare]) % u64::from(count)) as u16
-            });
+            .map(|()| crate::core::registrar::aor_shard(&key, count));
         self.aor_scratch = key;
         owner.filter(|o| *o != self.config.id)
     }

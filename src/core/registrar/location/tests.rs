@@ -304,6 +304,41 @@ fn a_binding_keeps_what_routing_needs() {
     assert_eq!(b.flow, flow());
 }
 
+/// Bindings that all expire at one instant go in batches of at most `EXPIRE_BUDGET` a call:
+/// the deadline stays past until the last is gone, so the shard calls again, and a consumer
+/// that drains the events between calls loses none.
+#[test]
+fn a_mass_expiry_is_spread_over_calls() {
+    let (mut loc, now) = setup();
+    let n = 2 * EXPIRE_BUDGET + 100;
+    for i in 0..n {
+        let aor = format!("sip:user{i}@example.com");
+        let uri = format!("sip:user{i}@192.0.2.1");
+        let c = [contact(&uri)];
+        let req = RegisterRequest {
+            aor: aor.as_bytes(),
+            ..request(&c, Some(60), 1)
+        };
+        loc.register(now, &req).unwrap();
+    }
+    kinds(&mut loc);
+    let at = now + Duration::from_secs(60);
+    let mut batches = Vec::new();
+    while loc.next_deadline().is_some_and(|d| d <= at) {
+        loc.expire(at);
+        let events = kinds(&mut loc);
+        assert!(events.iter().all(|k| *k == RegEventKind::Expired));
+        if !events.is_empty() {
+            batches.push(events.len());
+        }
+    }
+    assert_eq!(batches, [EXPIRE_BUDGET, EXPIRE_BUDGET, 100]);
+    assert!(loc.is_empty());
+    assert_eq!(loc.aors(), 0);
+    assert_eq!(loc.events_dropped(), 0);
+    assert_eq!(loc.next_deadline(), None);
+}
+
 /// The fixed part of a binding and of an AoR, for the memory figures.
 #[test]
 fn footprint() {
