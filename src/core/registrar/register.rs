@@ -149,8 +149,16 @@ pub fn write_contacts(
             push_q(&mut value, q);
         }
         if !b.instance().is_empty() {
+            // A quoted string (RFC 5626 §4.1); the codec hands the value over unquoted.
+            let quoted = b.instance().starts_with(b"\"");
             value.extend_from_slice(b";+sip.instance=");
+            if !quoted {
+                value.push(b'"');
+            }
             value.extend_from_slice(b.instance());
+            if !quoted {
+                value.push(b'"');
+            }
         }
         if let Some(reg_id) = b.reg_id {
             value.extend_from_slice(b";reg-id=");
