@@ -332,6 +332,38 @@ mod gruu_and_outbound {
         assert_ne!(param(mine_again, "temp-gruu"), Some(temp));
     }
 
+    /// RFC 5627 §5.1: a GRUU names an instance, not an AoR, and one of Drongo's GRUUs as a
+    /// contact would send its requests back to Drongo.
+    #[test]
+    fn a_gruu_is_no_aor_and_no_contact_here() {
+        let mut sim = Sim::new(1, Sim::template(addr(SERVER)), 3);
+        let to_gruu = String::from_utf8(register(
+            "f1",
+            1,
+            "Contact: <sip:alice@192.0.2.10:40000>\r\n",
+        ))
+        .unwrap()
+        .replace(
+            "To: <sip:alice@127.0.0.1>",
+            "To: <sip:alice@127.0.0.1;gr=urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>",
+        );
+        assert_eq!(answer(&mut sim, to_gruu.as_bytes()).status(), Some(403));
+        let looped =
+            "Contact: <sip:alice@127.0.0.1;gr=urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>\r\n";
+        assert_eq!(
+            answer(&mut sim, &register("f2", 2, looped)).status(),
+            Some(403)
+        );
+        assert_eq!(bindings(&sim), 0);
+        // Another domain's GRUU is a contact like any other.
+        let theirs =
+            "Contact: <sip:bob@example.org;gr=urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>\r\n";
+        assert_eq!(
+            answer(&mut sim, &register("f3", 3, theirs)).status(),
+            Some(200)
+        );
+    }
+
     fn register_tcp(
         sim: &mut Sim,
         conn: drongo::core::shard::ConnId,

@@ -56,7 +56,8 @@ pub struct Contact<'a> {
     pub expires: Option<u32>,
     /// The `q` parameter in thousandths.
     pub q: Option<u16>,
-    /// `+sip.instance` (RFC 5626), quotes included as received.
+    /// `+sip.instance` (RFC 5626): `<urn:uuid:...>`, its quotes dropped or kept (both are
+    /// understood).
     pub instance: Option<&'a [u8]>,
     /// `reg-id` (RFC 5626).
     pub reg_id: Option<u32>,

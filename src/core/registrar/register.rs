@@ -24,6 +24,9 @@ pub enum Answer {
     NotHere,
     /// A Contact or Expires that does not parse: 400.
     Malformed,
+    /// A GRUU as the AoR, or one of this registrar's GRUUs as a contact (which would send
+    /// requests for it back to itself): 403 (RFC 5627 §5.1).
+    Forbidden,
     /// Refused by the registrar's rules or limits.
     Refused(RegisterError),
 }
@@ -34,6 +37,7 @@ impl Answer {
             Answer::Ok { .. } => (200, "OK"),
             Answer::NotHere => (404, "Not Found"),
             Answer::Malformed => (400, "Bad Request"),
+            Answer::Forbidden => (403, "Forbidden"),
             Answer::Refused(e) => e.status(),
         }
     }
@@ -54,6 +58,9 @@ pub fn register(
     if !served(to) || aor_key(to, aor).is_err() {
         return Answer::NotHere;
     }
+    if gruu::Gruu::of(to).is_some() {
+        return Answer::Forbidden;
+    }
     let h = msg.headers();
     let expires = match h.get(HeaderName::Expires).map(Expires::parse) {
         None => None,
@@ -70,6 +77,9 @@ pub fn register(
                     let Ok(na) = na else {
                         return Answer::Malformed;
                     };
+                    if gruu::Gruu::of(na.uri()).is_some() && served(na.uri()) {
+                        return Answer::Forbidden;
+                    }
                     contacts.push(Contact {
                         uri: na.uri().as_bytes(),
                         expires: na.expires(),
