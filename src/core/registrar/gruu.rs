@@ -15,8 +15,10 @@
 //!   ends (or restarts with a new Call-ID), as §5.1 asks. A fresh one is minted for every
 //!   200, and two of them cannot be linked to each other without the key.
 //!
-//! Sealing: SHA-256 keyed with the shard's 256-bit GRUU key as a pseudo-random function; the
-//! keystream and the seal are separate labels, the seal covers shard, nonce and ciphertext.
+//! Sealing: SHA-256 keyed with the shard's GRUU key (32 bytes the shard draws from its seed at
+//! start, so a restart invalidates the temporary GRUUs along with the in-memory bindings) as
+//! a pseudo-random function; the keystream and the seal are separate labels, the seal covers
+//! shard, nonce and ciphertext.
 //!
 //! Must not: know how a backend names a registration (it is an opaque 64-bit value here).
 
