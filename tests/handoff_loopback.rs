@@ -297,3 +297,106 @@ fn an_in_dialog_request_on_another_shards_connection_is_answered_there() {
     );
     running.stop().unwrap();
 }
+
+/// A REGISTER over `c` for alice with an outbound flow (RFC 5626); returns the shard that
+/// answered it, the one that holds alice's AoR.
+fn register_flow(c: &mut TcpStream, server: SocketAddr, cseq: u32) -> u16 {
+    let request = format!(
+        "REGISTER sip:{server} SIP/2.0\r\n\
+         Via: SIP/2.0/TCP 127.0.0.1:5999;branch=z9hG4bK-flow-{cseq}\r\n\
+         From: <sip:alice@127.0.0.1>;tag=fl\r\n\
+         To: <sip:alice@127.0.0.1>\r\n\
+         Call-ID: flow-reg\r\n\
+         CSeq: {cseq} REGISTER\r\n\
+         Supported: outbound\r\n\
+         Contact: <sip:alice@127.0.0.1:5999;transport=tcp;ob>\
+         ;+sip.instance=\"<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>\";reg-id=1\r\n\
+         Max-Forwards: 70\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    c.write_all(request.as_bytes()).unwrap();
+    let answer = read_message(c);
+    assert!(
+        answer.starts_with(b"SIP/2.0 200 "),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert!(String::from_utf8_lossy(&answer).contains("\r\nRequire: outbound\r\n"));
+    to_tag(&answer).1
+}
+
+/// An INVITE for alice from `caller`; returns the first answer's status.
+fn call_alice(caller: &UdpSocket, server: SocketAddr, n: u32) -> u16 {
+    let me = caller.local_addr().unwrap();
+    let invite = format!(
+        "INVITE sip:alice@127.0.0.1 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {me};branch=z9hG4bK-flowcall-{n};rport\r\n\
+         From: <sip:carol@{me}>;tag=c{n}\r\n\
+         To: <sip:alice@127.0.0.1>\r\n\
+         Call-ID: flowcall-{n}\r\n\
+         CSeq: 1 INVITE\r\n\
+         Max-Forwards: 70\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    caller.send_to(invite.as_bytes(), server).unwrap();
+    let answer = receive(caller);
+    std::str::from_utf8(&answer[8..11])
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// RFC 5626 across shards: a phone registers an outbound flow on a connection one shard
+/// accepted while the other holds its AoR. The holder has the connection's shard keep it
+/// open (it outlives the idle timeout), a call reaches the phone over it, and once the phone
+/// closes it the holder hears that the flow failed: calls get 480, with no attempt to reach
+/// the phone some other way.
+#[test]
+fn an_outbound_flow_on_another_shards_connection_is_kept_and_its_end_reported() {
+    let cpus = shell::process_cpus().expect("affinity mask");
+    let mut config = Config::default();
+    config.sip.listen = vec!["127.0.0.1:0".parse().unwrap()];
+    config.shards.cores = (0..2).map(|i| cpus[i % cpus.len()]).collect();
+    config.tcp.idle_timeout_secs = 1;
+    config.tcp.header_timeout_secs = 1;
+    let running = shell::start(config).expect("shards start");
+    let server = running.local_addrs()[0];
+    // Connections until one lands on the shard that does not hold alice.
+    let mut held = Vec::new();
+    let mut flow = None;
+    for n in 0..64 {
+        let (mut c, _, shard) = connect(server, 100 + n);
+        let holder = register_flow(&mut c, server, n as u32 + 1);
+        if shard != holder {
+            flow = Some(c);
+            break;
+        }
+        held.push(c);
+    }
+    let mut flow = flow.expect("a connection on the other shard");
+    // Longer than the idle timeout: only a kept connection is still open.
+    std::thread::sleep(Duration::from_millis(1_500));
+    let caller = socket();
+    assert_eq!(call_alice(&caller, server, 1), 100);
+    let invite = read_message(&mut flow);
+    assert!(
+        invite.starts_with(b"INVITE sip:alice@127.0.0.1:5999;transport=tcp;ob SIP/2.0\r\n"),
+        "{}",
+        String::from_utf8_lossy(&invite)
+    );
+    drop(flow);
+    drop(held);
+    let deadline = Instant::now() + WAIT;
+    let mut n = 2;
+    loop {
+        std::thread::sleep(Duration::from_millis(50));
+        let status = call_alice(&caller, server, n);
+        if status == 480 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still {status} after {WAIT:?}");
+        n += 1;
+    }
+    assert_eq!(ShardStats::total(&running.stats()).panics, 0);
+    running.stop().unwrap();
+}

@@ -419,3 +419,291 @@ fn calls_reach_natted_phones_at_their_source_address() {
         .text()
         .starts_with("INVITE sip:alice@10.0.0.5:5060 SIP/2.0\r\n"));
 }
+
+/// A registration that expires: the next call finds nobody (404), and the registrar said so
+/// with an event.
+#[test]
+fn a_call_after_the_registration_expired_gets_404_and_an_event_tells() {
+    let mut sim = Sim::new(1, Sim::template(addr(SERVER)), 11);
+    let req = format!(
+        "REGISTER sip:127.0.0.1 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {PHONE_A};branch=z9hG4bK-exp1;rport\r\n\
+         From: <sip:alice@127.0.0.1>;tag=e1\r\n\
+         To: <sip:alice@127.0.0.1>\r\n\
+         Call-ID: exp-1\r\n\
+         CSeq: 1 REGISTER\r\n\
+         Contact: <sip:alice@{PHONE_A}>;expires=60\r\n\
+         Max-Forwards: 70\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    sim.send(addr(PHONE_A), addr(SERVER), req.as_bytes());
+    assert_eq!(statuses(&sim.take(addr(PHONE_A))), [200]);
+    sim.advance(Duration::from_secs(61));
+    sim.send(
+        addr(CALLER),
+        addr(SERVER),
+        &invite("INVITE", "sip:alice@127.0.0.1"),
+    );
+    assert_eq!(statuses(&sim.take(addr(CALLER))), [404]);
+    assert!(sim.take(addr(PHONE_A)).is_empty());
+    let events: Vec<_> = std::iter::from_fn(|| sim.shard_mut(0).poll_registration()).collect();
+    use drongo::core::registrar::RegEventKind::{Added, Expired};
+    assert_eq!(
+        events.iter().map(|e| e.kind).collect::<Vec<_>>(),
+        [Added, Expired]
+    );
+    assert_eq!(&*events[1].aor, b"sip:alice@127.0.0.1");
+    assert_eq!(
+        events[1].contact,
+        format!("sip:alice@{PHONE_A}").into_bytes().into()
+    );
+}
+
+/// GRUUs (RFC 5627 §6.1): a request to one reaches its instance and no other.
+mod gruu {
+    use super::*;
+
+    const UUID_A: &str = "urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6";
+    const UUID_B: &str = "urn:uuid:0a0b0c0d-7dec-11d0-a765-00a0c91e6bf6";
+
+    /// Registers `phone` as an instance with `Supported: gruu`; returns its public and
+    /// temporary GRUU from the 200.
+    fn register_instance(sim: &mut Sim, phone: &str, uuid: &str, expires: u32) -> (String, String) {
+        let branch = phone.replace(['.', ':'], "");
+        let req = format!(
+            "REGISTER sip:127.0.0.1 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {phone};branch=z9hG4bK-g{branch};rport\r\n\
+             From: <sip:alice@127.0.0.1>;tag=g\r\n\
+             To: <sip:alice@127.0.0.1>\r\n\
+             Call-ID: gruu@{phone}\r\n\
+             CSeq: 1 REGISTER\r\n\
+             Supported: gruu\r\n\
+             Contact: <sip:alice@{phone}>;expires={expires};+sip.instance=\"<{uuid}>\"\r\n\
+             Max-Forwards: 70\r\n\
+             Content-Length: 0\r\n\r\n"
+        );
+        sim.send(addr(phone), addr(SERVER), req.as_bytes());
+        let got = sim.take(addr(phone));
+        assert_eq!(statuses(&got), [200]);
+        let msg = Message::parse(&got[0].bytes, Framing::Datagram).unwrap();
+        let mine = msg
+            .headers()
+            .all(HeaderName::Contact)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .find(|c| c.contains(phone))
+            .expect("the phone's contact");
+        let param = |name: &str| {
+            let at = mine.find(&format!(";{name}=\"")).expect(name) + name.len() + 3;
+            let end = mine[at..].find('"').unwrap();
+            mine[at..at + end].to_string()
+        };
+        (param("pub-gruu"), param("temp-gruu"))
+    }
+
+    /// An INVITE from `caller` to `uri`; `n` makes it a new call.
+    fn call(sim: &mut Sim, caller: SocketAddr, uri: &str, n: u32) -> Vec<u16> {
+        let req = String::from_utf8(invite("INVITE", uri))
+            .unwrap()
+            .replace("z9hG4bK-call1", &format!("z9hG4bK-gcall{n}"))
+            .replace("call-1@", &format!("gcall-{n}@"))
+            .replace("198.51.100.5:5060", &caller.to_string());
+        sim.send(caller, addr(SERVER), req.as_bytes());
+        statuses(&sim.take(caller))
+    }
+
+    /// A phone ends the call it was sent with 486.
+    fn decline(sim: &mut Sim, phone: &str, request: &Datagram) {
+        sim.send(
+            addr(phone),
+            addr(SERVER),
+            &reply(request, 486, "Busy Here", "x"),
+        );
+        assert_eq!(statuses(&sim.take(addr(CALLER))), [486]);
+        sim.take(addr(phone)); // the ACK
+    }
+
+    #[test]
+    fn a_public_gruu_reaches_its_instance_only_and_the_aor_reaches_both() {
+        let mut sim = Sim::new(1, Sim::template(addr(SERVER)), 11);
+        let (pub_a, _) = register_instance(&mut sim, PHONE_A, UUID_A, 3600);
+        register_instance(&mut sim, PHONE_B, UUID_B, 3600);
+        assert_eq!(call(&mut sim, addr(CALLER), &pub_a, 1), [100]);
+        let to_a = sim.take(addr(PHONE_A));
+        assert_eq!(to_a.len(), 1);
+        assert!(
+            to_a[0]
+                .text()
+                .starts_with(&format!("INVITE sip:alice@{PHONE_A} SIP/2.0\r\n")),
+            "{}",
+            to_a[0].text()
+        );
+        assert!(sim.take(addr(PHONE_B)).is_empty(), "never another instance");
+        decline(&mut sim, PHONE_A, &to_a[0]);
+        // The AoR still forks to both instances.
+        assert_eq!(
+            call(&mut sim, addr(CALLER), "sip:alice@127.0.0.1", 2),
+            [100]
+        );
+        forked(&mut sim);
+        // A GRUU of an instance that is not registered: 480.
+        let pub_c = pub_a.replace("f81d4fae", "00000000");
+        assert_eq!(call(&mut sim, addr(CALLER), &pub_c, 3), [480]);
+    }
+
+    /// A temporary GRUU reaches its instance while the registration that minted it lives,
+    /// whichever shard the request reaches (it names its owner), and is unknown (404) once
+    /// the registration has expired; the public GRUU is then unavailable (480).
+    #[test]
+    fn a_temporary_gruu_lives_as_long_as_its_registration() {
+        let mut sim = Sim::new(2, Sim::template(addr(SERVER)), 11);
+        let (pub_a, temp_a) = register_instance(&mut sim, PHONE_A, UUID_A, 60);
+        let (_, temp_b) = register_instance(&mut sim, PHONE_B, UUID_B, 3600);
+        assert_ne!(temp_a, temp_b);
+        // Callers whose datagrams reach shard 0 and shard 1.
+        let callers: Vec<SocketAddr> = (0..2)
+            .map(|shard| {
+                (5060..6000)
+                    .map(|p| SocketAddr::new("198.51.100.5".parse().unwrap(), p))
+                    .find(|a| sim.shard_for(*a, addr(SERVER)) == shard)
+                    .unwrap()
+            })
+            .collect();
+        for (n, caller) in callers.iter().enumerate() {
+            assert_eq!(call(&mut sim, *caller, &temp_a, 10 + n as u32), [100]);
+            let to_a = sim.take(addr(PHONE_A));
+            assert_eq!(to_a.len(), 1, "from shard {n}");
+            assert!(sim.take(addr(PHONE_B)).is_empty());
+            sim.send(
+                addr(PHONE_A),
+                addr(SERVER),
+                &reply(&to_a[0], 486, "Busy Here", "x"),
+            );
+            assert_eq!(statuses(&sim.take(*caller)), [486]);
+            sim.take(addr(PHONE_A));
+        }
+        sim.advance(Duration::from_secs(61));
+        for caller in &callers {
+            sim.take(*caller); // the 486s, resent until ACKed (Timer G)
+        }
+        for (n, caller) in callers.iter().enumerate() {
+            assert_eq!(call(&mut sim, *caller, &temp_a, 20 + n as u32), [404]);
+            assert_eq!(call(&mut sim, *caller, &pub_a, 30 + n as u32), [480]);
+        }
+        assert!(sim.take(addr(PHONE_A)).is_empty());
+        // The other instance's temporary GRUU still works.
+        assert_eq!(call(&mut sim, callers[0], &temp_b, 40), [100]);
+        assert_eq!(sim.take(addr(PHONE_B)).len(), 1);
+    }
+
+    #[test]
+    fn a_forged_temporary_gruu_is_refused() {
+        let mut sim = Sim::new(1, Sim::template(addr(SERVER)), 11);
+        let (_, temp) = register_instance(&mut sim, PHONE_A, UUID_A, 3600);
+        let token_at = "sip:".len();
+        for i in [token_at + 1, token_at + 10, token_at + 30, token_at + 51] {
+            let mut forged = temp.clone().into_bytes();
+            forged[i] = if forged[i] == b'0' { b'1' } else { b'0' };
+            let forged = String::from_utf8(forged).unwrap();
+            assert_eq!(
+                call(&mut sim, addr(CALLER), &forged, i as u32),
+                [404],
+                "{forged}"
+            );
+        }
+        assert_eq!(
+            call(&mut sim, addr(CALLER), "sip:alice@127.0.0.1;gr", 99),
+            [404],
+            "a user name is no token"
+        );
+        assert!(sim.take(addr(PHONE_A)).is_empty());
+        // The genuine one still works.
+        assert_eq!(call(&mut sim, addr(CALLER), &temp, 100), [100]);
+        assert_eq!(sim.take(addr(PHONE_A)).len(), 1);
+    }
+}
+
+/// Flows (RFC 5626): a binding registered over TCP is reached over the connection it came
+/// on; an outbound one over that flow only, and not at all once it has failed.
+mod flows {
+    use super::*;
+    use drongo::core::shard::{ConnId, Flow};
+
+    const CONTACT_ADDR: &str = "192.0.2.10:5070";
+
+    fn register_tcp(sim: &mut Sim, conn: ConnId, outbound: bool) {
+        let params = if outbound {
+            ";+sip.instance=\"<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>\";reg-id=1"
+        } else {
+            ""
+        };
+        let req = format!(
+            "REGISTER sip:127.0.0.1 SIP/2.0\r\n\
+             Via: SIP/2.0/TCP {CONTACT_ADDR};branch=z9hG4bK-tcpreg\r\n\
+             From: <sip:alice@127.0.0.1>;tag=t\r\n\
+             To: <sip:alice@127.0.0.1>\r\n\
+             Call-ID: tcp-reg\r\n\
+             CSeq: 1 REGISTER\r\n\
+             Supported: outbound\r\n\
+             Contact: <sip:alice@{CONTACT_ADDR};transport=tcp>{params}\r\n\
+             Max-Forwards: 70\r\n\
+             Content-Length: 0\r\n\r\n"
+        );
+        sim.send_stream(conn, addr(PHONE_A), addr(SERVER), req.as_bytes());
+        assert_eq!(statuses(&sim.take(addr(CONTACT_ADDR))), [200]);
+    }
+
+    fn invite_alice(sim: &mut Sim, n: u32) -> Vec<u16> {
+        let req = String::from_utf8(invite("INVITE", "sip:alice@127.0.0.1"))
+            .unwrap()
+            .replace("z9hG4bK-call1", &format!("z9hG4bK-fcall{n}"))
+            .replace("call-1@", &format!("fcall-{n}@"));
+        sim.send(addr(CALLER), addr(SERVER), req.as_bytes());
+        statuses(&sim.take(addr(CALLER)))
+    }
+
+    /// An outbound flow: the INVITE goes on its connection with the flow's own address to
+    /// fall back to, never the Contact; the phone answers on it. Once the connection has
+    /// closed the binding is unreachable: 480, and nothing goes to the Contact.
+    #[test]
+    fn an_outbound_flow_carries_calls_until_it_fails() {
+        for shards in [1, 2] {
+            let mut sim = Sim::new(shards, Sim::template(addr(SERVER)), 11);
+            let conn = sim.connect(addr(PHONE_A), addr(SERVER));
+            register_tcp(&mut sim, conn, true);
+            assert_eq!(invite_alice(&mut sim, 1), [100]);
+            let sent = sim.take_with_flow(addr(PHONE_A));
+            assert_eq!(sent.len(), 1, "{shards} shard(s): {sent:?}");
+            assert_eq!(sent[0].0, Flow::Stream(conn));
+            assert!(sent[0].1.text().starts_with(&format!(
+                "INVITE sip:alice@{CONTACT_ADDR};transport=tcp SIP/2.0\r\n"
+            )));
+            let busy = reply(&sent[0].1, 486, "Busy Here", "x");
+            sim.send_stream(conn, addr(PHONE_A), addr(SERVER), &busy);
+            assert_eq!(statuses(&sim.take(addr(CALLER))), [486]);
+            sim.take(addr(PHONE_A));
+            sim.close(conn);
+            let failed: u64 = sim.shards().iter().map(|s| s.stats().flows_failed).sum();
+            assert!(failed >= 1);
+            assert_eq!(invite_alice(&mut sim, 2), [480], "{shards} shard(s)");
+            assert!(sim.take(addr(PHONE_A)).is_empty());
+            assert!(
+                sim.take(addr(CONTACT_ADDR)).is_empty(),
+                "no fallback to the Contact"
+            );
+        }
+    }
+
+    /// Without outbound, a binding over TCP is reached over its connection, with its Contact
+    /// for the shell to open a new connection to once that one has closed.
+    #[test]
+    fn a_plain_tcp_binding_falls_back_to_its_contact() {
+        let mut sim = Sim::new(2, Sim::template(addr(SERVER)), 11);
+        let conn = sim.connect(addr(PHONE_A), addr(SERVER));
+        register_tcp(&mut sim, conn, false);
+        sim.close(conn);
+        assert_eq!(invite_alice(&mut sim, 1), [100]);
+        let sent = sim.take_with_flow(addr(CONTACT_ADDR));
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert_eq!(sent[0].0, Flow::Stream(conn));
+    }
+}

@@ -292,3 +292,167 @@ mod auth {
         assert_eq!(bindings(&sim), 0);
     }
 }
+
+/// RFC 5627 §5.2 and RFC 5626 §6: what the 200 says about instances, GRUUs and flows.
+mod gruu_and_outbound {
+    use super::*;
+    use drongo::core::flow::ConnCommand;
+    use drongo::core::shard::Flow;
+
+    const INSTANCE: &str = "+sip.instance=\"<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>\"";
+
+    fn param<'a>(contact: &'a str, name: &str) -> Option<&'a str> {
+        let at = contact.find(&format!(";{name}=\""))? + name.len() + 3;
+        let end = contact[at..].find('"')?;
+        Some(&contact[at..at + end])
+    }
+
+    #[test]
+    fn gruus_come_with_supported_gruu_and_an_instance_only() {
+        let mut sim = Sim::new(1, Sim::template(addr(SERVER)), 3);
+        // An instance, but no Supported: gruu: the instance is listed, no GRUU is minted.
+        let contact = format!("Contact: <sip:alice@192.0.2.10:40000>;{INSTANCE}\r\n");
+        let d = answer(&mut sim, &register("g1", 1, &contact));
+        assert_eq!(
+            contacts(&d),
+            [format!(
+                "<sip:alice@192.0.2.10:40000>;expires=3600;{INSTANCE}"
+            )]
+        );
+        // A contact without an instance, no Supported: gruu: nothing is minted.
+        let plain = "Contact: <sip:alice@198.51.100.7>\r\n";
+        let d = answer(&mut sim, &register("g2", 2, plain));
+        let listed = contacts(&d);
+        assert_eq!(listed.len(), 2);
+        assert!(listed.iter().all(|c| !c.contains("gruu")), "{listed:?}");
+        // Both: the instance's contact carries a public and a temporary GRUU.
+        let both = format!("Supported: path, gruu\r\n{contact}");
+        let d = answer(&mut sim, &register("g3", 3, &both));
+        let listed = contacts(&d);
+        let mine = listed
+            .iter()
+            .find(|c| c.contains("192.0.2.10"))
+            .expect("the instance's contact");
+        assert_eq!(
+            param(mine, "pub-gruu"),
+            Some("sip:alice@127.0.0.1;gr=urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6")
+        );
+        let temp = param(mine, "temp-gruu").expect("a temporary GRUU");
+        assert!(
+            temp.starts_with("sip:") && temp.ends_with("@127.0.0.1;gr"),
+            "{temp}"
+        );
+        // Opaque: neither the user nor the instance shows.
+        assert!(
+            !temp.contains("alice") && !temp.contains("f81d4fae"),
+            "{temp}"
+        );
+        let other = listed.iter().find(|c| c.contains("198.51.100.7")).unwrap();
+        assert!(!other.contains("gruu"), "no instance, no GRUU: {other}");
+        // Every 200 brings a new temporary GRUU; the public one stays.
+        let d = answer(&mut sim, &register("g4", 4, &both));
+        let again = contacts(&d);
+        let mine_again = again.iter().find(|c| c.contains("192.0.2.10")).unwrap();
+        assert_eq!(param(mine_again, "pub-gruu"), param(mine, "pub-gruu"));
+        assert_ne!(param(mine_again, "temp-gruu"), Some(temp));
+    }
+
+    /// RFC 5627 §5.1: a GRUU names an instance, not an AoR, and one of Drongo's GRUUs as a
+    /// contact would send its requests back to Drongo.
+    #[test]
+    fn a_gruu_is_no_aor_and_no_contact_here() {
+        let mut sim = Sim::new(1, Sim::template(addr(SERVER)), 3);
+        let to_gruu = String::from_utf8(register(
+            "f1",
+            1,
+            "Contact: <sip:alice@192.0.2.10:40000>\r\n",
+        ))
+        .unwrap()
+        .replace(
+            "To: <sip:alice@127.0.0.1>",
+            "To: <sip:alice@127.0.0.1;gr=urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>",
+        );
+        assert_eq!(answer(&mut sim, to_gruu.as_bytes()).status(), Some(403));
+        let looped =
+            "Contact: <sip:alice@127.0.0.1;gr=urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>\r\n";
+        assert_eq!(
+            answer(&mut sim, &register("f2", 2, looped)).status(),
+            Some(403)
+        );
+        assert_eq!(bindings(&sim), 0);
+        // Another domain's GRUU is a contact like any other.
+        let theirs =
+            "Contact: <sip:bob@example.org;gr=urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>\r\n";
+        assert_eq!(
+            answer(&mut sim, &register("f3", 3, theirs)).status(),
+            Some(200)
+        );
+    }
+
+    fn register_tcp(
+        sim: &mut Sim,
+        conn: drongo::core::shard::ConnId,
+        cseq: u32,
+        extra: &str,
+    ) -> Datagram {
+        let req = String::from_utf8(register("t", cseq, extra))
+            .unwrap()
+            .replace("SIP/2.0/UDP", "SIP/2.0/TCP")
+            .replace("branch=z9hG4bK-t", &format!("branch=z9hG4bK-tcp{cseq}"));
+        sim.send_stream(conn, addr(PHONE), addr(SERVER), req.as_bytes());
+        let mut got = sim.take_with_flow(addr(PHONE));
+        assert_eq!(got.len(), 1, "{got:?}");
+        let (flow, d) = got.remove(0);
+        assert_eq!(
+            flow,
+            Flow::Stream(conn),
+            "the answer goes back on the connection"
+        );
+        d
+    }
+
+    /// A REGISTER over TCP: the shard holding the binding asks the shell to keep the
+    /// connection open with keep-alives. With an outbound flow and `Supported: outbound`,
+    /// the 200 says `Require: outbound`.
+    #[test]
+    fn a_tcp_binding_keeps_its_connection_and_outbound_is_required_back() {
+        for shards in [1, 2] {
+            let mut sim = Sim::new(shards, Sim::template(addr(SERVER)), 3);
+            let conn = sim.connect(addr(PHONE), addr(SERVER));
+            let contact = format!(
+                "Supported: outbound\r\nContact: <sip:alice@192.0.2.10:40000;transport=tcp;ob>;{INSTANCE};reg-id=1\r\n"
+            );
+            let d = register_tcp(&mut sim, conn, 1, &contact);
+            assert_eq!(d.status(), Some(200));
+            let msg = Message::parse(&d.bytes, Framing::Stream).unwrap();
+            assert_eq!(msg.header(HeaderName::Require), Some(&b"outbound"[..]));
+            assert_eq!(
+                contacts(&d),
+                [format!(
+                    "<sip:alice@192.0.2.10:40000;transport=tcp;ob>;expires=3600;{INSTANCE};reg-id=1"
+                )]
+            );
+            let owner = (0..usize::from(shards))
+                .find(|&i| sim.shards()[i].location().is_some_and(|l| l.len() == 1))
+                .expect("a shard holds the binding");
+            assert_eq!(
+                sim.take_commands(),
+                [(owner, ConnCommand::KeepAlive(conn))],
+                "{shards} shard(s)"
+            );
+            // Without Supported: outbound there is no Require; a query keeps nothing new.
+            let d = register_tcp(&mut sim, conn, 2, "");
+            assert_eq!(d.status(), Some(200));
+            let msg = Message::parse(&d.bytes, Framing::Stream).unwrap();
+            assert_eq!(msg.header(HeaderName::Require), None);
+            assert_eq!(sim.take_commands(), [(owner, ConnCommand::KeepAlive(conn))]);
+        }
+        // Over UDP there is no connection to keep.
+        let mut sim = Sim::new(1, Sim::template(addr(SERVER)), 3);
+        answer(
+            &mut sim,
+            &register("u1", 1, "Contact: <sip:alice@192.0.2.10:40000>\r\n"),
+        );
+        assert!(sim.take_commands().is_empty());
+    }
+}

@@ -78,6 +78,8 @@ pub struct RegistrarSection {
     pub credentials: String,
     /// The digest realm of the challenges.
     pub realm: String,
+    /// Where the bindings live: `memory` (in this process, per shard).
+    pub backend: String,
 }
 
 impl Default for RegistrarSection {
@@ -91,6 +93,7 @@ impl Default for RegistrarSection {
             max_bindings_per_shard: d.max_bindings,
             credentials: String::new(),
             realm: "drongo".into(),
+            backend: "memory".into(),
         }
     }
 }
@@ -123,6 +126,8 @@ impl RegistrarSection {
             default_expires: self.default_expires,
             max_contacts_per_aor: self.max_contacts_per_aor,
             max_bindings: self.max_bindings_per_shard,
+            // NOTE: `validate` accepts only names `Backend::from_name` knows.
+            backend: crate::core::registrar::Backend::from_name(&self.backend).unwrap_or_default(),
         }
     }
 }
@@ -609,6 +614,7 @@ mod tests {
             max_contacts_per_aor = 4
             max_bindings_per_shard = 500000
             realm = "sbc.example.com"
+            backend = "memory"
             "#,
         )
         .unwrap();
@@ -662,6 +668,7 @@ mod tests {
                     max_bindings_per_shard: 500_000,
                     credentials: String::new(),
                     realm: "sbc.example.com".into(),
+                    backend: "memory".into(),
                 },
             }
         );
@@ -754,6 +761,10 @@ mod tests {
                 "registrar.max_contacts_per_aor",
             ),
             ("registrar.max_bindings = 5", "registrar"),
+            (
+                "registrar.backend = \"redis\"",
+                "registrar.backend: \"redis\" is not a registrar backend (expected one of memory)",
+            ),
         ] {
             let err = Config::from_toml_str(toml).unwrap_err().to_string();
             assert!(err.contains(key), "{toml}: {err}");

@@ -291,7 +291,19 @@ impl super::RegistrarSection {
             "registrar.max_bindings_per_shard",
             self.max_bindings_per_shard,
             &(1..=100_000_000),
-        )
+        )?;
+        let backends = crate::core::registrar::Backend::NAMES;
+        if crate::core::registrar::Backend::from_name(&self.backend).is_none() {
+            return Err(ConfigError::key(
+                "registrar.backend",
+                format!(
+                    "{:?} is not a registrar backend (expected one of {})",
+                    self.backend,
+                    backends.join(", ")
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 

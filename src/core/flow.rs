@@ -28,7 +28,9 @@ pub enum ConnCommand {
     /// applying the idle timeout to it, sends a double-CRLF ping whenever it has read nothing
     /// for the keep-alive interval, and closes it when no byte comes back within the
     /// keep-alive timeout (RFC 5626 §4.4.1), reporting [`TransportError::FlowFailed`].
-    /// Connections the shell opens itself are kept from the start.
+    /// Connections the shell opens itself are kept from the start. The connection may be
+    /// another shard's (its id names the owner): the shell has the owner keep it and reports
+    /// its end to this shard as well; one that is already gone is reported failed at once.
     KeepAlive(ConnId),
     /// Requests for `sent_by` may use connection `conn` (RFC 5923 §5: its peer sent a request
     /// whose top Via carries `alias`).

@@ -2,14 +2,20 @@
 //!
 //! Every ordered pair of shards has one bounded single-producer, single-consumer glommio shared
 //! channel, built on the controlling thread ([`plans`]) and connected by both shards before
-//! they report ready ([`Mesh::connect`]). Two kinds of owned message travel on it:
+//! they report ready ([`Mesh::connect`]). Four kinds of owned message travel on it:
 //!
 //! - [`Envelope::Handoff`]: a message the core handed off because the ids Drongo minted in it
 //!   name another shard (`core::handoff`); the owner feeds it to
 //!   [`Shard::handle_handoff`](crate::core::shard::Shard::handle_handoff);
 //! - [`Envelope::Write`]: bytes for a connection another shard owns, which a transmit on
 //!   `Flow::Stream(conn)` names in the connection id's top 16 bits (`tcp/`); the owner writes
-//!   them as its own, or sends them to the transmit's address if that connection has closed.
+//!   them as its own, or sends them to the transmit's address if that connection has closed;
+//! - [`Envelope::Keep`]: a shard's core asked to keep another shard's connection open
+//!   (`ConnCommand::KeepAlive`: its registrar holds a binding over it); the owner keeps it
+//!   and remembers who asked;
+//! - [`Envelope::FlowFailed`]: a kept connection ended (or was gone when the keep arrived);
+//!   the owner tells every shard that asked to keep it, whose core hears
+//!   `TransportError::FlowFailed` as if the connection were its own.
 //!
 //! Sending never waits. A full channel (the owner is that far behind) drops the message and
 //! counts it: a UDP sender retransmits (RFC 3261 §17), and a receive loop that waited on
@@ -27,6 +33,7 @@
 
 use super::shard_driver::{Driver, Outbox, SansIo};
 use super::stats::{LogThrottle, ShardCounters};
+use crate::core::flow::TransportError;
 use crate::core::handoff::Handoff;
 use crate::core::shard::{ConnId, Flow, Transmit};
 use crate::core::sip::DropReason;
@@ -87,6 +94,11 @@ pub enum Envelope {
         remote: SocketAddr,
         token: u64,
     },
+    /// Keep connection `conn`, which the receiving shard owns, open with keep-alives for
+    /// shard `watcher`, and tell it when the connection ends.
+    Keep { conn: ConnId, watcher: u16 },
+    /// Connection `conn` (to `remote`), which the receiving shard asked to keep, has ended.
+    FlowFailed { conn: ConnId, remote: SocketAddr },
 }
 
 /// One shard's ends of the mesh before they are connected: built on the controlling thread,
@@ -337,6 +349,29 @@ impl<S: SansIo> Driver<S> {
                 payload,
                 token,
             }),
+            Envelope::Keep { conn, watcher } => self.keep_connection(conn, watcher),
+            Envelope::FlowFailed { conn, remote } => {
+                let now = Instant::now();
+                let mut shard = self.shard.borrow_mut();
+                let error = TransportError::FlowFailed { conn, remote };
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| {
+                    shard.handle_transport_error(now, error)
+                })) {
+                    self.panicked("handle_transport_error", Some(remote), &*payload);
+                }
+                self.drain(&mut shard, out);
+                self.note_deadline(&shard);
+            }
+        }
+    }
+
+    /// Sends an envelope about a connection to shard `to`; one the channel refuses is counted
+    /// and dropped (a lost keep leaves the connection to its idle timeout; a lost failure
+    /// leaves the watcher to find out when it next sends on the connection).
+    pub(super) fn notify_shard(&self, to: u16, envelope: Envelope) {
+        match self.mesh.send(to, envelope) {
+            Delivery::Sent => ShardCounters::add(&self.counters.handoff_out, 1),
+            Delivery::Refused(refused, _) => self.refused(to, refused),
         }
     }
 }

@@ -9,14 +9,22 @@
 //! channel per pair of shards, as in the shell's mesh: delivered at once, unless the owner is
 //! stalled ([`Sim::stall`]), in which case they wait in the channel, and a channel holding
 //! [`Sim::set_mesh_capacity`] messages drops the next one and the sender counts it.
+//!
+//! Stream connections are virtual too: a peer [`Sim::connect`]s, the connection belongs to
+//! the shard the 4-tuple hash picks (its id carries that shard, as the shell's ids do), its
+//! messages go to that shard, and what a shard sends on it is recorded with its flow
+//! ([`Sim::take_with_flow`]). Connection commands are recorded ([`Sim::take_commands`]), and
+//! closing a connection ([`Sim::close`]) reports the failed flow to its owner and to every
+//! shard that asked to keep it, as the shell does.
 
+use crate::core::flow::{ConnCommand, TransportError};
 use crate::core::handoff::Handoff;
 use crate::core::sip::DropReason;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use crate::core::shard::{Shard, ShardConfig};
+use crate::core::shard::{ConnId, Flow, Shard, ShardConfig};
 use crate::core::transaction::TimerConfig;
 
 /// The instant virtual clocks start from: read once per process, so the sans-IO core and
@@ -53,7 +61,14 @@ pub struct Sim {
     start: Instant,
     now: Instant,
     shards: Vec<Shard>,
-    sent: VecDeque<Datagram>,
+    sent: VecDeque<(Flow, Datagram)>,
+    /// Connection commands the shards gave, with the shard that gave each.
+    commands: Vec<(usize, ConnCommand)>,
+    /// (connection, shard) pairs: the shard asked to keep the connection.
+    kept: Vec<(ConnId, usize)>,
+    /// Open connections and their peer's address.
+    conns: Vec<(ConnId, SocketAddr)>,
+    next_conn: u64,
     /// Handoffs waiting for their owner, per owner, in arrival order.
     inbox: Vec<VecDeque<Handoff>>,
     /// Shards that do not take from their inbox until resumed.
@@ -86,6 +101,10 @@ impl Sim {
             now: start,
             shards,
             sent: VecDeque::new(),
+            commands: Vec::new(),
+            kept: Vec::new(),
+            conns: Vec::new(),
+            next_conn: 1,
             inbox: (0..n).map(|_| VecDeque::new()).collect(),
             stalled: vec![false; n],
             mesh_capacity: usize::MAX,
@@ -141,6 +160,60 @@ impl Sim {
         self.drain(i);
     }
 
+    /// A peer at `from` opens a connection to Drongo's `to`: it belongs to the shard the
+    /// 4-tuple hash picks, whose number is the id's top 16 bits.
+    pub fn connect(&mut self, from: SocketAddr, to: SocketAddr) -> ConnId {
+        let shard = self.shard_for(from, to) as u64;
+        let conn = ConnId(shard << 48 | self.next_conn);
+        self.next_conn += 1;
+        self.conns.push((conn, from));
+        conn
+    }
+
+    /// The shard that owns connection `conn`.
+    pub fn conn_shard(conn: ConnId) -> usize {
+        (conn.0 >> 48) as usize
+    }
+
+    /// The peer at `from` sends one message on connection `conn` to Drongo's `to`.
+    pub fn send_stream(&mut self, conn: ConnId, from: SocketAddr, to: SocketAddr, bytes: &[u8]) {
+        let i = Self::conn_shard(conn);
+        let now = self.now;
+        self.shards[i].handle_stream_message(now, conn, to, from, bytes);
+        self.drain(i);
+    }
+
+    /// Connection `conn` closes: its owner and every shard that asked to keep it hear that
+    /// the flow failed, once each.
+    pub fn close(&mut self, conn: ConnId) {
+        let Some(at) = self.conns.iter().position(|(c, _)| *c == conn) else {
+            return;
+        };
+        let (_, remote) = self.conns.remove(at);
+        let mut told: Vec<usize> = vec![Self::conn_shard(conn)];
+        told.extend(
+            self.kept
+                .iter()
+                .filter(|(c, _)| *c == conn)
+                .map(|(_, s)| *s),
+        );
+        told.sort_unstable();
+        told.dedup();
+        told.retain(|&i| i < self.shards.len());
+        self.kept.retain(|(c, _)| *c != conn);
+        for i in told {
+            let now = self.now;
+            self.shards[i].handle_transport_error(now, TransportError::FlowFailed { conn, remote });
+            self.drain(i);
+        }
+    }
+
+    /// Connection commands given so far (with the shard that gave each), oldest first,
+    /// removed from the record.
+    pub fn take_commands(&mut self) -> Vec<(usize, ConnCommand)> {
+        std::mem::take(&mut self.commands)
+    }
+
     /// Moves the clock forward, firing every shard timer that falls due on the way, in order.
     pub fn advance(&mut self, by: Duration) {
         let until = self.now + by;
@@ -193,13 +266,22 @@ impl Sim {
     fn drain_one(&mut self, i: usize) {
         let at = self.now - self.start;
         while let Some(t) = self.shards[i].poll_transmit() {
-            self.sent.push_back(Datagram {
+            let d = Datagram {
                 at,
                 from: t.local,
                 to: t.remote,
                 bytes: t.payload.clone(),
-            });
+            };
+            self.sent.push_back((t.flow, d));
             self.shards[i].recycle(t.payload);
+        }
+        while let Some(command) = self.shards[i].poll_conn_command() {
+            if let ConnCommand::KeepAlive(conn) = command {
+                if self.conns.iter().any(|(c, _)| *c == conn) {
+                    self.kept.push((conn, i));
+                }
+            }
+            self.commands.push((i, command));
         }
         while let Some(h) = self.shards[i].poll_handoff() {
             let to = usize::from(h.to);
@@ -233,13 +315,22 @@ impl Sim {
 
     /// Everything sent to `peer` so far, oldest first, removed from the record.
     pub fn take(&mut self, peer: SocketAddr) -> Vec<Datagram> {
-        let (mine, rest): (Vec<_>, Vec<_>) = self.sent.drain(..).partition(|d| d.to == peer);
+        self.take_with_flow(peer)
+            .into_iter()
+            .map(|(_, d)| d)
+            .collect()
+    }
+
+    /// As [`Sim::take`], with the flow each message was sent on: a datagram, a connection
+    /// (`to` is then where the shell would open a new one if it has closed), or TCP.
+    pub fn take_with_flow(&mut self, peer: SocketAddr) -> Vec<(Flow, Datagram)> {
+        let (mine, rest): (Vec<_>, Vec<_>) = self.sent.drain(..).partition(|(_, d)| d.to == peer);
         self.sent = rest.into();
         mine
     }
 
     /// Everything sent to anyone so far, removed from the record.
     pub fn take_all(&mut self) -> Vec<Datagram> {
-        self.sent.drain(..).collect()
+        self.sent.drain(..).map(|(_, d)| d).collect()
     }
 }

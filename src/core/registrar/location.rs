@@ -1,12 +1,25 @@
 //! The in-memory location service of one shard: AoRs in reusable slots, each with a few
 //! bindings inline, and one timer per binding in the registrar's own wheel.
+//!
+//! Besides §10.3 it keeps what GRUUs and outbound flows need (RFC 5627, RFC 5626):
+//! - a contact with `+sip.instance` and `reg-id` is the same binding as an earlier one with
+//!   the same instance and `reg-id`, whatever its URI (RFC 5626 §6), so a UA that reconnects
+//!   replaces its flow instead of adding one;
+//! - the bindings of one instance share a registration number (`epoch`), kept while the
+//!   instance stays registered with the same Call-ID and never reused; a temporary GRUU names
+//!   the AoR's slot and that number, so it is checked without a table of GRUUs and dies with
+//!   the registration (RFC 5627 §5.1);
+//! - outbound bindings over a connection are indexed by connection, so a failed flow marks
+//!   them unreachable at once (RFC 5626 §5.3).
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use hashbrown::HashMap;
 use smallvec::SmallVec;
 
+use super::service::{Bindings, Registrar};
 use super::RegistrarConfig;
 use crate::core::sip::uri::{uri_eq, Uri};
 use crate::core::slots::{Keyed, Slots};
@@ -48,7 +61,8 @@ pub struct Contact<'a> {
     pub expires: Option<u32>,
     /// The `q` parameter in thousandths.
     pub q: Option<u16>,
-    /// `+sip.instance` (RFC 5626), quotes included as received.
+    /// `+sip.instance` (RFC 5626): `<urn:uuid:...>`, its quotes dropped or kept (both are
+    /// understood).
     pub instance: Option<&'a [u8]>,
     /// `reg-id` (RFC 5626).
     pub reg_id: Option<u32>,
@@ -135,6 +149,10 @@ pub struct Binding {
     timer: TimerId,
     /// Names the binding in its timer, so a timer for a binding since replaced is ignored.
     serial: u32,
+    /// The registration of its instance (see the module docs); 0 without an instance.
+    epoch: u32,
+    /// An outbound binding whose flow has ended.
+    failed: bool,
 }
 
 impl Binding {
@@ -167,6 +185,29 @@ impl Binding {
         self.text.get(at..).unwrap_or_default()
     }
 
+    /// The instance id (RFC 5627 §3.1.1: the `gr` value of the public GRUU): `+sip.instance`
+    /// without its quotes and angle brackets; empty when none was given.
+    pub fn instance_id(&self) -> &[u8] {
+        instance_id(self.instance())
+    }
+
+    /// Registered with RFC 5626 outbound: an instance and a `reg-id`. Requests reach it over
+    /// its flow only.
+    pub fn outbound(&self) -> bool {
+        self.reg_id.is_some() && self.instance_len > 0
+    }
+
+    /// The flow of this outbound binding has ended (the shell reported it); it is
+    /// unreachable until its UA registers again.
+    pub fn flow_failed(&self) -> bool {
+        self.failed
+    }
+
+    /// Registered (added or refreshed) after `other`.
+    pub(super) fn newer_than(&self, other: &Binding) -> bool {
+        (self.serial.wrapping_sub(other.serial) as i32) > 0
+    }
+
     pub fn expires_at(&self) -> Instant {
         self.expires_at
     }
@@ -183,6 +224,35 @@ impl Binding {
         self.contact() == uri.as_bytes()
             || Uri::parse(self.contact()).is_ok_and(|mine| uri_eq(&mine, uri))
     }
+
+    /// Whether a contact of a REGISTER names this binding: the same URI (§10.3 step 7), or,
+    /// for an outbound contact, the same instance and `reg-id` (RFC 5626 §6).
+    fn matches(&self, contact: &Contact<'_>, uri: &Uri<'_>) -> bool {
+        let same_flow = match (contact.instance, contact.reg_id) {
+            (Some(instance), Some(reg_id)) => {
+                self.reg_id == Some(reg_id)
+                    && self
+                        .instance_id()
+                        .eq_ignore_ascii_case(instance_id(instance))
+            }
+            _ => false,
+        };
+        same_flow || self.same_contact(uri)
+    }
+}
+
+/// `"<urn:uuid:...>"` as `urn:uuid:...`: a `+sip.instance` value without its quotes and
+/// angle brackets.
+pub(super) fn instance_id(value: &[u8]) -> &[u8] {
+    let value = value.trim_ascii();
+    let value = value
+        .strip_prefix(b"\"")
+        .and_then(|v| v.strip_suffix(b"\""))
+        .unwrap_or(value);
+    value
+        .strip_prefix(b"<")
+        .and_then(|v| v.strip_suffix(b">"))
+        .unwrap_or(value)
 }
 
 /// An address-of-record and its bindings.
@@ -208,6 +278,11 @@ pub struct Location {
     wheel: TimerWheel<BindingTimer>,
     bindings: usize,
     serial: u32,
+    /// The last instance registration number given out (see the module docs).
+    epochs: u32,
+    /// Connection -> the AoR slots with an outbound binding over it. A slot may be stale (its
+    /// AoR gone, or another there): the bindings are checked for the connection anyway.
+    flows: HashMap<u64, SmallVec<[u32; 2]>>,
     events: VecDeque<RegEvent>,
     events_dropped: u64,
 }
@@ -229,6 +304,8 @@ impl Location {
             wheel: TimerWheel::new(now, TICK),
             bindings: 0,
             serial: 0,
+            epochs: 0,
+            flows: HashMap::new(),
             events: VecDeque::new(),
             events_dropped: 0,
         }
@@ -253,17 +330,71 @@ impl Location {
     }
 
     /// The bindings of an AoR (canonical key), highest q first; empty when it has none.
-    pub fn bindings(&self, aor: &[u8]) -> impl Iterator<Item = &Binding> {
-        let mut list: SmallVec<[&Binding; 4]> = self
+    pub fn bindings(&self, aor: &[u8]) -> Bindings<'_> {
+        self.select(aor, |_| true)
+    }
+
+    /// The bindings of one instance of an AoR, highest q first (see
+    /// [`Registrar::instance_bindings`]).
+    pub fn instance_bindings(&self, aor: &[u8], instance: &[u8]) -> Bindings<'_> {
+        if instance.is_empty() {
+            return Bindings::empty();
+        }
+        self.select(aor, |b| b.instance_id().eq_ignore_ascii_case(instance))
+    }
+
+    /// Names the current registration of an instance (see [`Registrar::registration`]): its
+    /// AoR's slot and the instance's registration number.
+    pub fn registration(&self, aor: &[u8], instance: &[u8]) -> Option<u64> {
+        let slot = self.aors.find(aor)?;
+        let b = self
+            .aors
+            .get(slot)?
+            .bindings
+            .iter()
+            .find(|b| b.epoch != 0 && b.instance_id().eq_ignore_ascii_case(instance))?;
+        Some(u64::from(slot) << 32 | u64::from(b.epoch))
+    }
+
+    /// The bindings of the registration `registration` names, while it lives.
+    pub fn registration_bindings(&self, registration: u64) -> Bindings<'_> {
+        let (slot, epoch) = ((registration >> 32) as u32, registration as u32);
+        if epoch == 0 {
+            return Bindings::empty();
+        }
+        let list = self
+            .aors
+            .get(slot)
+            .map(|a| a.bindings.iter().filter(|b| b.epoch == epoch).collect())
+            .unwrap_or_default();
+        Bindings::by_q(list)
+    }
+
+    fn select(&self, aor: &[u8], keep: impl Fn(&Binding) -> bool) -> Bindings<'_> {
+        let list = self
             .aors
             .find(aor)
             .and_then(|i| self.aors.get(i))
-            .map(|a| a.bindings.iter().collect())
+            .map(|a| a.bindings.iter().filter(|b| keep(b)).collect())
             .unwrap_or_default();
-        // A contact without q ranks as q=1.0 (RFC 3261 §16.6: it is a preference, and absent
-        // means no preference below others).
-        list.sort_by_key(|b| std::cmp::Reverse(b.q.unwrap_or(1000)));
-        list.into_iter()
+        Bindings::by_q(list)
+    }
+
+    /// The flow on connection `conn` has ended: outbound bindings over it are unreachable.
+    pub fn flow_failed(&mut self, conn: u64) {
+        let Some(slots) = self.flows.remove(&conn) else {
+            return;
+        };
+        for slot in slots {
+            let Some(aor) = self.aors.get_mut(slot) else {
+                continue;
+            };
+            for b in aor.bindings.iter_mut() {
+                if b.outbound() && b.flow.conn == Some(conn) {
+                    b.failed = true;
+                }
+            }
+        }
     }
 
     /// Takes the next registration-changed event.
@@ -300,6 +431,7 @@ impl Location {
             let gone = aor.bindings.remove(i);
             let key = aor.key.clone();
             self.bindings -= 1;
+            self.unindex(slot, &gone);
             self.event(RegEventKind::Expired, key, gone.contact());
             self.drop_if_empty(slot);
         }
@@ -341,7 +473,7 @@ impl Location {
                 .unwrap_or(self.config.default_expires);
             too_brief |= asked != 0 && asked < self.config.min_expires;
             let expires = asked.min(self.config.max_expires);
-            let existing = current.iter().position(|b| b.same_contact(&uri));
+            let existing = current.iter().position(|b| b.matches(contact, &uri));
             if let Some(b) = existing.and_then(|i| current.get(i)) {
                 if b.call_id() == req.call_id && req.cseq <= b.cseq {
                     return Err(RegisterError::OutOfOrder);
@@ -401,32 +533,102 @@ impl Location {
         Ok(())
     }
 
-    /// Adds a binding, or refreshes the one with the same contact.
+    /// Adds a binding, or refreshes the one the contact names.
     fn put(&mut self, now: Instant, slot: u32, c: &Checked<'_>, req: &RegisterRequest<'_>) {
         self.serial = self.serial.wrapping_add(1);
         let serial = self.serial;
+        let epoch = self.epoch_for(slot, c.contact, req.call_id);
         let expires_at = now + Duration::from_secs(u64::from(c.expires));
         let timer = self.wheel.arm(expires_at, (slot, serial));
-        let binding = new_binding(c, req, expires_at, timer, serial);
+        let binding = new_binding(c, req, expires_at, timer, serial, epoch);
+        let indexed = binding.outbound().then_some(binding.flow.conn).flatten();
         let Some(aor) = self.aors.get_mut(slot) else {
             self.wheel.cancel(timer);
             return;
         };
-        let same = aor.bindings.iter().position(|b| b.same_contact(&c.uri));
-        let kind = match same {
+        let same = aor
+            .bindings
+            .iter()
+            .position(|b| b.matches(c.contact, &c.uri));
+        let (kind, old) = match same {
             Some(i) => {
                 let old = std::mem::replace(&mut aor.bindings[i], binding);
                 self.wheel.cancel(old.timer);
-                RegEventKind::Refreshed
+                (RegEventKind::Refreshed, Some(old))
             }
             None => {
                 aor.bindings.push(binding);
                 self.bindings += 1;
-                RegEventKind::Added
+                (RegEventKind::Added, None)
             }
         };
         let key = aor.key.clone();
+        if let Some(old) = old {
+            self.unindex(slot, &old);
+        }
+        if let Some(conn) = indexed {
+            let slots = self.flows.entry(conn).or_default();
+            if !slots.contains(&slot) {
+                slots.push(slot);
+            }
+        }
         self.event(kind, key, c.contact.uri);
+    }
+
+    /// The registration number of a contact's instance (see the module docs): that of the
+    /// instance's bindings registered with the same Call-ID, else a new one, which then
+    /// becomes the number of every binding of the instance (a new Call-ID means the UA
+    /// started over, and the temporary GRUUs given out before die, RFC 5627 §5.1).
+    fn epoch_for(&mut self, slot: u32, contact: &Contact<'_>, call_id: &[u8]) -> u32 {
+        let Some(instance) = contact.instance.map(instance_id).filter(|i| !i.is_empty()) else {
+            return 0;
+        };
+        let Some(aor) = self.aors.get_mut(slot) else {
+            return 0;
+        };
+        let mut siblings = aor
+            .bindings
+            .iter_mut()
+            .filter(|b| b.epoch != 0 && b.instance_id().eq_ignore_ascii_case(instance))
+            .peekable();
+        let mut fresh = None;
+        if siblings.peek().is_some() {
+            let mut all: SmallVec<[&mut Binding; 4]> = siblings.collect();
+            if let Some(same) = all.iter().find(|b| b.call_id() == call_id) {
+                return same.epoch;
+            }
+            self.epochs = self.epochs.wrapping_add(1).max(1);
+            for b in all.iter_mut() {
+                b.epoch = self.epochs;
+            }
+            fresh = Some(self.epochs);
+        }
+        fresh.unwrap_or_else(|| {
+            self.epochs = self.epochs.wrapping_add(1).max(1);
+            self.epochs
+        })
+    }
+
+    /// Drops `gone`'s connection from the flow index when no other outbound binding of the
+    /// slot uses it.
+    fn unindex(&mut self, slot: u32, gone: &Binding) {
+        let Some(conn) = gone.outbound().then_some(gone.flow.conn).flatten() else {
+            return;
+        };
+        let still_used = self.aors.get(slot).is_some_and(|a| {
+            a.bindings
+                .iter()
+                .any(|b| b.outbound() && b.flow.conn == Some(conn))
+        });
+        if still_used {
+            return;
+        }
+        if let Some(slots) = self.flows.get_mut(&conn) {
+            slots.retain(|s| *s != slot);
+            if slots.is_empty() {
+                self.flows.remove(&conn);
+            }
+        }
     }
 
     fn remove_binding(&mut self, slot: u32, index: usize, kind: RegEventKind) {
@@ -440,6 +642,7 @@ impl Location {
         self.wheel.cancel(gone.timer);
         self.bindings -= 1;
         let key = aor.key.clone();
+        self.unindex(slot, &gone);
         self.event(kind, key, gone.contact());
     }
 
@@ -476,6 +679,7 @@ fn new_binding(
     expires_at: Instant,
     timer: TimerId,
     serial: u32,
+    epoch: u32,
 ) -> Binding {
     let instance = c.contact.instance.unwrap_or_default();
     // NOTE: a message is at most 64 KiB (the codec's cap), so each part fits a u16.
@@ -499,6 +703,62 @@ fn new_binding(
         expires_at,
         timer,
         serial,
+        epoch,
+        failed: false,
+    }
+}
+
+impl Registrar for Location {
+    fn config(&self) -> &RegistrarConfig {
+        &self.config
+    }
+
+    fn register(&mut self, now: Instant, req: &RegisterRequest<'_>) -> Result<(), RegisterError> {
+        Location::register(self, now, req)
+    }
+
+    fn bindings<'a>(&'a self, aor: &[u8]) -> Bindings<'a> {
+        Location::bindings(self, aor)
+    }
+
+    fn instance_bindings<'a>(&'a self, aor: &[u8], instance: &[u8]) -> Bindings<'a> {
+        Location::instance_bindings(self, aor, instance)
+    }
+
+    fn registration(&self, aor: &[u8], instance: &[u8]) -> Option<u64> {
+        Location::registration(self, aor, instance)
+    }
+
+    fn registration_bindings<'a>(&'a self, registration: u64) -> Bindings<'a> {
+        Location::registration_bindings(self, registration)
+    }
+
+    fn flow_failed(&mut self, conn: u64) {
+        Location::flow_failed(self, conn)
+    }
+
+    fn expire(&mut self, now: Instant) {
+        Location::expire(self, now)
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        Location::next_deadline(self)
+    }
+
+    fn poll_event(&mut self) -> Option<RegEvent> {
+        Location::poll_event(self)
+    }
+
+    fn events_dropped(&self) -> u64 {
+        Location::events_dropped(self)
+    }
+
+    fn len(&self) -> usize {
+        Location::len(self)
+    }
+
+    fn aors(&self) -> usize {
+        Location::aors(self)
     }
 }
 

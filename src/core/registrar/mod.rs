@@ -3,10 +3,13 @@
 //!
 //! Owns: the rules of §10.3 steps 5 to 8 (the canonical AoR, `Contact: *`, the expiry of each
 //! contact with its minimum, maximum and default, Call-ID/CSeq ordering, q-values), the limits
-//! that protect the table (contacts per AoR, bindings per shard), the bindings themselves in
-//! [`Location`], their expiry on a timer wheel, and a [`RegEvent`] for every change. Must not:
-//! read the wire format beyond the header views it is given, or write responses (the shard
-//! does, from [`Location::bindings`]).
+//! that protect the table (contacts per AoR, bindings per shard), GRUUs (RFC 5627: the public
+//! and temporary GRUUs of a registered instance, and which bindings a GRUU reaches), the
+//! outbound rules (RFC 5626: a binding per instance and `reg-id`, unreachable once its flow
+//! fails), the [`Registrar`] trait every storage backend implements and its in-memory
+//! backend [`Location`], their expiry on a timer wheel, and a [`RegEvent`] for every change.
+//! Must not: read the wire format beyond the header views it is given, or write responses
+//! (the shard does, from [`Registrar::bindings`]).
 //!
 //! Memory: a binding keeps its strings (contact URI, Call-ID, `+sip.instance`, Path) in one
 //! allocation, and its fixed part is a few dozen bytes; an AoR is its key and a small inline
@@ -14,14 +17,17 @@
 //! sizes.
 
 mod aor;
+pub mod gruu;
 mod location;
 pub mod register;
+mod service;
 
 pub use aor::{aor_key, aor_shard, without_port, AorError};
 pub use location::{
     Binding, BindingTimer, Contact, FlowInfo, Location, RegEvent, RegEventKind, RegisterError,
     RegisterRequest,
 };
+pub use service::{lookup, open, reachable, Backend, Bindings, Lookup, Registrar};
 
 /// `[registrar]` limits, in the core's terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +42,8 @@ pub struct RegistrarConfig {
     pub max_contacts_per_aor: usize,
     /// Bindings one shard may hold; a REGISTER that would exceed it gets 503.
     pub max_bindings: usize,
+    /// Where the bindings live.
+    pub backend: Backend,
 }
 
 impl RegistrarConfig {
@@ -47,6 +55,7 @@ impl RegistrarConfig {
         default_expires: 3600,
         max_contacts_per_aor: 10,
         max_bindings: 2_000_000,
+        backend: Backend::Memory,
     };
 }
 

@@ -1,11 +1,13 @@
 //! A REGISTER, from the parsed message to the registrar's decision and the Contact list of
-//! its 200 (RFC 3261 §10.3).
+//! its 200 (RFC 3261 §10.3), with the GRUUs of RFC 5627 §5.2 when the UA asked for them.
 
 use smallvec::SmallVec;
 use std::time::Instant;
 
-use super::{aor_key, Contact, FlowInfo, Location, RegisterError, RegisterRequest};
-use crate::core::sip::headers::{ContactValue, Expires};
+use super::gruu::{self, TempGruus};
+use super::{aor_key, Contact, FlowInfo, RegisterError, RegisterRequest, Registrar};
+use crate::core::ids::Rng;
+use crate::core::sip::headers::{ContactValue, Expires, OptionTags};
 use crate::core::sip::message::Message;
 use crate::core::sip::uri::Uri;
 use crate::core::sip::validate::Checked;
@@ -15,12 +17,16 @@ use crate::core::sip::HeaderName;
 /// What the registrar answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
-    /// 200 with the AoR's bindings (the key is in the caller's buffer).
-    Ok,
+    /// 200 with the AoR's bindings (the key is in the caller's buffer). `outbound`: a contact
+    /// registered a flow (`+sip.instance` and `reg-id`, RFC 5626).
+    Ok { outbound: bool },
     /// The To URI is no AoR of a domain served here: 404 (§10.3 step 5).
     NotHere,
     /// A Contact or Expires that does not parse: 400.
     Malformed,
+    /// A GRUU as the AoR, or one of this registrar's GRUUs as a contact (which would send
+    /// requests for it back to itself): 403 (RFC 5627 §5.1).
+    Forbidden,
     /// Refused by the registrar's rules or limits.
     Refused(RegisterError),
 }
@@ -28,9 +34,10 @@ pub enum Answer {
 impl Answer {
     pub fn status(&self) -> (u16, &'static str) {
         match self {
-            Answer::Ok => (200, "OK"),
+            Answer::Ok { .. } => (200, "OK"),
             Answer::NotHere => (404, "Not Found"),
             Answer::Malformed => (400, "Bad Request"),
+            Answer::Forbidden => (403, "Forbidden"),
             Answer::Refused(e) => e.status(),
         }
     }
@@ -39,7 +46,7 @@ impl Answer {
 /// Applies a validated REGISTER. `served` says whether a URI names a domain or address this
 /// registrar serves; `aor` receives the canonical AoR for the 200's Contact list.
 pub fn register(
-    location: &mut Location,
+    location: &mut dyn Registrar,
     now: Instant,
     msg: &Message<'_>,
     checked: &Checked<'_>,
@@ -50,6 +57,9 @@ pub fn register(
     let to = checked.to.uri();
     if !served(to) || aor_key(to, aor).is_err() {
         return Answer::NotHere;
+    }
+    if gruu::Gruu::of(to).is_some() {
+        return Answer::Forbidden;
     }
     let h = msg.headers();
     let expires = match h.get(HeaderName::Expires).map(Expires::parse) {
@@ -67,6 +77,9 @@ pub fn register(
                     let Ok(na) = na else {
                         return Answer::Malformed;
                     };
+                    if gruu::Gruu::of(na.uri()).is_some() && served(na.uri()) {
+                        return Answer::Forbidden;
+                    }
                     contacts.push(Contact {
                         uri: na.uri().as_bytes(),
                         expires: na.expires(),
@@ -88,8 +101,11 @@ pub fn register(
     }
     // §10.3: a REGISTER without Contact asks for the current bindings and changes nothing.
     if contacts.is_empty() && !star {
-        return Answer::Ok;
+        return Answer::Ok { outbound: false };
     }
+    let outbound = contacts
+        .iter()
+        .any(|c| c.instance.is_some() && c.reg_id.is_some());
     let request = RegisterRequest {
         aor,
         star,
@@ -101,14 +117,37 @@ pub fn register(
         flow,
     };
     match location.register(now, &request) {
-        Ok(()) => Answer::Ok,
+        Ok(()) => Answer::Ok { outbound },
         Err(e) => Answer::Refused(e),
     }
 }
 
-/// Writes one Contact line per binding of `aor` with its remaining time (§10.3 step 8).
-pub fn write_contacts(location: &Location, aor: &[u8], now: Instant, w: &mut Writer<'_>) {
-    let mut value = Vec::with_capacity(128);
+/// Whether any `name` header of a request lists option tag `tag`.
+pub fn lists_tag(msg: &Message<'_>, name: HeaderName, tag: &[u8]) -> bool {
+    msg.headers()
+        .all(name)
+        .flat_map(OptionTags::new)
+        .flatten()
+        .any(|t| t.eq_ignore_ascii_case(tag))
+}
+
+/// Mints the GRUUs of a 200 (RFC 5627 §5.2), for a REGISTER that said `Supported: gruu`.
+pub struct Minter<'a> {
+    pub gruus: &'a TempGruus,
+    pub rng: &'a mut Rng,
+}
+
+/// Writes one Contact line per binding of `aor` with its remaining time (§10.3 step 8), its
+/// `+sip.instance` and `reg-id` (RFC 5626 §6), and with a `minter` the public and a new
+/// temporary GRUU of each binding that has an instance (RFC 5627 §5.2).
+pub fn write_contacts(
+    location: &dyn Registrar,
+    aor: &[u8],
+    now: Instant,
+    mut minter: Option<Minter<'_>>,
+    w: &mut Writer<'_>,
+) {
+    let mut value = Vec::with_capacity(256);
     for b in location.bindings(aor) {
         value.clear();
         value.push(b'<');
@@ -118,6 +157,34 @@ pub fn write_contacts(location: &Location, aor: &[u8], now: Instant, w: &mut Wri
         if let Some(q) = b.q {
             value.extend_from_slice(b";q=");
             push_q(&mut value, q);
+        }
+        if !b.instance().is_empty() {
+            // A quoted string (RFC 5626 §4.1); the codec hands the value over unquoted.
+            let quoted = b.instance().starts_with(b"\"");
+            value.extend_from_slice(b";+sip.instance=");
+            if !quoted {
+                value.push(b'"');
+            }
+            value.extend_from_slice(b.instance());
+            if !quoted {
+                value.push(b'"');
+            }
+        }
+        if let Some(reg_id) = b.reg_id {
+            value.extend_from_slice(b";reg-id=");
+            push_decimal(&mut value, u64::from(reg_id));
+        }
+        let registration = minter
+            .as_ref()
+            .filter(|_| !b.instance_id().is_empty())
+            .and_then(|_| location.registration(aor, b.instance_id()));
+        if let (Some(m), Some(registration)) = (minter.as_mut(), registration) {
+            value.extend_from_slice(b";pub-gruu=\"");
+            gruu::write_public(aor, b.instance_id(), &mut value);
+            value.extend_from_slice(b"\";temp-gruu=\"");
+            let token = m.gruus.mint(registration, m.rng.next_u64());
+            gruu::write_temporary(aor, &token, &mut value);
+            value.push(b'"');
         }
         w.header("Contact", &value);
     }

@@ -29,8 +29,9 @@ use std::time::Instant;
 use crate::core::flow::{self, ConnCommand, TransportError};
 use crate::core::handoff::{self, Handoff};
 use crate::core::ids::{self, Rng};
-use crate::core::registrar::register::{self, Answer};
-use crate::core::registrar::{FlowInfo, Location, RegisterError, RegistrarConfig};
+use crate::core::registrar::gruu::{self, Gruu, TempGruus};
+use crate::core::registrar::register::{self, Answer, Minter};
+use crate::core::registrar::{self, FlowInfo, RegisterError, Registrar, RegistrarConfig};
 use crate::core::sip::error::{DropReason, Effect, ParseError};
 use crate::core::sip::header::HeaderName;
 use crate::core::sip::headers::{NameAddr, OptionTags, Via, Vias};
@@ -46,9 +47,10 @@ use crate::core::transaction::table::{
 };
 use crate::core::transaction::{Reliability, ServerKey, TimerConfig};
 
-/// Option tags Drongo implements in its current role. A Require or Proxy-Require naming any
-/// other tag is answered 420 with the tag in Unsupported (§8.2.2.3, §16.3 step 5).
-pub const SUPPORTED: &[&[u8]] = &[];
+/// Option tags Drongo implements in its current role: GRUUs (RFC 5627) and outbound flows
+/// (RFC 5626) at its registrar. A Require or Proxy-Require naming any other tag is answered
+/// 420 with the tag in Unsupported (§8.2.2.3, §16.3 step 5).
+pub const SUPPORTED: &[&[u8]] = &[b"gruu", b"outbound"];
 
 /// What a shard needs to know about its place in the process.
 #[derive(Debug, Clone)]
@@ -218,8 +220,11 @@ pub struct Shard {
     via_scratch: Vec<u8>,
     /// Connection commands for the shell ([`Shard::poll_conn_command`]).
     commands: VecDeque<ConnCommand>,
-    /// The bindings of the AoRs this shard serves; started at the first input's instant.
-    location: Option<Location>,
+    /// The location service holding the bindings of the AoRs this shard serves
+    /// (`registrar.backend`); started at the first input's instant.
+    location: Option<Box<dyn Registrar>>,
+    /// Mints and opens this shard's temporary GRUUs.
+    gruus: TempGruus,
     /// The canonical AoR of the REGISTER being answered.
     aor_scratch: Vec<u8>,
     /// Messages owned by other shards, waiting for the shell (`core::handoff`).
@@ -239,6 +244,11 @@ impl Shard {
     pub fn new(config: ShardConfig, seed: u64) -> Self {
         let mut rng = Rng::new(seed);
         let secret = rng.next_u64();
+        let mut gruu_key = [0u8; 32];
+        for part in gruu_key.chunks_exact_mut(8) {
+            part.copy_from_slice(&rng.next_u64().to_le_bytes());
+        }
+        let gruus = TempGruus::new(gruu_key, config.id);
         let servers = ServerTable::new(config.timers);
         let clients = ClientTable::new(config.timers);
         Shard {
@@ -256,6 +266,7 @@ impl Shard {
             via_scratch: Vec::new(),
             commands: VecDeque::new(),
             location: None,
+            gruus,
             aor_scratch: Vec::new(),
             handoffs: VecDeque::new(),
             clients,
@@ -331,7 +342,7 @@ impl Shard {
         self.now = Some(now);
         self.wheel(now);
         if self.location.is_none() {
-            self.location = Some(Location::new(self.config.registrar, now));
+            self.location = Some(registrar::open(self.config.registrar, now));
             if let Some(setup) = self.config.auth.as_deref() {
                 self.auth = Some(crate::core::auth::Authenticator::from_setup(
                     setup,
@@ -410,14 +421,14 @@ impl Shard {
         }
     }
 
-    /// The registrar's bindings (none before the first input).
-    pub fn location(&self) -> Option<&Location> {
-        self.location.as_ref()
+    /// The registrar's location service (none before the first input).
+    pub fn location(&self) -> Option<&dyn Registrar> {
+        self.location.as_deref()
     }
 
     /// Takes the next registration-changed event.
     pub fn poll_registration(&mut self) -> Option<crate::core::registrar::RegEvent> {
-        self.location.as_mut().and_then(Location::poll_event)
+        self.location.as_mut().and_then(|l| l.poll_event())
     }
 
     /// Next datagram to send, if any.
@@ -435,8 +446,9 @@ impl Shard {
         self.commands.push_back(ConnCommand::KeepAlive(conn));
     }
 
-    /// The shell could not deliver a message or keep a flow. Nothing waits on either yet (no
-    /// client transactions or registrations), so both are counted.
+    /// The shell could not deliver a message or keep a flow. An undelivered message fails
+    /// the client transaction that sent it; a failed flow makes the outbound bindings over it
+    /// unreachable (RFC 5626 §5.3). Both are counted.
     pub fn handle_transport_error(&mut self, now: Instant, error: TransportError) {
         self.now = Some(now);
         match error {
@@ -444,7 +456,12 @@ impl Shard {
                 self.stats.undelivered += 1;
                 self.client_undelivered(token);
             }
-            TransportError::FlowFailed { .. } => self.stats.flows_failed += 1,
+            TransportError::FlowFailed { conn, .. } => {
+                self.stats.flows_failed += 1;
+                if let Some(location) = self.location.as_mut() {
+                    location.flow_failed(conn.0);
+                }
+            }
         }
     }
 
@@ -455,7 +472,7 @@ impl Shard {
             self.client_wheel
                 .as_ref()
                 .and_then(TimerWheel::next_deadline),
-            self.location.as_ref().and_then(Location::next_deadline),
+            self.location.as_ref().and_then(|l| l.next_deadline()),
         ]
         .into_iter()
         .flatten()
@@ -640,23 +657,32 @@ impl Shard {
             let tags = h.all(HeaderName::Require);
             return self.respond_unsupported(&r, tags);
         }
+        // A GRUU of Drongo's reaches its instance whatever the method, inside a dialog too
+        // (it is a remote target, RFC 5627 §6.1); a REGISTER to one is Drongo's to answer.
+        let gruu = (for_us && method != Method::Register)
+            .then(|| Gruu::of(&uri))
+            .flatten()
+            .is_some();
+        let mut looked_up = false;
         if !matches!(method, Method::Cancel | Method::Other(_)) {
             // §16.4 and §16.5: a request routed through Drongo goes on along its route set;
             // one for a registered AoR goes to the AoR's bindings.
             let pre = self.preprocess(msg, checked, src.local);
             let routed = pre.pop_top_route.is_some() || pre.strict_repair.is_some();
-            let targets = if routed {
+            looked_up = (gruu && (!routed || route_set_ends_here(msg, &pre)))
+                || (!routed
+                    && for_us
+                    && !to_tagged
+                    && uri.user().is_some()
+                    && !matches!(method, Method::Register | Method::Options));
+            let targets = if looked_up {
+                self.binding_targets(&uri)
+            } else if routed {
                 smallvec::smallvec![proxy::Target {
                     uri: None,
                     path: Vec::new(),
                     dest: None,
                 }]
-            } else if for_us
-                && !to_tagged
-                && uri.user().is_some()
-                && !matches!(method, Method::Register | Method::Options)
-            {
-                self.binding_targets(&uri)
             } else {
                 smallvec::SmallVec::<[proxy::Target; 4]>::new()
             };
@@ -666,6 +692,10 @@ impl Shard {
                 }
                 return self.proxy(src, msg, checked, method, pre, &targets);
             }
+        }
+        if looked_up {
+            let (status, reason) = self.no_target_status(&uri);
+            return self.respond(&r, status, reason, |_| {});
         }
         match method {
             Method::Other(_) => self.respond(&r, 501, "Not Implemented", write_allow),
@@ -733,7 +763,7 @@ impl Shard {
         let mut aor = std::mem::take(&mut self.aor_scratch);
         let local = r.src.local;
         let answer = register::register(
-            &mut location,
+            &mut *location,
             now,
             msg,
             checked,
@@ -742,8 +772,27 @@ impl Shard {
             &mut aor,
         );
         let (status, reason) = answer.status();
-        self.respond(r, status, reason, |w| match answer {
-            Answer::Ok => register::write_contacts(&location, &aor, now, w),
+        let asks = |tag: &[u8]| {
+            register::lists_tag(msg, HeaderName::Supported, tag)
+                || register::lists_tag(msg, HeaderName::Require, tag)
+        };
+        // RFC 5627 §5.2: GRUUs for a UA that supports them. RFC 5626 §6: Require: outbound
+        // tells a UA that registered a flow that Drongo keeps it.
+        let mint = matches!(answer, Answer::Ok { .. }) && asks(b"gruu");
+        let require_outbound = matches!(answer, Answer::Ok { outbound: true }) && asks(b"outbound");
+        let gruus = self.gruus.clone();
+        let mut rng = Rng::new(self.rng.next_u64());
+        let out = self.build_response(r, status, reason, |w| match answer {
+            Answer::Ok { .. } => {
+                if require_outbound {
+                    w.header("Require", b"outbound");
+                }
+                let minter = mint.then_some(Minter {
+                    gruus: &gruus,
+                    rng: &mut rng,
+                });
+                register::write_contacts(&*location, &aor, now, minter, w);
+            }
             Answer::Refused(RegisterError::IntervalTooBrief(min)) => {
                 let mut v = Vec::with_capacity(10);
                 push_decimal(&mut v, u64::from(min));
@@ -751,8 +800,23 @@ impl Shard {
             }
             _ => {}
         });
+        // The flow a binding came over is kept open with keep-alives while the binding uses
+        // it, so requests can come back over it (RFC 5626 §4.4.1, §5.3).
+        let keep = match r.src.flow {
+            Flow::Stream(conn) if matches!(answer, Answer::Ok { .. }) => location
+                .bindings(&aor)
+                .any(|b| b.flow.conn == Some(conn.0))
+                .then_some(conn),
+            _ => None,
+        };
         self.location = Some(location);
         self.aor_scratch = aor;
+        if let Some((out, route)) = out {
+            self.send_answer(out, route, status);
+        }
+        if let Some(conn) = keep {
+            self.keep_connection(conn);
+        }
     }
 
     /// The shard that holds the bindings of the AoR a request is about, when it is another:
@@ -768,16 +832,24 @@ impl Shard {
     ) -> Option<u16> {
         let count = self.config.shard_count;
         let method = msg.method()?;
-        if count < 2 || checked.to.tag().is_some() {
-            return None;
-        }
         let uri = match method {
             Method::Register => *checked.to.uri(),
             _ => checked.request_uri?,
         };
+        // A GRUU reaches its instance inside a dialog too (RFC 5627 §6.1).
+        let gruu = Gruu::of(&uri).filter(|_| method != Method::Register);
+        if count < 2 || checked.to.tag().is_some() && gruu.is_none() {
+            return None;
+        }
         uri.user()?;
         if !self.serves(&uri, local) {
             return None;
+        }
+        // A temporary GRUU names the shard that minted it, the one that holds its AoR.
+        if let Some(Gruu::Temporary(token)) = gruu {
+            if let Some(shard) = gruu::token_shard(token).filter(|s| *s < count) {
+                return (shard != self.config.id).then_some(shard);
+            }
         }
         let mut key = std::mem::take(&mut self.aor_scratch);
         let owner = crate::core::registrar::aor_key(&uri, &mut key)
@@ -865,6 +937,11 @@ impl Shard {
         let Some((out, route)) = self.build_response(r, status, reason, extra) else {
             return;
         };
+        self.send_answer(out, route, status);
+    }
+
+    /// Sends a response [`Shard::build_response`] built, counted as answered (or resent).
+    fn send_answer(&mut self, out: Vec<u8>, route: Source, status: u16) {
         if self.rebuilding {
             self.stats.resent += 1;
         } else {
@@ -1065,6 +1142,20 @@ struct Request<'m, 'a> {
     h: &'m Headers<'a>,
     via: Option<Via<'a>>,
     to_tagged: bool,
+}
+
+/// Whether no Route value is left once preprocessing took Drongo's off (§16.4), so that the
+/// Request-URI decides where the request goes (§16.5).
+fn route_set_ends_here(msg: &Message<'_>, pre: &crate::core::proxy::Preprocess<'_>) -> bool {
+    if pre.strict_repair.is_some() {
+        return false;
+    }
+    let routes = msg
+        .headers()
+        .all(HeaderName::Route)
+        .flat_map(crate::core::sip::headers::NameAddrs::bracketed)
+        .count();
+    routes == usize::from(pre.pop_top_route.is_some())
 }
 
 fn write_allow(w: &mut Writer<'_>) {

@@ -18,6 +18,7 @@ use smallvec::SmallVec;
 use super::{Flow, Request, Shard, Source, Transmit};
 use crate::core::ids;
 use crate::core::proxy::{self, upstream_status, Plan, Preprocess, ResponseContext, Verdict};
+use crate::core::registrar::{lookup, reachable, Lookup};
 use crate::core::sip::error::DropReason;
 use crate::core::sip::message::{Framing, Message};
 use crate::core::sip::uri::{Host, Transport, Uri};
@@ -162,30 +163,43 @@ impl Shard {
         proxy::preprocess(msg, checked, |uri| self.is_me(uri, local))
     }
 
-    /// The bindings of the AoR a request for Drongo is addressed to, as fork targets, best q
-    /// first. Empty when the AoR has none.
+    /// The bindings a request for Drongo reaches, as fork targets, best q first: those of the
+    /// AoR it is addressed to, or of the one instance its GRUU names (RFC 5627 §6.1; never
+    /// another instance of the AoR). Bindings that cannot be reached are left out (RFC 5626
+    /// §5.3: an outbound binding whose flow has failed, and all but one flow of an instance).
+    /// Empty when nothing is reachable; [`Shard::no_target_status`] then says why.
     pub(super) fn binding_targets(&mut self, uri: &Uri<'_>) -> SmallVec<[Target; 4]> {
         let mut key = std::mem::take(&mut self.aor_scratch);
         let mut out = SmallVec::new();
-        if crate::core::registrar::aor_key(uri, &mut key).is_ok() {
-            if let Some(location) = self.location.as_ref() {
-                let mut found: SmallVec<[Target; 4]> = location
-                    .bindings(&key)
-                    .map(|b| binding_target(b.contact(), b.path(), b.flow))
+        if let Some(location) = self.location.as_deref() {
+            if let Lookup::Found { bindings, .. } = lookup(location, &self.gruus, uri, &mut key) {
+                out = reachable(bindings)
+                    .into_iter()
+                    .map(|b| binding_target(b.contact(), b.path(), b.flow, b.outbound()))
                     .collect();
-                if found.is_empty() {
-                    // `sip:alice@host:5060` also finds `sip:alice@host`.
-                    let bare = crate::core::registrar::without_port(&key);
-                    found = location
-                        .bindings(bare)
-                        .map(|b| binding_target(b.contact(), b.path(), b.flow))
-                        .collect();
-                }
-                out = found;
             }
         }
         self.aor_scratch = key;
         out
+    }
+
+    /// The answer to a request for Drongo that [`Shard::binding_targets`] found no target
+    /// for: 480 when what it names exists but cannot be reached now (a GRUU whose instance
+    /// has no binding, bindings whose flows have all failed), else 404.
+    pub(super) fn no_target_status(&mut self, uri: &Uri<'_>) -> (u16, &'static str) {
+        let mut key = std::mem::take(&mut self.aor_scratch);
+        let unavailable = self.location.as_deref().is_some_and(|location| {
+            match lookup(location, &self.gruus, uri, &mut key) {
+                Lookup::Found { bindings, gruu } => gruu || bindings.len() > 0,
+                Lookup::Unknown => false,
+            }
+        });
+        self.aor_scratch = key;
+        if unavailable {
+            (480, "Temporarily Unavailable")
+        } else {
+            (404, "Not Found")
+        }
     }
 
     /// Forwards a new request to `targets` in parallel (§16.6), with a server transaction
@@ -748,7 +762,17 @@ fn client_event(
 /// a new one to the Contact if it has closed). Over UDP: the REGISTER's source address when
 /// the Contact's IP is another (the phone is behind NAT and its Contact unreachable), else
 /// the Contact itself (a UA may register from another port than it listens on).
-fn binding_target(contact: &[u8], path: &[u8], flow: crate::core::registrar::FlowInfo) -> Target {
+///
+/// An outbound binding (RFC 5626 §5.3) is reached over its flow only: over TCP its
+/// connection, with the flow's own address rather than the Contact for the shell to fall
+/// back to (a UA's flow address accepts no new connection, so a flow that closed before
+/// Drongo heard of it fails instead of reaching the Contact); over UDP its source address.
+fn binding_target(
+    contact: &[u8],
+    path: &[u8],
+    flow: crate::core::registrar::FlowInfo,
+    outbound: bool,
+) -> Target {
     let uri = Uri::parse(contact).ok();
     let contact_addr = uri.as_ref().and_then(|u| resolve(u, flow.local));
     let natted = contact_addr
@@ -756,15 +780,19 @@ fn binding_target(contact: &[u8], path: &[u8], flow: crate::core::registrar::Flo
     let dest = if !path.is_empty() {
         None
     } else if flow.reliable {
+        let fallback = match contact_addr {
+            Some(c) if !outbound => c.remote,
+            _ => flow.remote,
+        };
         Some(Source {
             flow: match flow.conn {
                 Some(conn) => Flow::Stream(super::ConnId(conn)),
                 None => Flow::Tcp,
             },
             local: flow.local,
-            remote: contact_addr.map_or(flow.remote, |c| c.remote),
+            remote: fallback,
         })
-    } else if natted {
+    } else if natted || outbound {
         Some(Source {
             flow: Flow::Udp,
             local: flow.local,

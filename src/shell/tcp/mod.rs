@@ -38,6 +38,7 @@ mod connect;
 mod loopback;
 mod session;
 
+use super::mesh::{conn_shard, Envelope};
 use super::shard_driver::{Driver, Outbox, SansIo, Wakeup};
 use super::stats::{LogThrottle, ShardCounters};
 use crate::config::TcpConfig;
@@ -225,6 +226,9 @@ struct Conn {
     /// Kept open with keep-alives instead of the idle timeout ([`ConnCommand::KeepAlive`]);
     /// outbound connections are kept from the start.
     kept: Cell<bool>,
+    /// Other shards that asked to keep it (their registrars hold bindings over it); each is
+    /// told when it ends.
+    watchers: RefCell<Vec<u16>>,
     /// The sent-by address the peer aliased to this connection (RFC 5923), if any.
     alias: Cell<Option<SocketAddr>>,
 }
@@ -355,6 +359,7 @@ impl Tcp {
             active: Cell::new(now),
             heard: Cell::new(now),
             kept: Cell::new(!inbound),
+            watchers: RefCell::new(Vec::new()),
             alias: Cell::new(None),
         });
         self.conns.borrow_mut().insert(conn.id, conn.clone());
@@ -390,13 +395,23 @@ impl Tcp {
         routes.insert(sent_by, id);
     }
 
-    /// Keeps connection `id` open with keep-alives.
-    fn keep(&self, id: ConnId) {
-        if let Some(conn) = self.get(id) {
-            if !conn.kept.replace(true) {
-                conn.wake.notify();
+    /// Keeps connection `id` open with keep-alives, for shard `watcher` (this one or
+    /// another, which is then told when it ends). False when the connection is gone: its end
+    /// has been reported already, to whoever kept it then.
+    fn keep(&self, id: ConnId, watcher: u16) -> bool {
+        let Some(conn) = self.get(id) else {
+            return false;
+        };
+        if watcher != self.shard {
+            let mut watchers = conn.watchers.borrow_mut();
+            if !watchers.contains(&watcher) {
+                watchers.push(watcher);
             }
         }
+        if !conn.kept.replace(true) {
+            conn.wake.notify();
+        }
+        true
     }
 
     fn remove(&self, conn: &Conn) {
@@ -575,11 +590,50 @@ impl<S: SansIo> Driver<S> {
         }
     }
 
-    /// Carries out the shard's connection commands.
+    /// Keeps connection `conn` of this shard open for shard `watcher` (RFC 5626 §4.4.1), or
+    /// tells the watcher at once that the flow has failed if the connection is gone.
+    pub(in crate::shell) fn keep_connection(&self, conn: ConnId, watcher: u16) {
+        if self.tcp.keep(conn, watcher) {
+            return;
+        }
+        let remote = SocketAddr::from(([0, 0, 0, 0], 0));
+        if watcher == self.id {
+            self.report(TransportError::FlowFailed { conn, remote });
+        } else {
+            self.notify_shard(watcher, Envelope::FlowFailed { conn, remote });
+        }
+    }
+
+    /// A kept connection ended: its own shard and every shard that asked to keep it hear
+    /// that the flow failed.
+    fn flow_failed(&self, conn: &Conn) {
+        let (id, remote) = (conn.id, conn.remote);
+        self.report(TransportError::FlowFailed { conn: id, remote });
+        if self.tcp.stopping.get() {
+            return;
+        }
+        for watcher in conn.watchers.take() {
+            self.notify_shard(watcher, Envelope::FlowFailed { conn: id, remote });
+        }
+    }
+
+    /// Carries out the shard's connection commands: a keep for a connection another shard
+    /// owns goes to that shard.
     pub(in crate::shell) fn conn_commands(&self, shard: &mut S) {
         loop {
             match catch_unwind(AssertUnwindSafe(|| shard.poll_conn_command())) {
-                Ok(Some(ConnCommand::KeepAlive(id))) => self.tcp.keep(id),
+                Ok(Some(ConnCommand::KeepAlive(id))) => {
+                    let owner = conn_shard(id);
+                    if owner == self.id {
+                        self.keep_connection(id, self.id);
+                    } else {
+                        let keep = Envelope::Keep {
+                            conn: id,
+                            watcher: self.id,
+                        };
+                        self.notify_shard(owner, keep);
+                    }
+                }
                 Ok(Some(ConnCommand::Alias { conn, sent_by })) => self.tcp.alias(conn, sent_by),
                 Ok(None) => return,
                 Err(payload) => {
@@ -795,7 +849,13 @@ mod tests {
         assert!(c.kept.get());
         assert_eq!(tcp.open_from("192.0.2.9".parse().unwrap()), 0);
         assert!(!a.kept.get());
-        tcp.keep(c.id);
+        assert!(tcp.keep(c.id, 0));
+        // Another shard that asks is remembered once, to be told when it ends; this shard
+        // and a gone connection are not.
+        assert!(tcp.keep(c.id, 1));
+        assert!(tcp.keep(c.id, 1));
+        assert_eq!(*c.watchers.borrow(), [1]);
+        assert!(!tcp.keep(a.id, 1), "a is gone");
     }
 
     #[test]

@@ -77,10 +77,7 @@ pub(super) async fn serve<S: SansIo>(
         });
     }
     if conn.kept.get() && reason != Close::Stop {
-        d.report(TransportError::FlowFailed {
-            conn: conn.id,
-            remote: conn.remote,
-        });
+        d.flow_failed(&conn);
     }
     ShardCounters::add(&c.tcp_closed, 1);
     match reason {

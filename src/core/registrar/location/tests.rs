@@ -1,4 +1,5 @@
 use super::*;
+use crate::core::registrar::{reachable, Bindings, Registrar};
 
 const AOR: &[u8] = b"sip:alice@example.com";
 
@@ -337,6 +338,279 @@ fn a_mass_expiry_is_spread_over_calls() {
     assert_eq!(loc.aors(), 0);
     assert_eq!(loc.events_dropped(), 0);
     assert_eq!(loc.next_deadline(), None);
+}
+
+const INSTANCE_A: &[u8] = b"\"<urn:uuid:00000000-0000-1000-8000-00000000000A>\"";
+const INSTANCE_B: &[u8] = b"\"<urn:uuid:00000000-0000-1000-8000-00000000000B>\"";
+
+/// A contact of instance `instance`, with `reg_id` when it registers an outbound flow.
+fn instance_contact<'a>(uri: &'a str, instance: &'a [u8], reg_id: Option<u32>) -> Contact<'a> {
+    Contact {
+        instance: Some(instance),
+        reg_id,
+        ..contact(uri)
+    }
+}
+
+/// A REGISTER over TCP connection `conn`.
+fn over_conn<'a>(
+    contacts: &'a [Contact<'a>],
+    call_id: &'a [u8],
+    cseq: u32,
+    conn: u64,
+) -> RegisterRequest<'a> {
+    RegisterRequest {
+        call_id,
+        flow: FlowInfo {
+            reliable: true,
+            conn: Some(conn),
+            ..flow()
+        },
+        ..request(contacts, Some(600), cseq)
+    }
+}
+
+fn contacts_in(bindings: Bindings<'_>) -> Vec<String> {
+    bindings
+        .map(|b| String::from_utf8_lossy(b.contact()).into_owned())
+        .collect()
+}
+
+/// The shard drives the memory backend through the trait only.
+#[test]
+fn the_memory_backend_answers_through_the_trait() {
+    let now = crate::sim::epoch();
+    let mut reg: Box<dyn Registrar> = crate::core::registrar::open(RegistrarConfig::DEFAULT, now);
+    assert!(reg.is_empty());
+    assert_eq!(reg.next_deadline(), None);
+    let c = [contact("sip:alice@192.0.2.7:40000")];
+    reg.register(now, &request(&c, Some(60), 1)).unwrap();
+    assert_eq!((reg.len(), reg.aors()), (1, 1));
+    assert_eq!(
+        contacts_in(reg.bindings(AOR)),
+        ["sip:alice@192.0.2.7:40000"]
+    );
+    assert_eq!(reg.poll_event().map(|e| e.kind), Some(RegEventKind::Added));
+    // Run `expire` whenever the service asks, as the shard does, until the binding is gone.
+    let mut at = now;
+    for _ in 0..100 {
+        if reg.is_empty() {
+            break;
+        }
+        at = reg
+            .next_deadline()
+            .expect("a deadline while a binding lives");
+        reg.expire(at);
+    }
+    assert!(reg.is_empty());
+    assert!(at >= now + Duration::from_secs(60), "not before its time");
+    assert_eq!(
+        reg.poll_event().map(|e| e.kind),
+        Some(RegEventKind::Expired)
+    );
+    assert_eq!(reg.events_dropped(), 0);
+    assert_eq!(
+        reg.config().max_expires,
+        RegistrarConfig::DEFAULT.max_expires
+    );
+}
+
+/// RFC 5626 §6: an outbound contact is the binding of its instance and reg-id, so a UA
+/// that comes back on a new flow with a new Contact replaces its binding.
+#[test]
+fn outbound_contacts_are_the_binding_of_their_instance_and_reg_id() {
+    let (mut loc, now) = setup();
+    let first = [instance_contact(
+        "sip:alice@192.0.2.7:40001;ob",
+        INSTANCE_A,
+        Some(1),
+    )];
+    loc.register(now, &over_conn(&first, b"reg-a", 1, 5))
+        .unwrap();
+    let again = [instance_contact(
+        "sip:alice@192.0.2.7:40002;ob",
+        INSTANCE_A,
+        Some(1),
+    )];
+    loc.register(now, &over_conn(&again, b"reg-a", 2, 6))
+        .unwrap();
+    assert_eq!(
+        contacts_in(loc.bindings(AOR)),
+        ["sip:alice@192.0.2.7:40002;ob"]
+    );
+    assert_eq!(loc.bindings(AOR).next().unwrap().flow.conn, Some(6));
+    // A second flow of the same instance is a second binding.
+    let second = [instance_contact(
+        "sip:alice@192.0.2.7:40003;ob",
+        INSTANCE_A,
+        Some(2),
+    )];
+    loc.register(now, &over_conn(&second, b"reg-a", 3, 7))
+        .unwrap();
+    assert_eq!(loc.len(), 2);
+    assert_eq!(
+        kinds(&mut loc),
+        [
+            RegEventKind::Added,
+            RegEventKind::Refreshed,
+            RegEventKind::Added
+        ]
+    );
+    // The old flow's connection left the index with the binding it carried.
+    assert!(!loc.flows.contains_key(&5));
+    assert!(loc.flows.contains_key(&6) && loc.flows.contains_key(&7));
+}
+
+#[test]
+fn a_public_gruu_finds_the_bindings_of_its_instance_only() {
+    let (mut loc, now) = setup();
+    let c = [
+        instance_contact("sip:alice@192.0.2.7:40000", INSTANCE_A, None),
+        instance_contact("sip:alice@192.0.2.8:40000", INSTANCE_B, None),
+        contact("sip:alice@192.0.2.9:40000"),
+    ];
+    loc.register(now, &request(&c, Some(600), 1)).unwrap();
+    let reg: &dyn Registrar = &loc;
+    assert_eq!(reg.bindings(AOR).count(), 3);
+    assert_eq!(
+        contacts_in(reg.instance_bindings(AOR, b"urn:uuid:00000000-0000-1000-8000-00000000000b")),
+        ["sip:alice@192.0.2.8:40000"],
+        "the instance id compares without regard to case"
+    );
+    assert_eq!(reg.instance_bindings(AOR, b"urn:uuid:0").count(), 0);
+    assert_eq!(reg.instance_bindings(AOR, b"").count(), 0);
+    assert_eq!(
+        reg.instance_bindings(b"sip:bob@example.com", b"urn:uuid:0")
+            .count(),
+        0
+    );
+}
+
+/// RFC 5627 §5.1: the temporary GRUUs of an instance stay valid while it stays registered
+/// with the same Call-ID; a new Call-ID, or the end of the registration, ends them.
+#[test]
+fn an_instance_registration_lives_until_it_ends_or_starts_over() {
+    let (mut loc, now) = setup();
+    let id = b"urn:uuid:00000000-0000-1000-8000-00000000000A";
+    let a = [instance_contact(
+        "sip:alice@192.0.2.7:40000",
+        INSTANCE_A,
+        None,
+    )];
+    let req = |cseq, call_id: &'static [u8]| RegisterRequest {
+        call_id,
+        ..request(&a, Some(600), cseq)
+    };
+    assert_eq!(loc.registration(AOR, id), None);
+    loc.register(now, &req(1, b"boot-1")).unwrap();
+    let first = loc.registration(AOR, id).expect("registered");
+    assert_eq!(loc.registration_bindings(first).count(), 1);
+    loc.register(now, &req(2, b"boot-1")).unwrap();
+    assert_eq!(loc.registration(AOR, id), Some(first), "a refresh keeps it");
+    // The UA restarted: a new Call-ID.
+    loc.register(now, &req(1, b"boot-2")).unwrap();
+    let second = loc.registration(AOR, id).unwrap();
+    assert_ne!(second, first);
+    assert_eq!(loc.registration_bindings(first).count(), 0);
+    assert_eq!(loc.registration_bindings(second).count(), 1);
+    // Another contact of the instance with the same Call-ID joins the registration.
+    let b = [instance_contact(
+        "sip:alice@192.0.2.7:40001",
+        INSTANCE_A,
+        None,
+    )];
+    let join = RegisterRequest {
+        call_id: b"boot-2",
+        ..request(&b, Some(600), 2)
+    };
+    loc.register(now, &join).unwrap();
+    assert_eq!(loc.registration_bindings(second).count(), 2);
+    // It ends when the last binding of the instance goes, and is never given out again.
+    let mut gone = a[0];
+    gone.expires = Some(0);
+    let mut gone_b = b[0];
+    gone_b.expires = Some(0);
+    let both = [gone, gone_b];
+    let remove = RegisterRequest {
+        call_id: b"boot-2",
+        ..request(&both, None, 3)
+    };
+    loc.register(now, &remove).unwrap();
+    assert_eq!(loc.registration(AOR, id), None);
+    assert_eq!(loc.registration_bindings(second).count(), 0);
+    loc.register(now, &req(4, b"boot-2")).unwrap();
+    let third = loc.registration(AOR, id).unwrap();
+    assert!(third != first && third != second);
+    assert_eq!(loc.registration_bindings(0).count(), 0);
+    assert_eq!(loc.registration_bindings(u64::MAX).count(), 0);
+}
+
+/// RFC 5626 §5.3: an outbound binding whose flow failed is unreachable; a binding over the
+/// same connection without outbound is not affected (requests fall back to its Contact).
+#[test]
+fn a_failed_flow_makes_its_outbound_bindings_unreachable() {
+    let (mut loc, now) = setup();
+    let c = [
+        instance_contact("sip:alice@192.0.2.7:40001;ob", INSTANCE_A, Some(1)),
+        contact("sip:alice@192.0.2.7:5060;transport=tcp"),
+    ];
+    loc.register(now, &over_conn(&c, b"reg-a", 1, 5)).unwrap();
+    loc.flow_failed(99);
+    assert!(loc.bindings(AOR).all(|b| !b.flow_failed()));
+    let reg: &mut dyn Registrar = &mut loc;
+    reg.flow_failed(5);
+    let failed: Vec<bool> = loc.bindings(AOR).map(|b| b.flow_failed()).collect();
+    assert_eq!(failed, [true, false]);
+    assert_eq!(
+        reachable(loc.bindings(AOR))
+            .iter()
+            .map(|b| b.contact())
+            .collect::<Vec<_>>(),
+        [&b"sip:alice@192.0.2.7:5060;transport=tcp"[..]]
+    );
+    assert!(loc.flows.is_empty(), "a failed connection leaves the index");
+    // The UA registers the flow again over a new connection: reachable again.
+    loc.register(now, &over_conn(&c[..1], b"reg-a", 2, 6))
+        .unwrap();
+    assert!(loc.bindings(AOR).all(|b| !b.flow_failed()));
+    assert_eq!(reachable(loc.bindings(AOR)).len(), 2);
+}
+
+/// RFC 5626 §5.3: never more than one flow of an instance at a time; the most recently
+/// registered live one.
+#[test]
+fn one_flow_of_an_instance_is_reachable() {
+    let (mut loc, now) = setup();
+    let one = [instance_contact(
+        "sip:alice@192.0.2.7:40001;ob",
+        INSTANCE_A,
+        Some(1),
+    )];
+    let two = [instance_contact(
+        "sip:alice@192.0.2.7:40002;ob",
+        INSTANCE_A,
+        Some(2),
+    )];
+    let other = [instance_contact(
+        "sip:alice@192.0.2.8:40001;ob",
+        INSTANCE_B,
+        Some(1),
+    )];
+    loc.register(now, &over_conn(&one, b"reg-a", 1, 5)).unwrap();
+    loc.register(now, &over_conn(&two, b"reg-a", 2, 6)).unwrap();
+    loc.register(now, &over_conn(&other, b"reg-b", 1, 7))
+        .unwrap();
+    let pick = |loc: &Location| -> Vec<Option<u64>> {
+        reachable(loc.bindings(AOR))
+            .iter()
+            .map(|b| b.flow.conn)
+            .collect()
+    };
+    assert_eq!(pick(&loc), [Some(6), Some(7)]);
+    loc.flow_failed(6);
+    assert_eq!(pick(&loc), [Some(5), Some(7)]);
+    loc.flow_failed(5);
+    assert_eq!(pick(&loc), [Some(7)]);
 }
 
 /// The fixed part of a binding and of an AoR, for the memory figures.
