@@ -111,6 +111,11 @@ fn start_with<S: SansIo + 'static>(
     };
     let tcp_settings = TcpSettings::new(&config.tcp);
     let auth = registrar_auth(&config)?;
+    let routes = Arc::new(
+        config
+            .static_routes()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?,
+    );
     let (timers, timer_tick) = config.sip.timers.to_timer_config_and_tick();
     let Bound {
         local_addrs,
@@ -152,6 +157,8 @@ fn start_with<S: SansIo + 'static>(
                 timer_tick,
                 registrar: config.registrar.to_core(),
                 auth: auth.clone(),
+                routes: routes.clone(),
+                router: None,
             },
             seed: seed(id),
             batch,
