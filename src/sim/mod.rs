@@ -9,7 +9,12 @@
 //! channel per pair of shards, as in the shell's mesh: delivered at once, unless the owner is
 //! stalled ([`Sim::stall`]), in which case they wait in the channel, and a channel holding
 //! [`Sim::set_mesh_capacity`] messages drops the next one and the sender counts it.
+//!
+//! A peer can be made unreachable ([`Sim::set_unreachable`]): what a shard sends it is lost,
+//! and the shard is told the message was undelivered, as the shell tells it when a TCP
+//! connection cannot be opened.
 
+use crate::core::flow::TransportError;
 use crate::core::handoff::Handoff;
 use crate::core::sip::DropReason;
 use std::collections::VecDeque;
@@ -60,6 +65,8 @@ pub struct Sim {
     stalled: Vec<bool>,
     /// Messages one channel (one sender, one owner) holds at most.
     mesh_capacity: usize,
+    /// Peers nothing reaches.
+    unreachable: Vec<SocketAddr>,
 }
 
 impl Sim {
@@ -89,6 +96,7 @@ impl Sim {
             inbox: (0..n).map(|_| VecDeque::new()).collect(),
             stalled: vec![false; n],
             mesh_capacity: usize::MAX,
+            unreachable: Vec::new(),
         }
     }
 
@@ -171,6 +179,15 @@ impl Sim {
         self.mesh_capacity = n;
     }
 
+    /// Makes `peer` unreachable (or reachable again): messages to it are lost, and the shard
+    /// that sent one is told at once that it was undelivered.
+    pub fn set_unreachable(&mut self, peer: SocketAddr, unreachable: bool) {
+        self.unreachable.retain(|p| *p != peer);
+        if unreachable {
+            self.unreachable.push(peer);
+        }
+    }
+
     /// Stalls shard `shard` (handoffs for it wait in its channels) or resumes it (it takes
     /// everything waiting at once). A stalled shard still receives datagrams from peers.
     pub fn stall(&mut self, shard: usize, stalled: bool) {
@@ -194,14 +211,32 @@ impl Sim {
 
     fn drain_one(&mut self, i: usize) {
         let at = self.now - self.start;
-        while let Some(t) = self.shards[i].poll_transmit() {
-            self.sent.push_back(Datagram {
-                at,
-                from: t.local,
-                to: t.remote,
-                bytes: t.payload.clone(),
-            });
-            self.shards[i].recycle(t.payload);
+        let mut lost = Vec::new();
+        loop {
+            while let Some(t) = self.shards[i].poll_transmit() {
+                if self.unreachable.contains(&t.remote) {
+                    if t.token != 0 {
+                        lost.push((t.token, t.remote));
+                    }
+                } else {
+                    self.sent.push_back(Datagram {
+                        at,
+                        from: t.local,
+                        to: t.remote,
+                        bytes: t.payload.clone(),
+                    });
+                }
+                self.shards[i].recycle(t.payload);
+            }
+            if lost.is_empty() {
+                break;
+            }
+            // Reported after the input, as the shell reports a failed connection.
+            let now = self.now;
+            for (token, remote) in lost.drain(..) {
+                self.shards[i]
+                    .handle_transport_error(now, TransportError::Undelivered { token, remote });
+            }
         }
         while let Some(h) = self.shards[i].poll_handoff() {
             let to = usize::from(h.to);
