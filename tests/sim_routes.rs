@@ -434,6 +434,35 @@ fn set_router_replaces_the_routing_of_a_shard() {
     );
     assert_eq!(statuses(&sim.take(addr(CALLER))), [480]);
     assert!(sim.take(addr(TRUNK_1)).is_empty());
+    // A fork to no hop at all: nothing to try, 480 (§16.7 step 6 with no response).
+    sim.shard_mut(0)
+        .set_router(Box::new(|_: &RouteRequest<'_, '_>| {
+            Decision::Forward(Fork {
+                hops: Vec::new().into(),
+                mode: ForkMode::Serial,
+            })
+        }));
+    sim.send(
+        addr(CALLER),
+        addr(SERVER),
+        &request(
+            "INVITE",
+            "sip:+442071234567@carrier.example",
+            "carol",
+            2,
+            "",
+        ),
+    );
+    assert_eq!(statuses(&sim.take(addr(CALLER))), [100, 480]);
+    assert_eq!(sim.shards()[0].proxied_calls(), 0);
+    // A request for Drongo itself (no user part) is not routed, whatever the router says.
+    sim.send(
+        addr(CALLER),
+        addr(SERVER),
+        &request("MESSAGE", "sip:127.0.0.1", "carol", 3, ""),
+    );
+    assert_eq!(statuses(&sim.take(addr(CALLER))), [404]);
+    assert_accounted(&sim);
 }
 
 fn two_phones_by_q() -> Sim {

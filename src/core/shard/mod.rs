@@ -657,7 +657,8 @@ impl Shard {
             // §16.4: a request whose route set goes on past Drongo (in a dialog, or an
             // initial request with more Route values) follows it. §16.5: an initial request
             // whose route set ends here goes where routing says (a router, the location
-            // service, static routes); REGISTER and OPTIONS to Drongo are its own to answer.
+            // service, static routes); REGISTER and OPTIONS to Drongo, and requests for
+            // Drongo itself (no user part), are its own to answer.
             let pre = self.preprocess(msg, checked, src.local);
             let onward = || {
                 routing::TargetSet::one(proxy::Target {
@@ -671,7 +672,10 @@ impl Shard {
                     && (to_tagged || crate::core::proxy::routes_remain(msg, &pre)));
             let targets = if along_route {
                 Some(onward())
-            } else if to_tagged || (for_us && matches!(method, Method::Register | Method::Options))
+            } else if to_tagged
+                || (for_us
+                    && (uri.user().is_none()
+                        || matches!(method, Method::Register | Method::Options)))
             {
                 None
             } else {
