@@ -181,27 +181,11 @@ impl Shard {
         let mut out = TargetSet::default();
         if crate::core::registrar::aor_key(uri, &mut key).is_ok() {
             if let Some(location) = self.location.as_ref() {
-                let mut found: TargetSet = location
-                    .bindings(&key)
-                    .map(|b| {
-                        (
-                            b.q.unwrap_or(1000),
-                            binding_target(b.contact(), b.path(), b.flow),
-                        )
-                    })
-                    .collect();
+                let mut found: TargetSet = location.bindings(&key).map(by_q).collect();
                 if found.is_empty() {
                     // `sip:alice@host:5060` also finds `sip:alice@host`.
                     let bare = crate::core::registrar::without_port(&key);
-                    found = location
-                        .bindings(bare)
-                        .map(|b| {
-                            (
-                                b.q.unwrap_or(1000),
-                                binding_target(b.contact(), b.path(), b.flow),
-                            )
-                        })
-                        .collect();
+                    found = location.bindings(bare).map(by_q).collect();
                 }
                 out = found;
             }
@@ -852,6 +836,13 @@ fn client_event(
         }
         ClientEvent::Tu(id, leg, e) => work.push(ClientWork::Tu(id, *leg, e)),
     }
+}
+
+/// A binding as a fork target with its q in thousandths (a contact without q counts as 1.0,
+/// as the location service orders them).
+fn by_q(b: &crate::core::registrar::Binding) -> (u16, Target) {
+    let target = binding_target(b.contact(), b.path(), b.flow);
+    (b.q.unwrap_or(1000), target)
 }
 
 /// A binding's contact as a fork target: its URI and Path, and where to send when the flow
