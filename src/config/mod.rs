@@ -35,6 +35,36 @@ pub struct Config {
     pub udp: UdpConfig,
     pub tcp: TcpConfig,
     pub registrar: RegistrarSection,
+    /// `[[routes]]`: static routes to trunks, tried for initial requests nothing else routes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<RouteSection>,
+}
+
+/// `[[routes]]`: one static route. A request whose Request-URI host is `domain` (any host
+/// when empty) and whose user part starts with `user_prefix` (any user when empty) goes to
+/// `next_hops`; the longest matching prefix wins, then a named domain over any domain.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields, expecting = "a [[routes]] table")]
+pub struct RouteSection {
+    /// The Request-URI host this route is for (a host name or an IP address); empty: any.
+    pub domain: String,
+    /// What the Request-URI's user part (a tel URI's number) starts with; empty: any.
+    pub user_prefix: String,
+    /// Where matching requests go: `sip:` URIs naming an IP address, with an optional port
+    /// and `;transport=udp|tcp`.
+    pub next_hops: Vec<String>,
+    /// `serial`: one hop at a time in the listed order, the next when one fails (failover);
+    /// `parallel`: every hop at once.
+    pub mode: RouteMode,
+}
+
+/// How a route forks to its next hops.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteMode {
+    #[default]
+    Serial,
+    Parallel,
 }
 
 /// `user:password` lines; blank lines and lines starting with `#` are skipped.
@@ -236,6 +266,19 @@ pub struct TcpConfig {
     pub connect_timeout_secs: u64,
 }
 
+impl Config {
+    /// The core's static route table of `[[routes]]`.
+    pub fn static_routes(&self) -> Result<crate::core::proxy::StaticRoutes, ConfigError> {
+        let routes = self
+            .routes
+            .iter()
+            .enumerate()
+            .map(|(i, route)| route.to_core(i))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(crate::core::proxy::StaticRoutes::new(routes))
+    }
+}
+
 impl TimersConfig {
     /// The core's timer values and the wheel tick these keys describe.
     pub fn to_timer_config_and_tick(&self) -> (TimerConfig, Duration) {
@@ -336,6 +379,18 @@ impl Config {
         } else {
             writeln!(out, "tcp: off")
         };
+        let _ = match self.routes.as_slice() {
+            [] => writeln!(out, "routes: none"),
+            routes => writeln!(
+                out,
+                "routes: {}",
+                routes
+                    .iter()
+                    .map(RouteSection::summary)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        };
         let _ = write!(
             out,
             "log: level {:?}, timestamps {}",
@@ -417,6 +472,27 @@ fn bytes(n: usize) -> String {
         n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
         n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
         n => format!("{n} bytes"),
+    }
+}
+
+impl RouteSection {
+    /// `carrier.example +44 -> sip:10.0.0.1:5060, sip:10.0.0.2:5060 (serial)`.
+    fn summary(&self) -> String {
+        let domain = if self.domain.is_empty() {
+            "any domain"
+        } else {
+            &self.domain
+        };
+        let prefix = if self.user_prefix.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", self.user_prefix)
+        };
+        let mode = match self.mode {
+            RouteMode::Serial => "serial",
+            RouteMode::Parallel => "parallel",
+        };
+        format!("{domain}{prefix} -> {} ({mode})", self.next_hops.join(", "))
     }
 }
 
@@ -615,6 +691,16 @@ mod tests {
             max_bindings_per_shard = 500000
             realm = "sbc.example.com"
             backend = "memory"
+
+            [[routes]]
+            domain = "carrier.example"
+            user_prefix = "+44"
+            next_hops = ["sip:10.0.0.1:5060;transport=tcp", "sip:10.0.0.2"]
+            mode = "serial"
+
+            [[routes]]
+            next_hops = ["sip:[2001:db8::1]"]
+            mode = "parallel"
             "#,
         )
         .unwrap();
@@ -670,6 +756,23 @@ mod tests {
                     realm: "sbc.example.com".into(),
                     backend: "memory".into(),
                 },
+                routes: vec![
+                    RouteSection {
+                        domain: "carrier.example".into(),
+                        user_prefix: "+44".into(),
+                        next_hops: vec![
+                            "sip:10.0.0.1:5060;transport=tcp".into(),
+                            "sip:10.0.0.2".into()
+                        ],
+                        mode: RouteMode::Serial,
+                    },
+                    RouteSection {
+                        domain: String::new(),
+                        user_prefix: String::new(),
+                        next_hops: vec!["sip:[2001:db8::1]".into()],
+                        mode: RouteMode::Parallel,
+                    },
+                ],
             }
         );
     }
@@ -862,6 +965,177 @@ mod tests {
         );
     }
 
+    /// The example file's commented `[[routes]]` table, uncommented.
+    fn example_route() -> String {
+        let lines: Vec<&str> = Config::example_toml()
+            .lines()
+            .skip_while(|l| *l != "# [[routes]]")
+            .take_while(|l| l.starts_with('#'))
+            .map(|l| l.strip_prefix("# ").unwrap_or(l.trim_start_matches('#')))
+            .collect();
+        lines.join("\n")
+    }
+
+    #[test]
+    fn the_example_route_is_valid() {
+        let text = example_route();
+        assert!(text.starts_with("[[routes]]\n"), "{text}");
+        let c = Config::from_toml_str(&text).unwrap();
+        assert_eq!(
+            c.routes,
+            [RouteSection {
+                domain: "carrier.example".into(),
+                user_prefix: "+44".into(),
+                next_hops: vec![
+                    "sip:192.0.2.1:5060;transport=tcp".into(),
+                    "sip:192.0.2.2".into()
+                ],
+                mode: RouteMode::Serial,
+            }]
+        );
+        // Every key a route has is in the example.
+        let all = toml::Value::try_from(&c.routes[0]).unwrap();
+        for key in all.as_table().unwrap().keys() {
+            assert!(text.contains(&format!("\n{key} = ")), "{key}");
+        }
+        let table = c.static_routes().unwrap();
+        assert_eq!(table.len(), 1);
+        assert_eq!(
+            table.routes()[0].hops[0].to_string(),
+            "sip:192.0.2.1:5060;transport=tcp"
+        );
+    }
+
+    #[test]
+    fn route_defaults_and_order() {
+        let c = Config::from_toml_str(
+            "[[routes]]\nnext_hops = [\"sip:10.0.0.9\"]\n\
+             [[routes]]\nuser_prefix = \"+4420\"\nnext_hops = [\"sip:10.0.0.1\"]\n\
+             mode = \"parallel\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.routes[0].mode, RouteMode::Serial, "serial by default");
+        assert_eq!(c.routes[0].domain, "");
+        let table = c.static_routes().unwrap();
+        assert_eq!(
+            &*table.routes()[0].user_prefix,
+            b"+4420",
+            "longest prefix first"
+        );
+        assert_eq!(
+            table.routes()[0].mode,
+            crate::core::proxy::ForkMode::Parallel
+        );
+        assert!(c.summary().contains(
+            "routes: any domain -> sip:10.0.0.9 (serial); any domain +4420 -> sip:10.0.0.1 \
+             (parallel)\n"
+        ));
+    }
+
+    #[test]
+    fn bad_routes_name_their_key() {
+        let route = |body: &str| format!("[[routes]]\n{body}\n");
+        let hops = "next_hops = [\"sip:10.0.0.1\"]";
+        rejects(
+            &route("domain = \"carrier example\"\nnext_hops = [\"sip:10.0.0.1\"]"),
+            "routes[0].domain",
+            "\"carrier example\" is not a host name",
+        );
+        rejects(
+            &route(&format!("user_prefix = \"+44 20\"\n{hops}")),
+            "routes[0].user_prefix",
+            "\"+44 20\" has ' ', which a SIP user part cannot hold",
+        );
+        rejects(
+            &route(&format!("user_prefix = \"%4\"\n{hops}")),
+            "routes[0].user_prefix",
+            "'%' that is not followed by two hex digits",
+        );
+        rejects(
+            &route("domain = \"carrier.example\""),
+            "routes[0].next_hops",
+            "must list at least one next hop",
+        );
+        rejects(
+            &route("next_hops = []"),
+            "routes[0].next_hops",
+            "must list at least one next hop",
+        );
+        let many: Vec<String> = (1..=17).map(|i| format!("\"sip:10.0.0.{i}\"")).collect();
+        rejects(
+            &route(&format!("next_hops = [{}]", many.join(", "))),
+            "routes[0].next_hops",
+            "lists 17 next hops; at most 16",
+        );
+        for (hop, why) in [
+            ("10.0.0.1", "is not a SIP URI"),
+            ("sips:10.0.0.1", "must be a sip: URI"),
+            (
+                "sip:trunk.carrier.example",
+                "must name an IP address, not a host name",
+            ),
+            ("sip:gw@10.0.0.1", "names a user"),
+            (
+                "sip:10.0.0.1;transport=tls",
+                "has transport \"tls\"; udp and tcp are served",
+            ),
+            ("sip:10.0.0.1;maddr=10.0.0.2", "has parameter \"maddr\""),
+            ("sip:10.0.0.1:0", "has port 0"),
+        ] {
+            rejects(
+                &route(&format!("next_hops = [\"sip:10.0.0.9\", \"{hop}\"]")),
+                "routes[0].next_hops[1]",
+                &format!("\"{hop}\" {why}"),
+            );
+        }
+        rejects(
+            &route("next_hops = [\"sip:10.0.0.1\", \"sip:10.0.0.1:5060;transport=udp\"]"),
+            "routes[0].next_hops[1]",
+            "is already listed at routes[0].next_hops[0]",
+        );
+        rejects(
+            &route(&format!("mode = \"round-robin\"\n{hops}")),
+            "routes[0].mode",
+            "unknown variant `round-robin`, expected `serial` or `parallel`",
+        );
+        rejects(
+            &route(&format!("prefix = \"+44\"\n{hops}")),
+            "routes[0].prefix",
+            "unknown key (expected one of domain, user_prefix, next_hops, mode)",
+        );
+        rejects(
+            &format!(
+                "{}{}",
+                route(&format!("domain = \"Carrier.Example.\"\nuser_prefix = \"+44\"\n{hops}")),
+                route("domain = \"carrier.example\"\nuser_prefix = \"+44\"\nnext_hops = [\"sip:10.0.0.2\"]")
+            ),
+            "routes[1]",
+            "routes[0] already has domain \"carrier.example\" and user_prefix \"+44\"",
+        );
+        rejects(
+            "routes = 5",
+            "routes",
+            "invalid type: integer `5`, expected a sequence",
+        );
+        rejects("routes = [5]", "routes[0]", "expected a [[routes]] table");
+        // IP domains, v6 with or without brackets; a v4-mapped one is its v4 address.
+        Config::from_toml_str(&format!(
+            "{}{}",
+            route(&format!("domain = \"[2001:db8::5]\"\n{hops}")),
+            route(&format!("domain = \"192.0.2.5\"\n{hops}"))
+        ))
+        .unwrap();
+        rejects(
+            &format!(
+                "{}{}",
+                route(&format!("domain = \"192.0.2.5\"\n{hops}")),
+                route(&format!("domain = \"::ffff:192.0.2.5\"\n{hops}"))
+            ),
+            "routes[1]",
+            "already has domain",
+        );
+    }
+
     /// Every key the example file sets, as dotted paths.
     fn keys(value: &toml::Value, prefix: &str, out: &mut Vec<String>) {
         match value.as_table() {
@@ -909,7 +1183,7 @@ mod tests {
         rejects(
             "bogus = 1",
             "bogus",
-            "unknown key (expected one of log, shards, sip, udp, tcp, registrar)",
+            "unknown key (expected one of log, shards, sip, udp, tcp, registrar, routes)",
         );
         rejects("[extra]\nx = 1", "extra", "unknown key");
         rejects(

@@ -2,8 +2,10 @@
 //! text (RFC 3261 §25.1). Each error names the key by its full path.
 
 use super::{
-    Config, ConfigError, LogConfig, ShardsConfig, SipConfig, TcpConfig, TimersConfig, UdpConfig,
+    Config, ConfigError, LogConfig, RouteMode, RouteSection, ShardsConfig, SipConfig, TcpConfig,
+    TimersConfig, UdpConfig,
 };
+use crate::core::proxy::{ForkMode, NextHop, Route, RouteDomain};
 use std::net::SocketAddr;
 
 /// `udp.batch` bounds: at least one datagram, at most what one recvmmsg call is given.
@@ -41,6 +43,8 @@ pub const TIMER_C_SECS_RANGE: std::ops::RangeInclusive<u64> = 1..=86_400;
 pub const SERVER_HEADER_MAX: usize = 256;
 /// CPUs a `cpu_set_t` can name (CPU_SETSIZE).
 pub const MAX_CPUS: usize = 1024;
+/// Next hops one route may list: more is a list of trunks no caller would wait through.
+pub const MAX_NEXT_HOPS: usize = 16;
 
 impl Config {
     /// Checks every value against its allowed range and grammar. [`Config::from_toml_str`]
@@ -51,8 +55,118 @@ impl Config {
         self.sip.validate()?;
         self.udp.validate()?;
         self.tcp.validate()?;
-        self.registrar.validate()
+        self.registrar.validate()?;
+        validate_routes(&self.routes)
     }
+}
+
+/// `[[routes]]`: each route valid, and no two for the same requests.
+fn validate_routes(routes: &[RouteSection]) -> Result<(), ConfigError> {
+    let mut checked: Vec<Route> = Vec::with_capacity(routes.len());
+    for (i, section) in routes.iter().enumerate() {
+        let route = section.to_core(i)?;
+        let same = |r: &Route| r.domain == route.domain && r.user_prefix == route.user_prefix;
+        if let Some(first) = checked.iter().position(same) {
+            return Err(ConfigError::key(
+                format!("routes[{i}]"),
+                format!(
+                    "routes[{first}] already has domain {:?} and user_prefix {:?}; one of \
+                     them would never be used",
+                    section.domain, section.user_prefix
+                ),
+            ));
+        }
+        checked.push(route);
+    }
+    Ok(())
+}
+
+impl RouteSection {
+    /// The core's route for `routes[index]`, or an error naming the key at fault.
+    pub(super) fn to_core(&self, index: usize) -> Result<Route, ConfigError> {
+        let key = |name: &str| format!("routes[{index}].{name}");
+        let domain = if self.domain.is_empty() {
+            None
+        } else {
+            let bare = self
+                .domain
+                .strip_prefix('[')
+                .and_then(|d| d.strip_suffix(']'))
+                .unwrap_or(&self.domain);
+            if bare.parse::<std::net::IpAddr>().is_err() {
+                check_hostname(&self.domain).map_err(|why| ConfigError::key(key("domain"), why))?;
+            }
+            Some(RouteDomain::parse(&self.domain))
+        };
+        check_user_prefix(&self.user_prefix)
+            .map_err(|why| ConfigError::key(key("user_prefix"), why))?;
+        if self.next_hops.is_empty() {
+            return Err(ConfigError::key(
+                key("next_hops"),
+                "must list at least one next hop (e.g. [\"sip:192.0.2.1:5060;transport=tcp\"])",
+            ));
+        }
+        if self.next_hops.len() > MAX_NEXT_HOPS {
+            return Err(ConfigError::key(
+                key("next_hops"),
+                format!(
+                    "lists {} next hops; at most {MAX_NEXT_HOPS}",
+                    self.next_hops.len()
+                ),
+            ));
+        }
+        let mut hops: Vec<NextHop> = Vec::with_capacity(self.next_hops.len());
+        for (j, text) in self.next_hops.iter().enumerate() {
+            let hop_key = || format!("routes[{index}].next_hops[{j}]");
+            let hop = NextHop::parse(text)
+                .map_err(|why| ConfigError::key(hop_key(), format!("{text:?} {why}")))?;
+            if let Some(first) = hops.iter().position(|h| *h == hop) {
+                return Err(ConfigError::key(
+                    hop_key(),
+                    format!("{text:?} is already listed at routes[{index}].next_hops[{first}]"),
+                ));
+            }
+            hops.push(hop);
+        }
+        Ok(Route {
+            domain,
+            user_prefix: self.user_prefix.as_bytes().into(),
+            hops,
+            mode: match self.mode {
+                RouteMode::Serial => ForkMode::Serial,
+                RouteMode::Parallel => ForkMode::Parallel,
+            },
+        })
+    }
+}
+
+/// A route's user prefix: characters of an RFC 3261 §25.1 `user` (unreserved, escaped,
+/// `user-unreserved`), which covers telephone numbers with `+` and visual separators.
+fn check_user_prefix(prefix: &str) -> Result<(), String> {
+    let bytes = prefix.as_bytes();
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let ok = b.is_ascii_alphanumeric() || b"-_.!~*'()&=+$,;?/".contains(&b);
+        if b == b'%' {
+            let hex = bytes.get(i + 1..i + 3).unwrap_or_default();
+            if hex.len() != 2 || !hex.iter().all(u8::is_ascii_hexdigit) {
+                return Err(format!(
+                    "{prefix:?} has a '%' that is not followed by two hex digits"
+                ));
+            }
+            i += 3;
+            continue;
+        }
+        if !ok {
+            let c = prefix.get(i..).and_then(|rest| rest.chars().next());
+            return Err(format!(
+                "{prefix:?} has {:?}, which a SIP user part cannot hold",
+                c.unwrap_or(char::REPLACEMENT_CHARACTER)
+            ));
+        }
+        i += 1;
+    }
+    Ok(())
 }
 
 impl LogConfig {

@@ -24,6 +24,7 @@ pub use affinity::process_cpus;
 pub use stats::{ShardStats, FRAME_ERRORS};
 
 use crate::config::Config;
+use crate::core::proxy::RouterFactory;
 use crate::core::shard::{Shard, ShardConfig};
 use glommio::{ExecutorJoinHandle, LocalExecutorBuilder, Placement};
 use shard_driver::{MakeShard, SansIo, ShardPlan};
@@ -85,10 +86,25 @@ pub fn start(config: Config) -> io::Result<RunningShards> {
     start_with(config, Shard::new)
 }
 
+/// [`start`], with a router made for each shard by `router`: code that decides where initial
+/// requests go before the location service and the static routes (see
+/// [`crate::core::proxy::Router`]).
+pub fn start_with_router(config: Config, router: RouterFactory) -> io::Result<RunningShards> {
+    start_routed(config, Shard::new, Some(router))
+}
+
 /// [`start`] with shards made by `make`.
 fn start_with<S: SansIo + 'static>(
     config: Config,
     make: MakeShard<S>,
+) -> io::Result<RunningShards> {
+    start_routed(config, make, None)
+}
+
+fn start_routed<S: SansIo + 'static>(
+    config: Config,
+    make: MakeShard<S>,
+    router: Option<RouterFactory>,
 ) -> io::Result<RunningShards> {
     let allowed = affinity::process_cpus()?;
     let cpus = affinity::shard_cpus(&config.shards.cores, &allowed)?;
@@ -111,6 +127,11 @@ fn start_with<S: SansIo + 'static>(
     };
     let tcp_settings = TcpSettings::new(&config.tcp);
     let auth = registrar_auth(&config)?;
+    let routes = Arc::new(
+        config
+            .static_routes()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?,
+    );
     let (timers, timer_tick) = config.sip.timers.to_timer_config_and_tick();
     let Bound {
         local_addrs,
@@ -152,6 +173,8 @@ fn start_with<S: SansIo + 'static>(
                 timer_tick,
                 registrar: config.registrar.to_core(),
                 auth: auth.clone(),
+                routes: routes.clone(),
+                router: router.clone(),
             },
             seed: seed(id),
             batch,

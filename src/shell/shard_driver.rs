@@ -750,6 +750,8 @@ mod tests {
             timer_tick: Duration::from_millis(10),
             registrar: crate::core::registrar::RegistrarConfig::DEFAULT,
             auth: None,
+            routes: std::sync::Arc::default(),
+            router: None,
         }
     }
 

@@ -16,6 +16,10 @@
 //! ([`Sim::take_with_flow`]). Connection commands are recorded ([`Sim::take_commands`]), and
 //! closing a connection ([`Sim::close`]) reports the failed flow to its owner and to every
 //! shard that asked to keep it, as the shell does.
+//!
+//! A peer can be made unreachable ([`Sim::set_unreachable`]): what a shard sends it is lost,
+//! and the shard is told the message was undelivered, as the shell tells it when a TCP
+//! connection cannot be opened.
 
 use crate::core::flow::{ConnCommand, TransportError};
 use crate::core::handoff::Handoff;
@@ -75,6 +79,8 @@ pub struct Sim {
     stalled: Vec<bool>,
     /// Messages one channel (one sender, one owner) holds at most.
     mesh_capacity: usize,
+    /// Peers nothing reaches.
+    unreachable: Vec<SocketAddr>,
 }
 
 impl Sim {
@@ -108,6 +114,7 @@ impl Sim {
             inbox: (0..n).map(|_| VecDeque::new()).collect(),
             stalled: vec![false; n],
             mesh_capacity: usize::MAX,
+            unreachable: Vec::new(),
         }
     }
 
@@ -126,6 +133,8 @@ impl Sim {
             timer_tick: Duration::from_millis(10),
             registrar: crate::core::registrar::RegistrarConfig::DEFAULT,
             auth: None,
+            routes: std::sync::Arc::default(),
+            router: None,
         }
     }
 
@@ -242,6 +251,15 @@ impl Sim {
         self.mesh_capacity = n;
     }
 
+    /// Makes `peer` unreachable (or reachable again): messages to it are lost, and the shard
+    /// that sent one is told at once that it was undelivered.
+    pub fn set_unreachable(&mut self, peer: SocketAddr, unreachable: bool) {
+        self.unreachable.retain(|p| *p != peer);
+        if unreachable {
+            self.unreachable.push(peer);
+        }
+    }
+
     /// Stalls shard `shard` (handoffs for it wait in its channels) or resumes it (it takes
     /// everything waiting at once). A stalled shard still receives datagrams from peers.
     pub fn stall(&mut self, shard: usize, stalled: bool) {
@@ -265,15 +283,33 @@ impl Sim {
 
     fn drain_one(&mut self, i: usize) {
         let at = self.now - self.start;
-        while let Some(t) = self.shards[i].poll_transmit() {
-            let d = Datagram {
-                at,
-                from: t.local,
-                to: t.remote,
-                bytes: t.payload.clone(),
-            };
-            self.sent.push_back((t.flow, d));
-            self.shards[i].recycle(t.payload);
+        let mut lost = Vec::new();
+        loop {
+            while let Some(t) = self.shards[i].poll_transmit() {
+                if self.unreachable.contains(&t.remote) {
+                    if t.token != 0 {
+                        lost.push((t.token, t.remote));
+                    }
+                } else {
+                    let d = Datagram {
+                        at,
+                        from: t.local,
+                        to: t.remote,
+                        bytes: t.payload.clone(),
+                    };
+                    self.sent.push_back((t.flow, d));
+                }
+                self.shards[i].recycle(t.payload);
+            }
+            if lost.is_empty() {
+                break;
+            }
+            // Reported after the input, as the shell reports a failed connection.
+            let now = self.now;
+            for (token, remote) in lost.drain(..) {
+                self.shards[i]
+                    .handle_transport_error(now, TransportError::Undelivered { token, remote });
+            }
         }
         while let Some(command) = self.shards[i].poll_conn_command() {
             if let ConnCommand::KeepAlive(conn) = command {

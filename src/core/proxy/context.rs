@@ -140,6 +140,18 @@ impl ResponseContext {
         }
     }
 
+    /// The proxy has no more targets to try (serial forking ran out, or the caller
+    /// cancelled): with every branch final and nothing sent yet, the best response goes up
+    /// now (§16.7 step 6). `None` while a branch is pending or once a final has gone up.
+    pub fn conclude(&mut self) -> Option<Verdict> {
+        if self.final_sent || self.pending().next().is_some() {
+            return None;
+        }
+        let (best, status) = self.best()?;
+        self.final_sent = true;
+        Some(Verdict::SendBest { best, status })
+    }
+
     /// With every branch final, the best response: a 6xx if any; else the lowest class among
     /// 3xx, 4xx and 5xx, preferring within 4xx the responses a client can act on (401, 407,
     /// 415, 420, 484, as §16.7 step 6 suggests) over the others, and the first of its kind
@@ -285,6 +297,25 @@ mod tests {
             },
             "two of one rank: the first"
         );
+    }
+
+    #[test]
+    fn concluding_sends_the_best_of_every_group_once() {
+        let mut c = ctx(1);
+        assert_eq!(c.response(0, 486, true), Verdict::Absorb);
+        let next = c.add_branch().unwrap();
+        assert_eq!(c.conclude(), None, "a branch is pending");
+        assert_eq!(c.response(next, 408, true), Verdict::Absorb);
+        assert_eq!(
+            c.conclude(),
+            Some(Verdict::SendBest {
+                best: 0,
+                status: 486
+            })
+        );
+        assert_eq!(c.conclude(), None, "sent once");
+        assert_eq!(c.add_branch(), None);
+        assert_eq!(ResponseContext::new().conclude(), None, "no branch at all");
     }
 
     #[test]

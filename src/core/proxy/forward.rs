@@ -122,6 +122,19 @@ pub fn write(msg: &Message<'_>, checked: &Checked<'_>, plan: &Plan<'_>, out: &mu
     e.write_to(out);
 }
 
+/// Whether the request's route set goes on past Drongo: a Route value is left once
+/// preprocessing has taken Drongo's own off (a strict-router repair aside).
+pub fn routes_remain(msg: &Message<'_>, pre: &Preprocess<'_>) -> bool {
+    let values = msg
+        .headers()
+        .all(HeaderName::Route)
+        .flat_map(NameAddrs::bracketed)
+        .filter_map(Result::ok)
+        .take(2)
+        .count();
+    values > usize::from(pre.pop_top_route.is_some())
+}
+
 /// The URI the forwarded request goes to (§16.6 step 7 and §16.12): the first pushed Route,
 /// else the first Route left after preprocessing, else the Request-URI. `None` when that
 /// value does not parse.

@@ -11,8 +11,11 @@
 //! 3. request validation as a proxy does it (§16.3): URI scheme (416), Max-Forwards (483 when
 //!    the request is not for Drongo itself), Proxy-Require (420); then as a UAS (§8.2) when the
 //!    request is for Drongo: Require (420), method (501);
-//! 4. OPTIONS to Drongo gets 200 with Allow, Accept and Supported (§11.2); CANCEL matching
-//!    nothing gets 481 (§9.2); anything else has no user here yet and gets 404.
+//! 4. a request routed through Drongo goes on along its route set; an initial request goes
+//!    where routing sends it (`routing.rs`: a router, the location service, static routes) or
+//!    is answered as the router says;
+//! 5. OPTIONS to Drongo gets 200 with Allow, Accept and Supported (§11.2); CANCEL matching
+//!    nothing gets 481 (§9.2); anything else nobody routed gets 404.
 //!
 //! Responses go to the datagram's source address and port when `rport` is present (RFC 3581)
 //! or when the shard is configured for symmetric responses (the default at an edge); otherwise
@@ -21,6 +24,7 @@
 //! to open a new connection to if that one has closed (see `core::flow`).
 
 mod proxy;
+mod routing;
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
@@ -77,6 +81,11 @@ pub struct ShardConfig {
     pub registrar: RegistrarConfig,
     /// Digest authentication of REGISTER; `None` registers anyone.
     pub auth: Option<std::sync::Arc<crate::core::auth::AuthSetup>>,
+    /// The static routes (`[[routes]]`), shared by every shard.
+    pub routes: std::sync::Arc<crate::core::proxy::StaticRoutes>,
+    /// Makes each shard's router, consulted before the location service and the static
+    /// routes; `None`: no router.
+    pub router: Option<crate::core::proxy::RouterFactory>,
 }
 
 /// A connection id the shell assigns to each TCP connection it owns.
@@ -238,6 +247,8 @@ pub struct Shard {
     /// The registrar's authenticator, when it requires authentication; built at the first
     /// input's instant.
     auth: Option<crate::core::auth::Authenticator>,
+    /// Code-defined routing, consulted first (`routing.rs`).
+    router: Option<Box<dyn crate::core::proxy::Router>>,
 }
 
 impl Shard {
@@ -251,6 +262,7 @@ impl Shard {
         let gruus = TempGruus::new(gruu_key, config.id);
         let servers = ServerTable::new(config.timers);
         let clients = ClientTable::new(config.timers);
+        let router = config.router.as_ref().map(|make| make.make(config.id));
         Shard {
             config,
             secret,
@@ -273,6 +285,7 @@ impl Shard {
             client_wheel: None,
             calls: proxy::Calls::default(),
             auth: None,
+            router,
         }
     }
 
@@ -665,32 +678,63 @@ impl Shard {
             .is_some();
         let mut looked_up = false;
         if !matches!(method, Method::Cancel | Method::Other(_)) {
-            // §16.4 and §16.5: a request routed through Drongo goes on along its route set;
-            // one for a registered AoR goes to the AoR's bindings.
+            // §16.4: a request whose route set goes on past Drongo (in a dialog, or an
+            // initial request with more Route values) follows it. §16.5: an initial request
+            // whose route set ends here goes where routing says (a router, the location
+            // service, static routes); REGISTER and OPTIONS to Drongo, and requests for
+            // Drongo itself (no user part), are its own to answer.
             let pre = self.preprocess(msg, checked, src.local);
-            let routed = pre.pop_top_route.is_some() || pre.strict_repair.is_some();
-            looked_up = (gruu && (!routed || route_set_ends_here(msg, &pre)))
-                || (!routed
-                    && for_us
-                    && !to_tagged
-                    && uri.user().is_some()
-                    && !matches!(method, Method::Register | Method::Options));
-            let targets = if looked_up {
-                self.binding_targets(&uri)
-            } else if routed {
-                smallvec::smallvec![proxy::Target {
+            let onward = || {
+                routing::TargetSet::one(proxy::Target {
                     uri: None,
                     path: Vec::new(),
                     dest: None,
-                }]
-            } else {
-                smallvec::SmallVec::<[proxy::Target; 4]>::new()
+                })
             };
-            if !targets.is_empty() {
+            let along_route = pre.strict_repair.is_some()
+                || (pre.pop_top_route.is_some()
+                    && (to_tagged || crate::core::proxy::routes_remain(msg, &pre)));
+            // A GRUU of Drongo's as the target reaches its instance only, ahead of any router
+            // or route, when the route set ends here.
+            let routed = pre.pop_top_route.is_some() || pre.strict_repair.is_some();
+            let to_gruu = gruu && (!routed || route_set_ends_here(msg, &pre));
+            let targets = if to_gruu {
+                looked_up = true;
+                let set = self.binding_targets(&uri);
+                (!set.is_empty()).then_some(set)
+            } else if along_route {
+                Some(onward())
+            } else if to_tagged
+                || (for_us
+                    && (uri.user().is_none()
+                        || matches!(method, Method::Register | Method::Options)))
+            {
+                None
+            } else {
+                match self.route_new_request(src, msg, checked, method, &uri, for_us) {
+                    routing::Routing::Targets(set) => Some(set),
+                    routing::Routing::Answer(status) => {
+                        let reason = crate::core::proxy::reason_phrase(status);
+                        return self.respond(&r, status, reason, |_| {});
+                    }
+                    // Drongo was named as the next hop (its Route came off) for a domain it
+                    // does not serve, and nothing chose a target: on to the Request-URI.
+                    routing::Routing::Nothing if pre.pop_top_route.is_some() && !for_us => {
+                        Some(onward())
+                    }
+                    // A user of Drongo's with no reachable binding and no route: 480 or 404
+                    // as its bindings say (below).
+                    routing::Routing::Nothing => {
+                        looked_up = for_us && uri.user().is_some();
+                        None
+                    }
+                }
+            };
+            if let Some(targets) = targets {
                 if checked.max_forwards == Some(0) {
                     return self.respond(&r, 483, "Too Many Hops", |_| {});
                 }
-                return self.proxy(src, msg, checked, method, pre, &targets);
+                return self.proxy(src, msg, checked, method, pre, targets);
             }
         }
         if looked_up {

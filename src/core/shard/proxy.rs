@@ -1,13 +1,18 @@
-//! The shard as a stateful proxy (RFC 3261 §16): a request for a registered AoR is forked to
-//! its bindings, a request whose top Route is Drongo is sent on along its route set, and the
-//! responses of every branch go through the request's response context.
+//! The shard as a stateful proxy (RFC 3261 §16): a request is forked to the targets routing
+//! chose (`routing.rs`: a router, the bindings of a registered AoR, static routes), a request
+//! whose top Route is Drongo is sent on along its route set, and the responses of every
+//! branch go through the request's response context.
 //!
 //! Per proxied request the shard keeps a [`Call`]: the server transaction facing the caller,
-//! the response context, one client transaction per branch, the final response each branch
-//! gave (for the best-response choice) and the request as received (to build the CANCELs and
-//! Drongo's own answers: 408 when no branch answered, 487 after a CANCEL). A call ends when a
-//! final response has gone upstream and every branch has its final; 2xx responses that come
-//! later (other forks, retransmissions) still go upstream, statelessly, by their Via.
+//! the response context, the target set and the group it has reached, one client transaction
+//! per branch, the final response each branch gave (for the best-response choice) and the
+//! request as received (to fork later groups, build the CANCELs and Drongo's own answers: 408
+//! when no branch answered, 487 after a CANCEL). Targets are forked group by group (serial
+//! forking, §16.6): the next group starts when every branch of the current one has a final
+//! response other than 2xx and 6xx (a timeout, Timer C and an unreachable hop count as 408
+//! and 503); a 2xx, a 6xx or the caller's CANCEL ends the search. A call ends when a final
+//! response has gone upstream and every branch has its final; 2xx responses that come later
+//! (other forks, retransmissions) still go upstream, statelessly, by their Via.
 
 use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
@@ -15,6 +20,7 @@ use std::net::{IpAddr, SocketAddr};
 use hashbrown::HashMap;
 use smallvec::SmallVec;
 
+use super::routing::TargetSet;
 use super::{Flow, Request, Shard, Source, Transmit};
 use crate::core::ids;
 use crate::core::proxy::{self, upstream_status, Plan, Preprocess, ResponseContext, Verdict};
@@ -51,7 +57,13 @@ struct Call {
     generation: u32,
     server: ServerTxId,
     context: ResponseContext,
-    branches: SmallVec<[ClientTxId; 4]>,
+    /// Every target, in groups; `next_group` is the first not started.
+    targets: TargetSet,
+    next_group: usize,
+    /// The caller cancelled: no further group starts (§16.10).
+    cancelled: bool,
+    /// Each branch's client transaction; `None` for one that never started.
+    branches: SmallVec<[Option<ClientTxId>; 4]>,
     /// The final response each branch gave, when it came from downstream.
     finals: SmallVec<[Option<Vec<u8>>; 4]>,
     request: Vec<u8>,
@@ -163,20 +175,18 @@ impl Shard {
         proxy::preprocess(msg, checked, |uri| self.is_me(uri, local))
     }
 
-    /// The bindings a request for Drongo reaches, as fork targets, best q first: those of the
-    /// AoR it is addressed to, or of the one instance its GRUU names (RFC 5627 §6.1; never
-    /// another instance of the AoR). Bindings that cannot be reached are left out (RFC 5626
-    /// §5.3: an outbound binding whose flow has failed, and all but one flow of an instance).
-    /// Empty when nothing is reachable; [`Shard::no_target_status`] then says why.
-    pub(super) fn binding_targets(&mut self, uri: &Uri<'_>) -> SmallVec<[Target; 4]> {
+    /// The bindings a request for Drongo reaches, as fork targets, best q first and grouped
+    /// by q (a contact without q counts as 1.0): those of the AoR it is addressed to, or of the
+    /// one instance its GRUU names (RFC 5627 §6.1; never another instance of the AoR).
+    /// Bindings that cannot be reached are left out (RFC 5626 §5.3: an outbound binding whose
+    /// flow has failed, and all but one flow of an instance). Empty when nothing is reachable;
+    /// [`Shard::no_target_status`] then says why.
+    pub(super) fn binding_targets(&mut self, uri: &Uri<'_>) -> TargetSet {
         let mut key = std::mem::take(&mut self.aor_scratch);
-        let mut out = SmallVec::new();
+        let mut out = TargetSet::default();
         if let Some(location) = self.location.as_deref() {
             if let Lookup::Found { bindings, .. } = lookup(location, &self.gruus, uri, &mut key) {
-                out = reachable(bindings)
-                    .into_iter()
-                    .map(|b| binding_target(b.contact(), b.path(), b.flow, b.outbound()))
-                    .collect();
+                out = reachable(bindings).into_iter().map(by_q).collect();
             }
         }
         self.aor_scratch = key;
@@ -202,8 +212,9 @@ impl Shard {
         }
     }
 
-    /// Forwards a new request to `targets` in parallel (§16.6), with a server transaction
-    /// facing the caller and a response context; an INVITE is answered 100 at once (§16.2).
+    /// Forwards a new request to `targets` (§16.6), its first group at once, with a server
+    /// transaction facing the caller and a response context; an INVITE is answered 100 at
+    /// once (§16.2).
     pub(super) fn proxy(
         &mut self,
         src: Source,
@@ -211,7 +222,7 @@ impl Shard {
         checked: &Checked<'_>,
         method: Method<'_>,
         pre: Preprocess<'_>,
-        targets: &[Target],
+        targets: TargetSet,
     ) {
         if self.now.is_none() {
             return self.drop(DropReason::Internal);
@@ -237,6 +248,9 @@ impl Shard {
             generation,
             server,
             context: ResponseContext::new(),
+            targets,
+            next_group: 0,
+            cancelled: false,
             branches: SmallVec::new(),
             finals: SmallVec::new(),
             request: msg.buf().to_vec(),
@@ -247,8 +261,83 @@ impl Shard {
             },
             src,
         });
-        for target in targets {
-            self.fork(call, generation, msg, checked, method, pre, target);
+        self.start_next_group(call, generation, msg, checked, method, pre);
+        self.settle(call, generation);
+    }
+
+    /// Starts the call's next group of targets, and the one after it while a whole group
+    /// fails at once (no address); once no group is left, or the caller has cancelled, the
+    /// best response goes up when nothing is pending (§16.7 step 6).
+    fn start_next_group(
+        &mut self,
+        call: u32,
+        generation: u32,
+        msg: &Message<'_>,
+        checked: &Checked<'_>,
+        method: Method<'_>,
+        pre: Preprocess<'_>,
+    ) {
+        loop {
+            let Some(c) = self.calls.get_mut(call, generation) else {
+                return;
+            };
+            let index = c.next_group;
+            if c.cancelled || c.context.final_sent() || index >= c.targets.groups() {
+                break;
+            }
+            c.next_group += 1;
+            let targets = std::mem::take(&mut c.targets);
+            for target in targets.group(index) {
+                self.fork(call, generation, msg, checked, method, pre, target);
+            }
+            let Some(c) = self.calls.get_mut(call, generation) else {
+                return;
+            };
+            c.targets = targets;
+            if c.context.pending().next().is_some() {
+                return;
+            }
+        }
+        let verdict = self
+            .calls
+            .get_mut(call, generation)
+            .and_then(|c| c.context.conclude());
+        if let Some(verdict) = verdict {
+            self.act(call, generation, verdict, None);
+        }
+    }
+
+    /// Every branch of the current group has failed: on to the next group (the request is
+    /// read again from the call's copy).
+    fn continue_search(&mut self, call: u32, generation: u32) {
+        let Some(c) = self.calls.get(call, generation) else {
+            return;
+        };
+        if c.context.final_sent() || c.context.pending().next().is_some() {
+            return;
+        }
+        // A copy: Drongo's own answer to the call may need the request while a group starts.
+        let (request, framing, local) = (c.request.clone(), c.framing, c.src.local);
+        let parsed = Message::parse(&request, framing)
+            .ok()
+            .and_then(|msg| validate::message(&msg).ok().map(|checked| (msg, checked)));
+        match parsed {
+            Some((msg, checked)) => {
+                let Some(method) = msg.method() else { return };
+                let pre = self.preprocess(&msg, &checked, local);
+                self.start_next_group(call, generation, &msg, &checked, method, pre);
+            }
+            None => {
+                // NOTE: unreachable for a request that parsed when the call began; end the
+                // search rather than leave the call without an answer.
+                let verdict = self
+                    .calls
+                    .get_mut(call, generation)
+                    .and_then(|c| c.context.conclude());
+                if let Some(verdict) = verdict {
+                    self.act(call, generation, verdict, None);
+                }
+            }
         }
         self.settle(call, generation);
     }
@@ -266,9 +355,11 @@ impl Shard {
         target: &Target,
     ) {
         let Some(now) = self.now else { return };
+        // A branch's index travels in its leg as one byte.
         let Some(branch) = self
             .calls
             .get_mut(call, generation)
+            .filter(|c| c.context.branches() <= usize::from(u8::MAX))
             .and_then(|c| c.context.add_branch())
         else {
             return;
@@ -354,8 +445,9 @@ impl Shard {
             started = Some(clients.start(key, start, leg, now, wheel, &mut &mut *sink));
         });
         if let (Some(id), Some(c)) = (started, self.calls.get_mut(call, generation)) {
-            c.branches.push(id);
-            c.finals.push(None);
+            c.branches.resize(branch, None);
+            c.branches.push(Some(id));
+            c.finals.resize(branch + 1, None);
         }
         self.client_work(work, None);
     }
@@ -385,8 +477,9 @@ impl Shard {
         work
     }
 
-    /// A branch ended without a response from downstream: `status` stands for it (408 for a
-    /// timeout, 503 for a transport error or no address, §16.7 step 1).
+    /// A branch could not start (no address, a request that would not parse): `status`
+    /// stands for it (503, 500; §16.7 step 1). Only recorded: the group being started moves
+    /// on once all of it has been tried.
     fn branch_failed(&mut self, call: u32, generation: u32, branch: usize, status: u16) {
         let Some(c) = self.calls.get_mut(call, generation) else {
             return;
@@ -394,8 +487,10 @@ impl Shard {
         if c.finals.len() <= branch {
             c.finals.resize(branch + 1, None);
         }
-        let verdict = c.context.response(branch, status, false);
-        self.act(call, generation, verdict, None);
+        if c.branches.len() <= branch {
+            c.branches.resize(branch + 1, None);
+        }
+        c.context.response(branch, status, true);
     }
 
     /// A response that matched no client transaction is stray (RFC 6026 §7.1.1: dropped);
@@ -475,13 +570,18 @@ impl Shard {
             }
             return;
         };
-        let verdict = c.context.response(branch, status, false);
+        // Serial forking: while groups are left, a failed group waits for the next.
+        let more = !c.cancelled && c.next_group < c.targets.groups();
+        let verdict = c.context.response(branch, status, more);
         if status >= 200 {
             if let (Some(slot), Some(msg)) = (c.finals.get_mut(branch), response) {
                 *slot = Some(msg.buf().to_vec());
             }
         }
         self.act(call, generation, verdict, response);
+        if more && status >= 200 && verdict == Verdict::Absorb {
+            self.continue_search(call, generation);
+        }
     }
 
     /// Carries out a verdict of the response context.
@@ -574,19 +674,15 @@ impl Shard {
             via: Some(checked.top_via),
             to_tagged: checked.to.tag().is_some(),
         };
-        let reason = match status {
-            408 => "Request Timeout",
-            480 => "Temporarily Unavailable",
-            487 => "Request Terminated",
-            _ => "Server Internal Error",
-        };
+        let reason = proxy::reason_phrase(status);
         if let Some((bytes, _)) = self.build_response(&r, status, reason, |_| {}) {
             self.respond_through(server, status, bytes, Resend::Kept);
         }
     }
 
     /// §16.10: a CANCEL for a proxied INVITE that has no final yet cancels every pending
-    /// branch. Returns false when there is no such call.
+    /// branch and stops the search (no later group starts). Returns false when there is no
+    /// such call.
     pub(super) fn cancel_call(&mut self, server: ServerTxId) -> bool {
         let Some(&index) = self.calls.by_server.get(&server) else {
             return false;
@@ -598,6 +694,9 @@ impl Shard {
         else {
             return false;
         };
+        if let Some(c) = self.calls.get_mut(index, generation) {
+            c.cancelled = true;
+        }
         self.cancel_pending(index, generation);
         true
     }
@@ -609,7 +708,7 @@ impl Shard {
         let pending: SmallVec<[ClientTxId; 4]> = c
             .context
             .pending()
-            .filter_map(|b| c.branches.get(b).copied())
+            .filter_map(|b| c.branches.get(b).copied().flatten())
             .collect();
         for id in pending {
             self.cancel_branch(id);
@@ -755,6 +854,13 @@ fn client_event(
         }
         ClientEvent::Tu(id, leg, e) => work.push(ClientWork::Tu(id, *leg, e)),
     }
+}
+
+/// A binding as a fork target with its q in thousandths (a contact without q counts as 1.0,
+/// as the location service orders them).
+fn by_q(b: &crate::core::registrar::Binding) -> (u16, Target) {
+    let target = binding_target(b.contact(), b.path(), b.flow, b.outbound());
+    (b.q.unwrap_or(1000), target)
 }
 
 /// A binding's contact as a fork target: its URI and Path, and where to send when the flow

@@ -144,3 +144,28 @@ fn max_forwards_is_added_when_missing() {
     let (out, _) = forwarded(&req, |pre| plan(pre, Some(b"sip:alice@10.0.0.5")));
     assert_eq!(header_lines(&out, "Max-Forwards"), ["70"]);
 }
+
+/// Whether a route set goes on past Drongo once its own value is off: an initial request
+/// whose only Route is Drongo (Drongo as outbound proxy) is Drongo's to route.
+#[test]
+fn routes_remain_past_drongo() {
+    for (routes, remain) in [
+        ("", false),
+        ("Route: <sip:192.0.2.1;lr>\r\n", false),
+        (
+            "Route: <sip:192.0.2.1;lr>, <sip:198.51.100.20;lr>\r\n",
+            true,
+        ),
+        (
+            "Route: <sip:192.0.2.1;lr>\r\nRoute: <sip:198.51.100.20;lr>\r\n",
+            true,
+        ),
+        ("Route: <sip:198.51.100.20;lr>\r\n", true),
+    ] {
+        let req = invite("sip:bob@203.0.113.7", routes);
+        let msg = Message::parse(req.as_bytes(), Framing::Datagram).unwrap();
+        let checked = validate::message(&msg).unwrap();
+        let pre = preprocess(&msg, &checked, is_me);
+        assert_eq!(routes_remain(&msg, &pre), remain, "{routes}");
+    }
+}
