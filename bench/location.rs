@@ -355,7 +355,7 @@ impl Table {
             let mut found = 0;
             for b in loc.bindings(aor) {
                 black_box(b.contact());
-                black_box(&b.flow);
+                black_box(b.flow());
                 found += 1;
             }
             debug_assert_eq!(found, 1);

@@ -24,8 +24,7 @@ mod service;
 
 pub use aor::{aor_key, aor_shard, without_port, AorError};
 pub use location::{
-    Binding, BindingTimer, Contact, FlowInfo, Location, RegEvent, RegEventKind, RegisterError,
-    RegisterRequest,
+    Binding, Contact, FlowInfo, Location, RegEvent, RegEventKind, RegisterError, RegisterRequest,
 };
 pub use service::{lookup, open, reachable, Backend, Bindings, Lookup, Registrar};
 
@@ -62,5 +61,14 @@ impl RegistrarConfig {
 impl Default for RegistrarConfig {
     fn default() -> Self {
         RegistrarConfig::DEFAULT
+    }
+}
+
+#[cfg(test)]
+mod footprint {
+    /// `cargo test --lib registrar::footprint -- --nocapture` prints the sizes.
+    #[test]
+    fn sizes() {
+        super::location::footprint();
     }
 }

@@ -113,14 +113,14 @@ pub trait Registrar {
 
 /// Bindings found by a lookup, highest q first. Up to four are held without allocating.
 pub struct Bindings<'a> {
-    list: smallvec::IntoIter<[&'a Binding; 4]>,
+    list: smallvec::IntoIter<[Binding<'a>; 4]>,
 }
 
 impl<'a> Bindings<'a> {
     /// `list` in the order of §16.6: highest q first, a contact without q ranking as q=1.0
     /// (absent means no preference below others); equal q keep their order.
-    pub fn by_q(mut list: SmallVec<[&'a Binding; 4]>) -> Self {
-        list.sort_by_key(|b| std::cmp::Reverse(b.q.unwrap_or(1000)));
+    pub fn by_q(mut list: SmallVec<[Binding<'a>; 4]>) -> Self {
+        list.sort_by_key(|b| std::cmp::Reverse(b.q().unwrap_or(1000)));
         Bindings {
             list: list.into_iter(),
         }
@@ -134,9 +134,9 @@ impl<'a> Bindings<'a> {
 }
 
 impl<'a> Iterator for Bindings<'a> {
-    type Item = &'a Binding;
+    type Item = Binding<'a>;
 
-    fn next(&mut self) -> Option<&'a Binding> {
+    fn next(&mut self) -> Option<Binding<'a>> {
         self.list.next()
     }
 
@@ -151,8 +151,8 @@ impl ExactSizeIterator for Bindings<'_> {}
 /// `+sip.instance` and `reg-id`) whose flow has failed is unreachable, and of the live
 /// outbound bindings of one instance only the most recently registered is a target, since
 /// they are flows to the same UA. Order is kept.
-pub fn reachable<'a>(bindings: impl Iterator<Item = &'a Binding>) -> SmallVec<[&'a Binding; 4]> {
-    let mut out: SmallVec<[&'a Binding; 4]> = SmallVec::new();
+pub fn reachable<'a>(bindings: impl Iterator<Item = Binding<'a>>) -> SmallVec<[Binding<'a>; 4]> {
+    let mut out: SmallVec<[Binding<'a>; 4]> = SmallVec::new();
     for b in bindings {
         if b.outbound() && b.flow_failed() {
             continue;
@@ -165,7 +165,7 @@ pub fn reachable<'a>(bindings: impl Iterator<Item = &'a Binding>) -> SmallVec<[&
             .iter()
             .position(|o| o.outbound() && o.instance_id().eq_ignore_ascii_case(b.instance_id()));
         match same {
-            Some(i) if b.newer_than(out[i]) => out[i] = b,
+            Some(i) if b.newer_than(&out[i]) => out[i] = b,
             Some(_) => {}
             None => out.push(b),
         }
