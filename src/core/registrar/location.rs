@@ -245,26 +245,19 @@ impl Location {
         if epoch == 0 {
             return Bindings::empty();
         }
-        let list = self
-            .aors
-            .get(slot)
-            .map(|a| {
-                a.views(&self.context)
-                    .filter(|b| b.stored().epoch == epoch)
-                    .collect()
-            })
-            .unwrap_or_default();
-        Bindings::by_q(list)
+        match self.aors.get(slot) {
+            Some(a) => {
+                Bindings::by_q_of(a.views(&self.context).filter(|b| b.stored().epoch == epoch))
+            }
+            None => Bindings::empty(),
+        }
     }
 
     fn select(&self, aor: &[u8], keep: impl Fn(&Binding<'_>) -> bool) -> Bindings<'_> {
-        let list = self
-            .aors
-            .find(aor)
-            .and_then(|i| self.aors.get(i))
-            .map(|a| a.views(&self.context).filter(|b| keep(b)).collect())
-            .unwrap_or_default();
-        Bindings::by_q(list)
+        match self.aors.find(aor).and_then(|i| self.aors.get(i)) {
+            Some(a) => Bindings::by_q_of(a.views(&self.context).filter(|b| keep(b))),
+            None => Bindings::empty(),
+        }
     }
 
     /// The flow on connection `conn` has ended: outbound bindings over it are unreachable.

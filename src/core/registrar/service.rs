@@ -111,9 +111,15 @@ pub trait Registrar {
     fn aors(&self) -> usize;
 }
 
-/// Bindings found by a lookup, highest q first. Up to four are held without allocating.
+/// Bindings found by a lookup, highest q first. Up to four are held without allocating, and
+/// one (as most AoRs have) without a list.
 pub struct Bindings<'a> {
-    list: smallvec::IntoIter<[Binding<'a>; 4]>,
+    list: List<'a>,
+}
+
+enum List<'a> {
+    One(Option<Binding<'a>>),
+    Many(smallvec::IntoIter<[Binding<'a>; 4]>),
 }
 
 impl<'a> Bindings<'a> {
@@ -122,13 +128,30 @@ impl<'a> Bindings<'a> {
     pub fn by_q(mut list: SmallVec<[Binding<'a>; 4]>) -> Self {
         list.sort_by_key(|b| std::cmp::Reverse(b.q().unwrap_or(1000)));
         Bindings {
-            list: list.into_iter(),
+            list: List::Many(list.into_iter()),
         }
+    }
+
+    /// [`Bindings::by_q`] of what `bindings` yields.
+    pub fn by_q_of(mut bindings: impl Iterator<Item = Binding<'a>>) -> Self {
+        let Some(first) = bindings.next() else {
+            return Bindings::empty();
+        };
+        let Some(second) = bindings.next() else {
+            return Bindings {
+                list: List::One(Some(first)),
+            };
+        };
+        let mut list: SmallVec<[Binding<'a>; 4]> = SmallVec::new();
+        list.push(first);
+        list.push(second);
+        list.extend(bindings);
+        Bindings::by_q(list)
     }
 
     pub fn empty() -> Self {
         Bindings {
-            list: SmallVec::new().into_iter(),
+            list: List::One(None),
         }
     }
 }
@@ -137,11 +160,20 @@ impl<'a> Iterator for Bindings<'a> {
     type Item = Binding<'a>;
 
     fn next(&mut self) -> Option<Binding<'a>> {
-        self.list.next()
+        match &mut self.list {
+            List::One(one) => one.take(),
+            List::Many(list) => list.next(),
+        }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        self.list.size_hint()
+        match &self.list {
+            List::One(one) => {
+                let n = usize::from(one.is_some());
+                (n, Some(n))
+            }
+            List::Many(list) => list.size_hint(),
+        }
     }
 }
 

@@ -2,14 +2,15 @@
 //! lookups hand out.
 //!
 //! Memory is the point: one AoR is one slot holding its first binding's fixed part inline
-//! ([`Stored`], 56 bytes) and one allocation holding the AoR key and every binding's strings
+//! ([`Stored`], 48 bytes) and one allocation holding the AoR key and every binding's strings
 //! one after the other, so a lookup reads the key and the contact from the same few cache
 //! lines. What a binding keeps compactly:
 //! - the Call-ID as a 64-bit hash (see [`call_id_hash`] for why that is enough);
 //! - the expiry as a whole second of the location's clock (`u32`, see `expiry.rs`);
 //! - the flow's local address as an index into the location's table of local addresses (a
-//!   shard has a handful), an IPv4 source address inline, and what only some flows have
-//!   (the connection id of a stream, an IPv6 source address) after the binding's strings.
+//!   shard has a handful), an IPv4 source address inline, and what only some bindings have
+//!   (the connection id of a stream, a `reg-id`, an IPv6 source address) before the
+//!   binding's strings, in the cache line of the AoR key.
 //!
 //! Must not: apply §10.3 rules (the location does); everything here is storage.
 
@@ -28,17 +29,19 @@ use crate::core::slots::Keyed;
 const RELIABLE: u8 = 1;
 const FAILED: u8 = 1 << 1;
 const HAS_Q: u8 = 1 << 2;
-const HAS_REG_ID: u8 = 1 << 3;
-/// The flow's connection id (8 bytes, little-endian) follows the binding's strings.
-const HAS_CONN: u8 = 1 << 4;
-/// The flow's source address is IPv6: its address, flow info and scope id (24 bytes) follow
-/// the strings (and the connection id).
+/// The flow's connection id (8 bytes, little-endian) comes first in the binding's text.
+const HAS_CONN: u8 = 1 << 3;
+/// The contact's `reg-id` (4 bytes, little-endian) comes next.
+const HAS_REG_ID: u8 = 1 << 4;
+/// The flow's source address is IPv6: its address, flow info and scope id (24 bytes) come
+/// next, before the strings.
 const REMOTE_V6: u8 = 1 << 5;
 
 const CONN_BYTES: usize = 8;
+const REG_ID_BYTES: usize = 4;
 const V6_BYTES: usize = 24;
-/// The longest tail of a binding's strings: connection id and IPv6 source.
-const MAX_EXTRA: usize = CONN_BYTES + V6_BYTES;
+/// The most that comes before a binding's strings.
+const MAX_EXTRA: usize = CONN_BYTES + REG_ID_BYTES + V6_BYTES;
 
 /// The seed of the Call-ID hash (fixed: see [`call_id_hash`]).
 const CALL_ID_SEED: u64 = 0x6a09_e667_f3bc_c908;
@@ -124,7 +127,6 @@ pub(super) struct Stored {
     /// [`call_id_hash`] of the REGISTER's Call-ID.
     pub(super) call_id: u64,
     pub(super) cseq: u32,
-    reg_id: u32,
     /// The second of the location's clock at which it expires.
     pub(super) expires: u32,
     /// The second whose bucket of due AoRs holds an entry for this binding: at or before
@@ -149,7 +151,8 @@ pub(super) struct Stored {
     flags: u8,
 }
 
-/// A new binding's strings and what follows them, as parts to copy into its AoR's text.
+/// A new binding's text, as parts to copy into its AoR's text: what the flow needs besides
+/// the fixed part, then the strings.
 pub(super) struct Parts<'a> {
     contact: &'a [u8],
     instance: &'a [u8],
@@ -161,10 +164,10 @@ pub(super) struct Parts<'a> {
 impl<'a> Parts<'a> {
     fn list(&self) -> [&[u8]; 4] {
         [
+            self.extra.get(..self.extra_len).unwrap_or_default(),
             self.contact,
             self.instance,
             self.path,
-            self.extra.get(..self.extra_len).unwrap_or_default(),
         ]
     }
 
@@ -231,6 +234,10 @@ impl Stored {
             flags |= HAS_CONN;
             push(&conn.to_le_bytes());
         }
+        if let Some(reg_id) = contact.reg_id {
+            flags |= HAS_REG_ID;
+            push(&reg_id.to_le_bytes());
+        }
         let remote_v4 = match f.flow.remote {
             SocketAddr::V4(a) => a.ip().octets(),
             SocketAddr::V6(a) => {
@@ -247,13 +254,9 @@ impl Stored {
         if contact.q.is_some() {
             flags |= HAS_Q;
         }
-        if contact.reg_id.is_some() {
-            flags |= HAS_REG_ID;
-        }
         let stored = Stored {
             call_id: f.call_id,
             cseq: f.cseq,
-            reg_id: contact.reg_id.unwrap_or(0),
             expires: f.expires,
             filed: f.expires,
             serial: f.serial,
@@ -271,18 +274,28 @@ impl Stored {
         (stored, parts)
     }
 
-    /// Bytes of its strings and what follows them in the AoR's text.
+    /// Bytes before its strings in its text. Without branches, as [`Stored::text_len`]: a
+    /// lookup's next steps need not wait for the flags to arrive.
+    fn extra_len(&self) -> usize {
+        self.v6_at() + V6_BYTES * usize::from(self.flags & REMOTE_V6 != 0)
+    }
+
+    /// Where the `reg-id` is in its text, when it has one.
+    fn reg_id_at(&self) -> usize {
+        CONN_BYTES * usize::from(self.flags & HAS_CONN != 0)
+    }
+
+    /// Where the IPv6 source is in its text, when it has one.
+    fn v6_at(&self) -> usize {
+        self.reg_id_at() + REG_ID_BYTES * usize::from(self.flags & HAS_REG_ID != 0)
+    }
+
+    /// Bytes of its text in the AoR's.
     fn text_len(&self) -> usize {
-        let mut len = usize::from(self.contact_len)
+        self.extra_len()
+            + usize::from(self.contact_len)
             + usize::from(self.instance_len)
-            + usize::from(self.path_len);
-        if self.flags & HAS_CONN != 0 {
-            len += CONN_BYTES;
-        }
-        if self.flags & REMOTE_V6 != 0 {
-            len += V6_BYTES;
-        }
-        len
+            + usize::from(self.path_len)
     }
 
     /// Registered with RFC 5626 outbound: an instance and a `reg-id`.
@@ -299,7 +312,7 @@ impl Stored {
 #[derive(Clone, Copy)]
 pub struct Binding<'a> {
     stored: &'a Stored,
-    /// Its strings and what follows them.
+    /// Its text: what the flow needs, then its strings.
     text: &'a [u8],
     context: &'a Context,
 }
@@ -313,29 +326,26 @@ impl<'a> Binding<'a> {
 
     /// The contact URI as registered.
     pub fn contact(&self) -> &'a [u8] {
-        self.part(0, self.stored.contact_len)
+        self.part(self.stored.extra_len(), self.stored.contact_len)
     }
 
     /// `+sip.instance`, empty when none was given.
     pub fn instance(&self) -> &'a [u8] {
-        self.part(
-            usize::from(self.stored.contact_len),
-            self.stored.instance_len,
-        )
+        let at = self.stored.extra_len() + usize::from(self.stored.contact_len);
+        self.part(at, self.stored.instance_len)
     }
 
     /// The Path the REGISTER carried, empty when none.
     pub fn path(&self) -> &'a [u8] {
-        let at = usize::from(self.stored.contact_len) + usize::from(self.stored.instance_len);
+        let at = self.stored.extra_len()
+            + usize::from(self.stored.contact_len)
+            + usize::from(self.stored.instance_len);
         self.part(at, self.stored.path_len)
     }
 
-    /// What follows the strings: the connection id, then an IPv6 source.
+    /// What comes before the strings: the connection id, the `reg-id`, an IPv6 source.
     fn extra(&self) -> &'a [u8] {
-        let at = usize::from(self.stored.contact_len)
-            + usize::from(self.stored.instance_len)
-            + usize::from(self.stored.path_len);
-        self.text.get(at..).unwrap_or_default()
+        self.text.get(..self.stored.extra_len()).unwrap_or_default()
     }
 
     /// The instance id (RFC 5627 §3.1.1: the `gr` value of the public GRUU): `+sip.instance`
@@ -355,7 +365,12 @@ impl<'a> Binding<'a> {
 
     /// `reg-id` (RFC 5626).
     pub fn reg_id(&self) -> Option<u32> {
-        (self.stored.flags & HAS_REG_ID != 0).then_some(self.stored.reg_id)
+        if self.stored.flags & HAS_REG_ID == 0 {
+            return None;
+        }
+        let at = self.stored.reg_id_at();
+        let bytes = self.extra().get(at..at + REG_ID_BYTES)?;
+        Some(u32::from_le_bytes(bytes.try_into().ok()?))
     }
 
     /// Whether the binding was registered with this Call-ID (see [`call_id_hash`]).
@@ -365,22 +380,21 @@ impl<'a> Binding<'a> {
 
     /// The connection of the flow it came over, for a stream transport.
     pub fn conn(&self) -> Option<u64> {
-        if self.stored.flags & HAS_CONN == 0 {
-            return None;
-        }
-        let bytes = self.extra().get(..CONN_BYTES)?;
-        Some(u64::from_le_bytes(bytes.try_into().ok()?))
+        // Read whether or not there is one, and without a branch on the flags, which are
+        // often still on their way from memory when this runs.
+        let first = self
+            .text
+            .get(..CONN_BYTES)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u64::from_le_bytes);
+        (self.stored.flags & HAS_CONN != 0).then_some(first)
     }
 
     /// The flow the REGISTER came over.
     pub fn flow(&self) -> FlowInfo {
         let s = self.stored;
         let remote = if s.flags & REMOTE_V6 != 0 {
-            let at = if s.flags & HAS_CONN != 0 {
-                CONN_BYTES
-            } else {
-                0
-            };
+            let at = s.v6_at();
             let v6 = self.extra().get(at..at + V6_BYTES).unwrap_or_default();
             let mut ip = [0u8; 16];
             let mut flowinfo = [0u8; 4];
@@ -482,8 +496,8 @@ impl std::fmt::Debug for Binding<'_> {
 
 /// An address-of-record and its bindings.
 pub(super) struct Aor {
-    /// The key's length (2 bytes, little-endian), the key, then each binding's strings and
-    /// what follows them, in the order of `bindings`.
+    /// The key's length (2 bytes, little-endian), the key, then each binding's text, in the
+    /// order of `bindings`.
     text: Box<[u8]>,
     pub(super) bindings: SmallVec<[Stored; 1]>,
 }
@@ -521,7 +535,7 @@ impl Aor {
         self.text.get(KEY_AT..KEY_AT + len).unwrap_or_default()
     }
 
-    /// Where binding `index`'s strings are in the text (an empty range at the end for
+    /// Where binding `index`'s text is in the AoR's (an empty range at the end for
     /// `index == bindings.len()`).
     fn region(&self, index: usize) -> Range<usize> {
         let mut at = KEY_AT + self.key().len();
@@ -584,8 +598,8 @@ impl Aor {
         self.bindings.push(stored);
     }
 
-    /// Replaces binding `index`; its strings are rewritten only when they changed, as they
-    /// seldom do on a refresh.
+    /// Replaces binding `index`; its text is rewritten only when it changed, as it
+    /// seldom does on a refresh.
     pub(super) fn replace(&mut self, index: usize, stored: Stored, parts: &Parts<'_>) {
         let range = self.region(index);
         let same = self
@@ -607,7 +621,7 @@ impl Aor {
         self.text.len()
     }
 
-    /// Removes binding `index` and its strings.
+    /// Removes binding `index` and its text.
     pub(super) fn remove(&mut self, index: usize) -> Option<Stored> {
         if index >= self.bindings.len() {
             return None;

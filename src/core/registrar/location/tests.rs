@@ -656,7 +656,7 @@ fn a_flow_comes_back_as_registered() {
         let mut c = contact(uri);
         if i % 2 == 1 {
             c.instance = Some(INSTANCE_A);
-            c.reg_id = Some(1);
+            c.reg_id = Some(0x7fff_fff0 + i as u32);
         }
         let contacts = [c];
         let req = RegisterRequest {
@@ -673,6 +673,8 @@ fn a_flow_comes_back_as_registered() {
         let b = loc.bindings(aor.as_bytes()).next().unwrap();
         assert_eq!(b.flow(), *flow, "flow {i}");
         assert_eq!(b.conn(), flow.conn);
+        assert_eq!(b.reg_id(), c.reg_id);
+        assert_eq!(b.outbound(), c.reg_id.is_some());
         assert_eq!(b.contact(), uri.as_bytes());
         assert_eq!(b.instance(), c.instance.unwrap_or_default());
         assert_eq!(b.path(), req.path);
@@ -867,7 +869,7 @@ pub(in crate::core::registrar) fn footprint() {
         key.len(),
         udp[0].uri.len()
     );
-    assert!(stored <= 56 && slot <= 80);
+    assert!(stored <= 48 && slot <= 72);
     assert_eq!(text, 2 + key.len() + udp[0].uri.len());
     assert_eq!(loc.due.len(), 1);
 }
