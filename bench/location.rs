@@ -2,12 +2,14 @@
 //!
 //!   cargo bench --bench location              (about 15 s after the build)
 //!   cargo bench --bench location -- --shards 4
+//!   cargo bench --bench location -- --outbound 0     (every binding a UDP phone)
 //!
 //! The bindings are spread over one [`Location`] per shard by [`aor_shard`], as the running
 //! binary spreads them (default: one shard per CPU this process may use). One AoR per
 //! binding, as most phones register: `sip:user123456@example.com`, a 32-character Call-ID,
 //! and a contact `sip:user123456@192.0.2.x:5060;transport=udp` from behind a NAT; every
-//! fourth one is an RFC 5626 outbound phone over TCP (`;ob`, `+sip.instance`, `reg-id`).
+//! fourth one (every `--outbound N`th, none with 0) is an RFC 5626 outbound phone over TCP
+//! (`;ob`, `+sip.instance`, `reg-id`).
 //!
 //! - memory per binding at 10 000, 100 000 and 1 000 000 bindings (all shards together): the
 //!   heap bytes the location service asked for, what mimalloc gave (its size classes), and
@@ -31,7 +33,7 @@ use std::alloc::{GlobalAlloc, Layout};
 use std::ffi::c_void;
 use std::hint::black_box;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use drongo::core::registrar::{
@@ -48,6 +50,9 @@ use mimalloc::MiMalloc;
 /// is set: the bytes asked for, and the bytes mimalloc's size class gave. Counting is on only
 /// in the memory pass, never while operations are timed.
 struct CountingAlloc;
+
+/// Every how many bindings one is an outbound TCP phone (`--outbound`; 0: none).
+static OUTBOUND_EVERY: AtomicU32 = AtomicU32::new(4);
 
 static COUNTING: AtomicBool = AtomicBool::new(false);
 static ASKED: AtomicUsize = AtomicUsize::new(0);
@@ -191,7 +196,8 @@ impl Prepared {
         aor.copy_from_slice(AOR_TEMPLATE);
         aor[4..USER_AT].copy_from_slice(prefix);
         digits(&mut aor[USER_AT..USER_AT + 6], u64::from(user));
-        let outbound = user % 4 == 0;
+        let every = OUTBOUND_EVERY.load(Ordering::Relaxed);
+        let outbound = every != 0 && user % every == 0;
         let template = if outbound { TCP_TEMPLATE } else { UDP_TEMPLATE };
         let mut contact = [0u8; TCP_TEMPLATE.len()];
         contact[..template.len()].copy_from_slice(template);
@@ -486,6 +492,19 @@ fn main() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()) as u16)
         .max(1);
+    if let Some(every) = args
+        .iter()
+        .position(|a| a == "--outbound")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+    {
+        OUTBOUND_EVERY.store(every, Ordering::Relaxed);
+    }
+    let mix = match OUTBOUND_EVERY.load(Ordering::Relaxed) {
+        0 => "every one a UDP contact".to_string(),
+        1 => "every one an outbound TCP contact with +sip.instance".to_string(),
+        n => format!("1 in {n} an outbound TCP contact with +sip.instance"),
+    };
     // `--profile lookup|refresh`: 100 000 bindings, then only that operation, for a profiler.
     if let Some(i) = args.iter().position(|a| a == "--profile") {
         let mut table = Table::new(shards);
@@ -534,7 +553,7 @@ fn main() {
     let (expired, calls, longest, total, dropped) = mass_expiry(&mut table, burst);
 
     println!(
-        "location service, {shards} shard(s) (one Location each, AoRs spread by aor_shard), one AoR per binding, 1 in 4 an outbound TCP contact with +sip.instance:"
+        "location service, {shards} shard(s) (one Location each, AoRs spread by aor_shard), one AoR per binding, {mix}:"
     );
     println!(
         "{:>10} | {:>26} | {:>12} | {:>10} | {:>12} | {:>11} | {:>14}",
