@@ -80,7 +80,7 @@ pub(crate) struct Slots<E> {
     roomy: Vec<u64>,
     /// No word of `roomy` below this one has a bit set.
     lowest_roomy: usize,
-    /// The allocated chunk with no live entry, kept for the next entries.
+    /// The chunk kept when it last lost its last live entry (it may have taken some since).
     empty: Option<u32>,
     /// Each slot's generation, bumped when it is freed. Dense over every index ever
     /// allocated, kept when a chunk is released, so the sweep of stale table entries reads it
@@ -163,9 +163,6 @@ impl<E: Keyed> Slots<E> {
         chunk.live += 1;
         if next == NONE {
             self.roomy[c / 64] &= !(1 << (c % 64));
-        }
-        if chunk.live == 1 && self.empty == Some(c as u32) {
-            self.empty = None;
         }
         let index = (c as u32) << CHUNK_BITS | offset;
         if self.map.len() >= self.map.capacity() {
@@ -286,7 +283,6 @@ impl<E: Keyed> Slots<E> {
         self.roomy.resize(self.roomy.len().max(c / 64 + 1), 0);
         self.roomy[c / 64] |= 1 << (c % 64);
         self.lowest_roomy = self.lowest_roomy.min(c / 64);
-        self.empty = Some(c as u32);
         #[cfg(test)]
         {
             self.allocations += 1;
@@ -294,11 +290,18 @@ impl<E: Keyed> Slots<E> {
         c
     }
 
-    /// Chunk `c` has just lost its last live entry: the lower of it and the empty chunk kept
-    /// so far stays, the other is released.
+    /// Chunk `c` has just lost its last live entry: the lower of it and the chunk kept empty so
+    /// far (if that one still is) stays, the other is released.
     #[cold]
     fn emptied(&mut self, c: u32) {
-        let Some(kept) = self.empty else {
+        let kept = self.empty.filter(|&k| {
+            k != c
+                && self
+                    .chunks
+                    .get(k as usize)
+                    .is_some_and(|k| k.live == 0 && k.slots.is_some())
+        });
+        let Some(kept) = kept else {
             self.empty = Some(c);
             return;
         };
