@@ -47,7 +47,7 @@ pub struct RegistrarConfig {
 
 impl RegistrarConfig {
     /// 60 s minimum, 3600 s maximum and default, 10 contacts per AoR, 2 million bindings a
-    /// shard (about 450 MB at the 225 bytes a binding `cargo bench --bench location` prints).
+    /// shard (about 460 MB at the 230 bytes a binding `cargo bench --bench location` prints).
     pub const DEFAULT: RegistrarConfig = RegistrarConfig {
         min_expires: 60,
         max_expires: 3600,
