@@ -664,6 +664,8 @@ impl Registrar for Location {
 }
 
 #[cfg(test)]
+mod storage_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
-pub(super) use tests::footprint;
+pub(super) use storage_tests::footprint;
