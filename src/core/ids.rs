@@ -50,15 +50,36 @@ pub const TAG_LEN: usize = 19;
 
 /// Writes a tag that names the owner shard: `<shard:02x>-<value:016x>`.
 pub fn write_tag(shard: u16, value: u64, out: &mut [u8; TAG_LEN]) -> &[u8] {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let shard = shard as u8;
-    out[0] = HEX[(shard >> 4) as usize];
-    out[1] = HEX[(shard & 0xF) as usize];
+    let shard = hex16(u64::from(shard as u8));
+    out[..2].copy_from_slice(&shard[14..]);
     out[2] = b'-';
-    for i in 0..16 {
-        out[3 + i] = HEX[((value >> (60 - 4 * i)) & 0xF) as usize];
-    }
+    out[3..].copy_from_slice(&hex16(value));
     &out[..]
+}
+
+/// `value` as 16 lowercase hex digits, most significant first, eight at a time.
+#[inline]
+fn hex16(value: u64) -> [u8; 16] {
+    /// The eight nibbles of `x`, most significant first, each in the low half of one byte
+    /// of a little-endian word.
+    fn spread(x: u32) -> u64 {
+        let mut v = u64::from(x);
+        v = (v | v << 16) & 0x0000_ffff_0000_ffff;
+        v = (v | v << 8) & 0x00ff_00ff_00ff_00ff;
+        v = (v | v << 4) & 0x0f0f_0f0f_0f0f_0f0f;
+        v.swap_bytes()
+    }
+    /// Each byte of `v`, 0 to 15, as its hex digit: `0` + the nibble, 39 more (`a` - `0` - 10)
+    /// from 10 on. No byte carries into the next.
+    fn digits(v: u64) -> [u8; 8] {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        let ten_or_more = ((v + 6 * ONES) >> 4) & ONES;
+        (v + u64::from(b'0') * ONES + ten_or_more * 39).to_le_bytes()
+    }
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&digits(spread((value >> 32) as u32)));
+    out[8..].copy_from_slice(&digits(spread(value as u32)));
+    out
 }
 
 /// The owner shard of a tag written by [`write_tag`], if it is one.
@@ -136,6 +157,22 @@ mod tests {
         assert_ne!(h, keyed_hash(2, &[b"call-id", b"branch"]));
         assert_ne!(h, keyed_hash(1, &[b"call-id", b"branch2"]));
         assert_ne!(keyed_hash(1, &[b"ab", b"c"]), keyed_hash(1, &[b"a", b"bc"]));
+    }
+
+    #[test]
+    fn hex_digits_are_std_s() {
+        let mut rng = Rng::new(3);
+        let values = (0..1_000).map(|_| rng.next_u64());
+        for v in values.chain([0, u64::MAX, 0x0123_4567_89ab_cdef, 0xfedc_ba98_7654_3210]) {
+            assert_eq!(hex16(v), format!("{v:016x}").as_bytes());
+        }
+        for shard in [0u16, 9, 10, 0xab, 0xff] {
+            let mut buf = [0u8; TAG_LEN];
+            assert_eq!(
+                write_tag(shard, 7, &mut buf),
+                format!("{shard:02x}-{:016x}", 7).as_bytes()
+            );
+        }
     }
 
     #[test]

@@ -26,9 +26,9 @@ const SINGLES: [HeaderName; 3] = [
     HeaderName::ContentLength,
 ];
 
-/// How many headers [`message`] counts: the required ones, the singles, Require and
-/// Proxy-Require.
-const SLOTS: usize = REQUIRED.len() + SINGLES.len() + 2;
+/// How many headers [`message`] counts: the required ones, the singles, Require,
+/// Proxy-Require and Route.
+const SLOTS: usize = REQUIRED.len() + SINGLES.len() + 3;
 
 /// Each header name's counter in [`message`], by the name's discriminant; `SLOTS` for the
 /// names not counted. The required headers come first, in their order.
@@ -44,8 +44,9 @@ static SLOT: [u8; 256] = {
         t[SINGLES[k] as usize] = (REQUIRED.len() + k) as u8;
         k += 1;
     }
-    t[HeaderName::Require as usize] = (SLOTS - 2) as u8;
-    t[HeaderName::ProxyRequire as usize] = (SLOTS - 1) as u8;
+    t[HeaderName::Require as usize] = (SLOTS - 3) as u8;
+    t[HeaderName::ProxyRequire as usize] = (SLOTS - 2) as u8;
+    t[HeaderName::Route as usize] = (SLOTS - 1) as u8;
     t
 };
 
@@ -78,6 +79,8 @@ pub struct Checked<'a> {
     pub has_require: bool,
     /// Whether a Proxy-Require header is present (its tags are valid option tags).
     pub has_proxy_require: bool,
+    /// Whether a Route header is present (its values are not checked here).
+    pub has_route: bool,
 }
 
 /// Validates a parsed message. The first failure found is returned; on success, the headers
@@ -118,6 +121,7 @@ pub fn message<'a>(msg: &Message<'a>) -> Result<Checked<'a>, ParseError> {
     }
     let has_require = seen & slot_bit(HeaderName::Require) != 0;
     let has_proxy_require = seen & slot_bit(HeaderName::ProxyRequire) != 0;
+    let has_route = seen & slot_bit(HeaderName::Route) != 0;
     // NOTE: every REQUIRED header is present (checked above), so its first index is one of
     // the fields'.
     // What is decoded goes straight where it is returned.
@@ -134,6 +138,7 @@ pub fn message<'a>(msg: &Message<'a>) -> Result<Checked<'a>, ParseError> {
         request_uri: None,
         has_require,
         has_proxy_require,
+        has_route,
     };
     // Every element of every Via line is checked, as `Vias` reads them; the first one is kept.
     let invalid_via = |_| ParseError::Invalid(HeaderName::Via);
@@ -270,6 +275,9 @@ mod tests {
         assert_eq!(c.from.tag(), Some(&b"1"[..]));
         assert_eq!(c.call_id, b"x");
         assert_eq!((c.cseq.seq, c.max_forwards), (1, Some(7)));
-        assert!(c.has_require && !c.has_proxy_require);
+        assert!(c.has_require && !c.has_proxy_require && !c.has_route);
+        let text = format!("{HEAD}{}Route: <sip:p;lr>\r\n\r\n", GOOD.concat());
+        let msg = Message::parse(text.as_bytes(), Framing::Datagram).unwrap();
+        assert!(message(&msg).unwrap().has_route);
     }
 }
