@@ -39,7 +39,7 @@ use crate::core::registrar::{self, FlowInfo, RegisterError, Registrar, Registrar
 use crate::core::sip::error::{DropReason, Effect, ParseError};
 use crate::core::sip::header::HeaderName;
 use crate::core::sip::headers::{NameAddr, OptionTags, Via, Vias};
-use crate::core::sip::message::{Framing, HeaderField, Headers, Kind, Message};
+use crate::core::sip::message::{Framing, Headers, Kind, Message};
 use crate::core::sip::method::{Method, ALLOW_VALUE};
 use crate::core::sip::uri::{Host, Scheme, Uri};
 use crate::core::sip::validate::{self, Checked};
@@ -383,28 +383,24 @@ impl Shard {
             }
         }
         self.stats.received += 1;
-        // The message and what validation decoded are used where they were returned (matched
-        // by reference, not moved: each is several hundred bytes).
-        let parsed = Message::parse(bytes, framing);
-        let msg = match &parsed {
-            Ok(m) => m,
-            Err(rejected) => {
-                let headers = rejected.headers.as_ref();
-                return self.refuse(src, rejected.kind, rejected.error, headers);
-            }
-        };
-        let validated = validate::message(msg);
-        let checked = match &validated {
-            Ok(c) => c,
-            Err(e) => {
-                let kind = if msg.is_request() {
-                    Kind::Request
-                } else {
-                    Kind::Response
-                };
-                return self.refuse(src, kind, *e, Some(msg.headers()));
-            }
-        };
+        // The message and what validation decodes are written where they stay (each is
+        // several hundred bytes; moving them costs more than most of the checks).
+        let mut parsed = Message::unparsed(bytes);
+        if let Err(rejected) = parsed.parse_in_place(framing) {
+            let headers = rejected.headers.as_ref();
+            return self.refuse(src, rejected.kind, rejected.error, headers);
+        }
+        let msg = &parsed;
+        let mut validated = Checked::placeholder();
+        if let Err(e) = validate::check(msg, &mut validated) {
+            let kind = if msg.is_request() {
+                Kind::Request
+            } else {
+                Kind::Response
+            };
+            return self.refuse(src, kind, e, Some(msg.headers()));
+        }
+        let checked = &validated;
         if route {
             let (id, count) = (self.config.id, self.config.shard_count);
             let owner = handoff::owner(id, count, msg, checked)
@@ -1040,8 +1036,7 @@ impl Shard {
         extra: impl FnOnce(&mut Writer<'_>),
     ) -> Option<(Vec<u8>, Source)> {
         let (src, h, via) = (r.src, r.h, r.via.as_ref());
-        let lines = DialogLines::of(h);
-        let Some(top) = lines.via else {
+        let Some(top) = h.get(HeaderName::Via) else {
             self.drop(DropReason::Unanswerable);
             return None;
         };
@@ -1053,19 +1048,17 @@ impl Shard {
         // retransmission gets the same tag; from the branch and the CSeq number but not the
         // method, so the answers to an INVITE and to its CANCEL carry the same tag (§9.2).
         let mut tag_buf = [0u8; ids::TAG_LEN];
-        let to_tag = match lines.to {
-            true if status > 100 && !r.to_tagged => {
-                let branch = via
-                    .filter(|v| v.is_rfc3261_branch())
-                    .and_then(Via::branch)
-                    .unwrap_or(top);
-                let key = ids::keyed_hash(
-                    self.secret,
-                    &[lines.call_id, branch, cseq_number(lines.cseq)],
-                );
-                Some(ids::write_tag(self.config.id, key, &mut tag_buf))
-            }
-            _ => None,
+        let to_tag = if status > 100 && !r.to_tagged && h.get(HeaderName::To).is_some() {
+            let branch = via
+                .filter(|v| v.is_rfc3261_branch())
+                .and_then(Via::branch)
+                .unwrap_or(top);
+            let call_id = h.get(HeaderName::CallId).unwrap_or_default();
+            let cseq = h.get(HeaderName::CSeq).unwrap_or_default();
+            let key = ids::tag_hash(self.secret, &[call_id, branch, cseq_number(cseq)]);
+            Some(ids::write_tag(self.config.id, key, &mut tag_buf))
+        } else {
+            None
         };
         let stamp = via.map_or_else(ViaStamp::default, |v| via_stamp(v, h.buf(), src.remote));
         let mut out = self.buffer();
@@ -1213,43 +1206,6 @@ struct Request<'m, 'a> {
     h: &'m Headers<'a>,
     via: Option<Via<'a>>,
     to_tagged: bool,
-}
-
-/// What an answer needs to know of a request's headers, found in one pass: the first Via
-/// line's value, whether To is present, the Call-ID and the CSeq (empty when absent).
-struct DialogLines<'a> {
-    via: Option<&'a [u8]>,
-    to: bool,
-    call_id: &'a [u8],
-    cseq: &'a [u8],
-}
-
-impl<'a> DialogLines<'a> {
-    fn of(h: &Headers<'a>) -> Self {
-        let (mut via, mut to, mut call_id, mut cseq) = (None, false, None, None);
-        for f in h.fields() {
-            match f.name {
-                HeaderName::Via => {
-                    via.get_or_insert(f);
-                }
-                HeaderName::To => to = true,
-                HeaderName::CallId => {
-                    call_id.get_or_insert(f);
-                }
-                HeaderName::CSeq => {
-                    cseq.get_or_insert(f);
-                }
-                _ => {}
-            }
-        }
-        let value = |f: Option<&HeaderField>| f.map(|f| h.value(f));
-        DialogLines {
-            via: value(via),
-            to,
-            call_id: value(call_id).unwrap_or_default(),
-            cseq: value(cseq).unwrap_or_default(),
-        }
-    }
 }
 
 /// Whether no Route value is left once preprocessing took Drongo's off (§16.4), so that the

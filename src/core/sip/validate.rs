@@ -83,9 +83,38 @@ pub struct Checked<'a> {
     pub has_route: bool,
 }
 
+impl Checked<'_> {
+    /// Nothing decoded yet, for [`check`] to fill.
+    pub(crate) const fn placeholder() -> Self {
+        Checked {
+            top_via: Via::placeholder(),
+            from: NameAddr::placeholder(),
+            to: NameAddr::placeholder(),
+            call_id: b"",
+            cseq: CSeq {
+                seq: 0,
+                method: Method::Ack,
+            },
+            max_forwards: None,
+            request_uri: None,
+            has_require: false,
+            has_proxy_require: false,
+            has_route: false,
+        }
+    }
+}
+
 /// Validates a parsed message. The first failure found is returned; on success, the headers
 /// it decoded.
 pub fn message<'a>(msg: &Message<'a>) -> Result<Checked<'a>, ParseError> {
+    let mut checked = Checked::placeholder();
+    check(msg, &mut checked)?;
+    Ok(checked)
+}
+
+/// [`message`] into a [`Checked`] fresh from [`Checked::placeholder`], decoded where the
+/// caller keeps it rather than built aside and moved. On error `checked` is left unusable.
+pub(crate) fn check<'a>(msg: &Message<'a>, checked: &mut Checked<'a>) -> Result<(), ParseError> {
     let h = msg.headers();
     let fields = h.fields();
     // One pass over the index: which headers that matter are present, which are repeated
@@ -122,24 +151,11 @@ pub fn message<'a>(msg: &Message<'a>) -> Result<Checked<'a>, ParseError> {
     let has_require = seen & slot_bit(HeaderName::Require) != 0;
     let has_proxy_require = seen & slot_bit(HeaderName::ProxyRequire) != 0;
     let has_route = seen & slot_bit(HeaderName::Route) != 0;
+    checked.has_require = has_require;
+    checked.has_proxy_require = has_proxy_require;
+    checked.has_route = has_route;
     // NOTE: every REQUIRED header is present (checked above), so its first index is one of
     // the fields'.
-    // What is decoded goes straight where it is returned.
-    let mut checked = Checked {
-        top_via: Via::placeholder(),
-        from: NameAddr::placeholder(),
-        to: NameAddr::placeholder(),
-        call_id: b"",
-        cseq: CSeq {
-            seq: 0,
-            method: Method::Ack,
-        },
-        max_forwards: None,
-        request_uri: None,
-        has_require,
-        has_proxy_require,
-        has_route,
-    };
     // Every element of every Via line is checked, as `Vias` reads them; the first one is kept.
     let invalid_via = |_| ParseError::Invalid(HeaderName::Via);
     let mut rest;
@@ -208,7 +224,7 @@ pub fn message<'a>(msg: &Message<'a>) -> Result<Checked<'a>, ParseError> {
     checked.call_id = call_id.as_bytes();
     checked.cseq = cseq;
     checked.max_forwards = max_forwards;
-    Ok(checked)
+    Ok(())
 }
 
 #[cfg(test)]
