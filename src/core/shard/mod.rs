@@ -1063,7 +1063,9 @@ impl Shard {
         let stamp = via.map_or_else(ViaStamp::default, |v| via_stamp(v, h.buf(), src.remote));
         let mut out = self.buffer();
         let mut w = response_to(&mut out, h, status, reason, stamp, to_tag);
-        w.lines(&self.server_line);
+        if !self.server_line.is_empty() {
+            w.lines(&self.server_line);
+        }
         extra(&mut w);
         w.finish(b"");
         let route = Source {

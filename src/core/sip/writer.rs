@@ -216,29 +216,35 @@ static OCTETS: [([u8; 4], u8); 256] = {
 };
 
 /// Appends an IP address as text: dotted quad, or IPv6 in the RFC 5952 form `std` writes
-/// (without brackets). An IPv4 address is put together aside, an octet at a time from a
-/// table, and appended in one copy.
+/// (without brackets). An IPv4 address is put together aside and appended in one copy.
 pub fn push_ip(out: &mut Vec<u8>, ip: std::net::IpAddr) {
     match ip {
         std::net::IpAddr::V4(v4) => {
-            let mut text = [0u8; 16];
-            let mut len = 0;
-            for octet in v4.octets() {
-                let (digits, n) = OCTETS[usize::from(octet)];
-                // NOTE: four octets of at most four bytes each fill at most 16.
-                if let Some(at) = text.get_mut(len..len + 4) {
-                    at.copy_from_slice(&digits);
-                }
-                len += usize::from(n);
-            }
-            // The last octet's dot is left off.
-            out.extend_from_slice(text.get(..len - 1).unwrap_or_default());
+            let (text, len) = ipv4_text(v4);
+            out.extend_from_slice(text.get(..len).unwrap_or_default());
         }
         // NOTE: writing into a Vec cannot fail.
         std::net::IpAddr::V6(v6) => {
             let _ = write!(out, "{v6}");
         }
     }
+}
+
+/// An IPv4 address as a dotted quad, left-aligned in sixteen bytes, an octet at a time from
+/// a table; and its length.
+fn ipv4_text(ip: std::net::Ipv4Addr) -> ([u8; 16], usize) {
+    let mut text = [0u8; 16];
+    let mut len = 0;
+    for octet in ip.octets() {
+        let (digits, n) = OCTETS[usize::from(octet)];
+        // NOTE: four octets of at most four bytes each fill at most 16.
+        if let Some(at) = text.get_mut(len..len + 4) {
+            at.copy_from_slice(&digits);
+        }
+        len += usize::from(n);
+    }
+    // The last octet's dot is left off; it stays in the text past `len`.
+    (text, len - 1)
 }
 
 /// A header line in its buffer with the CRLF that ends it (the index guarantees one).
@@ -261,9 +267,10 @@ impl ViaStamp {
         self.rport.is_none() && self.received.is_none()
     }
 
-    /// Writes the Via line `line` (CRLF included) of `buf` with the additions, or returns
-    /// false, writing nothing, when they do not lie in order inside the line.
-    fn write(&self, buf: &[u8], line: Range<usize>, out: &mut Vec<u8>) -> bool {
+    /// Splices the Via line `line` (CRLF included) of the request with the additions, or
+    /// returns false, splicing nothing, when they do not lie in order inside the line. The
+    /// additions are put together on the stack.
+    fn splice(&self, line: Range<usize>, out: &mut Splice<'_, '_>) -> bool {
         let at_rport = self.rport.map(|(at, _)| at);
         let at_received = self.received.map(|(at, _)| at);
         let cut = at_rport.or(at_received).unwrap_or(line.start);
@@ -272,26 +279,97 @@ impl ViaStamp {
         if !(line.start <= cut && cut <= cut2 && cut2 + 2 <= line.end) {
             return false;
         }
-        let (Some(head), Some(middle), Some(tail)) = (
-            buf.get(line.start..cut),
-            buf.get(cut..cut2),
-            buf.get(cut2..line.end),
-        ) else {
-            return false;
-        };
-        out.extend_from_slice(head);
+        // `=<port>` (6 bytes at most), then `;received=` and the address (55 at most), each
+        // part copied in whole words and the length moved on by what it holds.
+        let mut add = [0u8; 64];
+        let mut len = 0;
         if let Some((_, port)) = self.rport {
-            out.push(b'=');
-            push_decimal(out, u64::from(port));
+            let (digits, n) = decimal_u16(port);
+            add[0] = b'=';
+            add[1..9].copy_from_slice(&digits);
+            len = 1 + n;
         }
-        out.extend_from_slice(middle);
+        let rport_len = len;
         if let Some((_, ip)) = self.received {
-            out.extend_from_slice(b";received=");
-            push_ip(out, ip);
+            // NOTE: len <= 6, so the name and an IPv4 address fit in 64 bytes.
+            add[len..len + 10].copy_from_slice(b";received=");
+            len += 10;
+            match ip {
+                std::net::IpAddr::V4(v4) => {
+                    let (text, n) = ipv4_text(v4);
+                    add[len..len + 16].copy_from_slice(&text);
+                    len += n;
+                }
+                std::net::IpAddr::V6(v6) => {
+                    // At most 45 bytes (RFC 4291 §2.2 text with a dotted quad).
+                    let mut rest = &mut add[len..];
+                    let room = rest.len();
+                    let _ = write!(rest, "{v6}");
+                    len += room - rest.len();
+                }
+            }
         }
-        out.extend_from_slice(tail);
+        out.copy(line.start..cut);
+        out.insert(&add[..rport_len]);
+        out.copy(cut..cut2);
+        out.insert(&add[rport_len..len]);
+        out.copy(cut2..line.end);
         true
     }
+}
+
+/// Writes a message made of ranges of another message's bytes and inserted bytes; ranges
+/// that follow each other in the source are copied as one.
+struct Splice<'s, 'o> {
+    source: &'s [u8],
+    out: &'o mut Vec<u8>,
+    /// The range of `source` waiting to be copied.
+    pending: Range<usize>,
+}
+
+impl Splice<'_, '_> {
+    fn copy(&mut self, range: Range<usize>) {
+        if range.is_empty() {
+            return;
+        }
+        if self.pending.end == range.start && !self.pending.is_empty() {
+            self.pending.end = range.end;
+        } else {
+            self.flush();
+            self.pending = range;
+        }
+    }
+
+    fn insert(&mut self, bytes: &[u8]) {
+        if !bytes.is_empty() {
+            self.flush();
+            self.out.extend_from_slice(bytes);
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.pending.is_empty() {
+            let range = std::mem::replace(&mut self.pending, 0..0);
+            self.out
+                .extend_from_slice(self.source.get(range).unwrap_or_default());
+        }
+    }
+}
+
+/// `n` in decimal, left-aligned in eight bytes, and how many digits that is: the five digits
+/// put together in one word, the leading zeros shifted out.
+fn decimal_u16(n: u16) -> ([u8; 8], usize) {
+    let n = u32::from(n);
+    let len = match n {
+        0..=9 => 1,
+        10..=99 => 2,
+        100..=999 => 3,
+        1_000..=9_999 => 4,
+        _ => 5,
+    };
+    let d = |k: u32| u64::from(b'0') + u64::from(n / k % 10);
+    let word = d(10_000) | d(1_000) << 8 | d(100) << 16 | d(10) << 24 | d(1) << 32;
+    ((word >> (8 * (5 - len))).to_le_bytes(), len)
 }
 
 /// Starts a response to a request per RFC 3261 §8.2.6.2 (and §16.7 for a proxy's own): the
@@ -309,53 +387,40 @@ pub fn response_to<'o>(
     to_tag: Option<&[u8]>,
 ) -> Writer<'o> {
     let w = Writer::response(out, status, reason);
-    let buf = request.buf();
-    // Lines waiting to be copied: one range of the request's bytes.
-    let mut run = 0..0;
-    let flush = |run: &mut Range<usize>, out: &mut Vec<u8>| {
-        out.extend_from_slice(buf.get(run.clone()).unwrap_or_default());
-        *run = 0..0;
+    let mut splice = Splice {
+        source: request.buf(),
+        out: w.out,
+        pending: 0..0,
     };
     let mut stamp = (!via.is_empty()).then_some(via);
     for f in request.fields() {
         let line = line_with_crlf(f);
         match f.name {
-            HeaderName::Via
-            | HeaderName::From
-            | HeaderName::To
-            | HeaderName::CallId
-            | HeaderName::CSeq => {}
-            _ => continue,
-        }
-        if f.name == HeaderName::Via {
-            if let Some(stamp) = stamp.take() {
-                flush(&mut run, w.out);
-                if stamp.write(buf, line.clone(), w.out) {
-                    continue;
+            HeaderName::Via => {
+                if let Some(stamp) = stamp.take() {
+                    if stamp.splice(line.clone(), &mut splice) {
+                        continue;
+                    }
                 }
+                splice.copy(line);
             }
-        }
-        if f.name == HeaderName::To {
-            if let Some(tag) = to_tag {
-                flush(&mut run, w.out);
-                let value_end = f.value.end as usize;
-                w.out
-                    .extend_from_slice(buf.get(line.start..value_end).unwrap_or_default());
-                w.out.extend_from_slice(b";tag=");
-                w.out.extend_from_slice(tag);
-                w.out.extend_from_slice(b"\r\n");
-                continue;
-            }
-        }
-        if run.end == line.start && !run.is_empty() {
-            run.end = line.end;
-        } else {
-            flush(&mut run, w.out);
-            run = line;
+            HeaderName::To => match to_tag {
+                // `;tag=` goes after the value, before any LWS that ends the line.
+                Some(tag) => {
+                    let value_end = (f.value.end as usize).clamp(line.start, line.end);
+                    splice.copy(line.start..value_end);
+                    splice.insert(b";tag=");
+                    splice.insert(tag);
+                    splice.copy(value_end..line.end);
+                }
+                None => splice.copy(line),
+            },
+            HeaderName::From | HeaderName::CallId | HeaderName::CSeq => splice.copy(line),
+            _ => {}
         }
     }
-    flush(&mut run, w.out);
-    w
+    splice.flush();
+    Writer { out: splice.out }
 }
 
 /// One change to a parsed message: replace `span` with `scratch[data]` (an insertion has an
@@ -629,6 +694,10 @@ mod tests {
                 assert_eq!(out, format!("received={ip}").into_bytes());
             }
         }
+        for n in 0..=u16::MAX {
+            let (text, len) = decimal_u16(n);
+            assert_eq!(&text[..len], n.to_string().as_bytes());
+        }
         for n in 0..=255u8 {
             for ip in [
                 std::net::Ipv4Addr::new(n, n, n, n),
@@ -739,6 +808,18 @@ body";
         assert!(memchr::memmem::find(
             &out,
             b"\r\nVia: SIP/2.0/UDP a.example.com;branch=5062=z9hG4bK1;received=192.0.2.1, SIP"
+        )
+        .is_some());
+        let v6 = std::net::IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, 9]);
+        let both_v6 = ViaStamp {
+            rport: Some((at(b";branch"), 5)),
+            received: Some((at(b"z9hG4bK1"), v6)),
+        };
+        let mut out = Vec::new();
+        response_to(&mut out, req.headers(), 200, "OK", both_v6, None).finish(b"");
+        assert!(memchr::memmem::find(
+            &out,
+            b"\r\nVia: SIP/2.0/UDP a.example.com;branch=5=z9hG4bK1;received=2001:db8::9, SIP"
         )
         .is_some());
         // Offsets out of order or outside the line: the line goes back as it came.
