@@ -656,10 +656,10 @@ impl Shard {
         cancels_live_invite: bool,
     ) {
         let h = msg.headers();
-        if self.config.drop_scanners && h.get(HeaderName::UserAgent).is_some_and(is_scanner) {
+        if self.config.drop_scanners && checked.user_agent.is_some_and(is_scanner) {
             return self.drop(DropReason::Scanner);
         }
-        let Some(uri) = checked.request_uri else {
+        let Some(uri) = checked.request_uri.as_ref() else {
             return self.drop(DropReason::Internal);
         };
         let to_tagged = checked.to.tag().is_some();
@@ -672,7 +672,7 @@ impl Shard {
         if !matches!(uri.scheme(), Scheme::Sip | Scheme::Sips | Scheme::Tel) {
             return self.respond(&r, 416, "Unsupported URI Scheme", |_| {});
         }
-        let for_us = self.is_for_us(&uri, src.local);
+        let for_us = self.is_for_us(uri, src.local);
         if !for_us && checked.max_forwards == Some(0) {
             return self.respond(&r, 483, "Too Many Hops", |_| {});
         }
@@ -691,7 +691,7 @@ impl Shard {
         // A GRUU of Drongo's reaches its instance whatever the method, inside a dialog too
         // (it is a remote target, RFC 5627 §6.1); a REGISTER to one is Drongo's to answer.
         let gruu = (for_us && method != Method::Register)
-            .then(|| Gruu::of(&uri))
+            .then(|| Gruu::of(uri))
             .flatten()
             .is_some();
         let mut looked_up = false;
@@ -718,7 +718,7 @@ impl Shard {
             let to_gruu = gruu && (!routed || route_set_ends_here(msg, &pre));
             let targets = if to_gruu {
                 looked_up = true;
-                let set = self.binding_targets(&uri);
+                let set = self.binding_targets(uri);
                 (!set.is_empty()).then_some(set)
             } else if along_route {
                 Some(onward())
@@ -729,7 +729,7 @@ impl Shard {
             {
                 None
             } else {
-                match self.route_new_request(src, msg, checked, method, &uri, for_us) {
+                match self.route_new_request(src, msg, checked, method, uri, for_us) {
                     routing::Routing::Targets(set) => Some(set),
                     routing::Routing::Answer(status) => {
                         let reason = crate::core::proxy::reason_phrase(status);
@@ -756,7 +756,7 @@ impl Shard {
             }
         }
         if looked_up {
-            let (status, reason) = self.no_target_status(&uri);
+            let (status, reason) = self.no_target_status(uri);
             return self.respond(&r, status, reason, |_| {});
         }
         match method {

@@ -27,8 +27,8 @@ const SINGLES: [HeaderName; 3] = [
 ];
 
 /// How many headers [`message`] counts: the required ones, the singles, Require,
-/// Proxy-Require and Route.
-const SLOTS: usize = REQUIRED.len() + SINGLES.len() + 3;
+/// Proxy-Require, Route and User-Agent.
+const SLOTS: usize = REQUIRED.len() + SINGLES.len() + 4;
 
 /// Each header name's counter in [`message`], by the name's discriminant; `SLOTS` for the
 /// names not counted. The required headers come first, in their order.
@@ -44,9 +44,10 @@ static SLOT: [u8; 256] = {
         t[SINGLES[k] as usize] = (REQUIRED.len() + k) as u8;
         k += 1;
     }
-    t[HeaderName::Require as usize] = (SLOTS - 3) as u8;
-    t[HeaderName::ProxyRequire as usize] = (SLOTS - 2) as u8;
-    t[HeaderName::Route as usize] = (SLOTS - 1) as u8;
+    t[HeaderName::Require as usize] = (SLOTS - 4) as u8;
+    t[HeaderName::ProxyRequire as usize] = (SLOTS - 3) as u8;
+    t[HeaderName::Route as usize] = (SLOTS - 2) as u8;
+    t[HeaderName::UserAgent as usize] = (SLOTS - 1) as u8;
     t
 };
 
@@ -81,6 +82,8 @@ pub struct Checked<'a> {
     pub has_proxy_require: bool,
     /// Whether a Route header is present (its values are not checked here).
     pub has_route: bool,
+    /// The first User-Agent value (not checked here), if any.
+    pub user_agent: Option<&'a [u8]>,
 }
 
 impl Checked<'_> {
@@ -100,6 +103,7 @@ impl Checked<'_> {
             has_require: false,
             has_proxy_require: false,
             has_route: false,
+            user_agent: None,
         }
     }
 }
@@ -154,6 +158,9 @@ pub(crate) fn check<'a>(msg: &Message<'a>, checked: &mut Checked<'a>) -> Result<
     checked.has_require = has_require;
     checked.has_proxy_require = has_proxy_require;
     checked.has_route = has_route;
+    if seen & slot_bit(HeaderName::UserAgent) != 0 {
+        checked.user_agent = Some(first_value(h, &first, HeaderName::UserAgent));
+    }
     // NOTE: every REQUIRED header is present (checked above), so its first index is one of
     // the fields'.
     // Every element of every Via line is checked, as `Vias` reads them; the first one is kept.
@@ -161,7 +168,13 @@ pub(crate) fn check<'a>(msg: &Message<'a>, checked: &mut Checked<'a>) -> Result<
     let mut rest;
     let mut have_top = false;
     let first_via = first[usize::from(SLOT[HeaderName::Via as usize])];
-    let via_fields = fields.get(first_via..).unwrap_or_default();
+    // One Via line (the usual case) is the only line to read; with more, the rest of the
+    // index is searched for them.
+    let via_fields = match repeated & slot_bit(HeaderName::Via) {
+        0 => fields.get(first_via..first_via + 1),
+        _ => fields.get(first_via..),
+    }
+    .unwrap_or_default();
     for f in via_fields.iter().filter(|f| f.name == HeaderName::Via) {
         let value = h.value(f);
         let mut at = 0;
