@@ -539,7 +539,7 @@ impl Default for UdpConfig {
             batch: 32,
             recv_buffer: 4 << 20,
             send_buffer: 4 << 20,
-            pace_us: 500,
+            pace_us: 1000,
         }
     }
 }
@@ -1491,7 +1491,7 @@ mod tests {
             "{summary}"
         );
         assert!(
-            summary.contains("udp: batch 32, recv_buffer 4 MiB, send_buffer 4 MiB, pace 500 us"),
+            summary.contains("udp: batch 32, recv_buffer 4 MiB, send_buffer 4 MiB, pace 1000 us"),
             "{summary}"
         );
         assert!(

@@ -368,10 +368,10 @@ impl Shard {
             .calls
             .get(call, generation)
             .map_or(self.config.local_addrs[0], |c| c.src.local);
-        let mut out = Vec::new();
+        let mut out = self.buffer();
         let mut branch_buf = [0u8; ids::BRANCH_LEN];
         let value = self.rng.next_u64();
-        let branch_id = ids::write_branch(self.config.id, value, &mut branch_buf).to_vec();
+        let branch_id = ids::write_branch(self.config.id, value, &mut branch_buf);
         let base = Plan {
             pre,
             request_uri: target.uri.as_deref(),
@@ -397,7 +397,7 @@ impl Shard {
             let _ = write!(via, "SIP/2.0/{transport} ");
             push_addr(&mut via, dest.local);
             via.extend_from_slice(b";branch=");
-            via.extend_from_slice(&branch_id);
+            via.extend_from_slice(branch_id);
             via.extend_from_slice(b";rport");
             let mut rr = Vec::with_capacity(48);
             rr.extend_from_slice(b"<sip:");
@@ -415,13 +415,7 @@ impl Shard {
             }
             break;
         }
-        let Some(key) = Message::parse(&out, Framing::Stream)
-            .ok()
-            .and_then(|m| ClientKey::of_request(&m))
-        else {
-            self.branch_failed(call, generation, branch, 500);
-            return;
-        };
+        let key = ClientKey::new(method, branch_id);
         let reliability = match dest.flow {
             Flow::Udp => Reliability::Unreliable,
             Flow::Stream(_) | Flow::Tcp => Reliability::Reliable,
@@ -449,6 +443,7 @@ impl Shard {
             c.branches.push(Some(id));
             c.finals.resize(branch + 1, None);
         }
+        self.recycle(out);
         self.client_work(work, None);
     }
 
@@ -467,11 +462,12 @@ impl Shard {
             clients,
             client_wheel,
             transmits,
+            pool,
             ..
         } = self;
         if let Some(wheel) = client_wheel.as_mut() {
             op(clients, wheel, &mut |e| {
-                client_event(transmits, &mut work, e)
+                client_event(transmits, pool, &mut work, e)
             });
         }
         work
@@ -833,6 +829,7 @@ impl Shard {
 /// Turns a client-table event into a transmit or into work for after the call.
 fn client_event(
     transmits: &mut std::collections::VecDeque<Transmit>,
+    pool: &mut Vec<Vec<u8>>,
     work: &mut SmallVec<[ClientWork; 2]>,
     event: ClientEvent<'_, Leg>,
 ) {
@@ -842,13 +839,18 @@ fn client_event(
             bytes,
             token,
             ..
-        } => transmits.push_back(Transmit {
-            flow: route.dest.flow,
-            local: route.dest.local,
-            remote: route.dest.remote,
-            payload: bytes.to_vec(),
-            token,
-        }),
+        } => {
+            // A buffer the shell gave back, as for every other transmit.
+            let mut payload = pool.pop().unwrap_or_default();
+            payload.extend_from_slice(bytes);
+            transmits.push_back(Transmit {
+                flow: route.dest.flow,
+                local: route.dest.local,
+                remote: route.dest.remote,
+                payload,
+                token,
+            })
+        }
         ClientEvent::SendCancel { route, bytes, .. } => {
             work.push(ClientWork::Cancel(*route, bytes.to_vec()))
         }

@@ -70,11 +70,16 @@ impl ClientKey {
     }
 
     fn build(msg: &Message<'_>, method: Method<'_>) -> Option<ClientKey> {
-        let branch = top_via_branch(msg)?;
+        Some(ClientKey::new(method, top_via_branch(msg)?))
+    }
+
+    /// The key of a request Drongo writes itself, from the method and the branch it put in
+    /// its top Via: what [`ClientKey::of_request`] reads back, without parsing the request.
+    pub fn new(method: Method<'_>, branch: &[u8]) -> ClientKey {
         let mut bytes = KeyBytes::new();
         push_method(&mut bytes, method);
         bytes.extend_from_slice(branch);
-        Some(ClientKey { bytes })
+        ClientKey { bytes }
     }
 
     /// The branch this key was made from.
@@ -425,6 +430,8 @@ Content-Length: 0\r\n\r\n";
         );
         // A request is not a response and vice versa.
         assert_eq!(ClientKey::of_response(&parse(INVITE)), None);
+        // The key Drongo makes for a request it writes is the one the request reads back.
+        assert_eq!(ClientKey::new(Method::Invite, b"z9hG4bKnashds8"), inv);
     }
 
     #[test]
