@@ -310,9 +310,14 @@ impl ViaStamp {
             }
         }
         out.copy(line.start..cut);
-        out.insert(&add[..rport_len]);
-        out.copy(cut..cut2);
-        out.insert(&add[rport_len..len]);
+        if cut == cut2 {
+            // Side by side (a bare `rport` last): one insertion.
+            out.insert(&add[..len]);
+        } else {
+            out.insert(&add[..rport_len]);
+            out.copy(cut..cut2);
+            out.insert(&add[rport_len..len]);
+        }
         out.copy(cut2..line.end);
         true
     }
