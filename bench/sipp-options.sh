@@ -15,49 +15,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+. bench/sipp-lib.sh
+
 rate=${1:-10000}
 secs=${2:-10}
 transport=${3:-u1}
 count=$((rate * secs))
-server_cpu=${SERVER_CPU:-1}
-load_cpu=${LOAD_CPU:-0}
-with_kamailio=${KAMAILIO:-1}
 
-need=()
-command -v sipp >/dev/null || need+=(sip-tester)
-[ "$with_kamailio" = 1 ] && ! command -v kamailio >/dev/null && need+=(kamailio)
-if [ ${#need[@]} -gt 0 ]; then
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-
+install_peers
 cargo build --release -q
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  sleep 0.5
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# CPU ticks (utime + stime) of the given PIDs; a process's stat includes all its threads.
-ticks() {
-  local total=0 p f
-  for p in "$@"; do
-    [ -r "/proc/$p/stat" ] || continue
-    f=$(sed 's/^.*) //' "/proc/$p/stat")
-    set -- $f
-    total=$((total + ${12} + ${13}))
-  done
-  echo "$total"
-}
 
 # Runs the load against 127.0.0.1:$1; prints the count of answered requests.
 load() {
@@ -65,7 +31,7 @@ load() {
   taskset -c "$load_cpu" sipp "127.0.0.1:$port" -sf bench/sipp/options.xml -t "$transport" \
     -i 127.0.0.1 -p 0 -max_socket 4096 -m "$count" -r "$rate" -l $((rate * 2)) -buff_size 4194304 \
     -timeout $((secs * 3 + 30))s -nostdin -trace_stat -stf "$work/$name.csv" >/dev/null 2>&1 || true
-  awk -F';' 'NR==1{for(i=1;i<=NF;i++) if($i=="SuccessfulCall(C)") c=i; next} NF>1{v=$c} END{print v+0}' "$work/$name.csv"
+  stat_column "$work/$name.csv" 'SuccessfulCall(C)'
 }
 
 warm() {
@@ -73,7 +39,6 @@ warm() {
     -m 200 -r 200 -timeout 20s -nostdin >/dev/null 2>&1
 }
 
-hz=$(getconf CLK_TCK)
 report() { # name ticks answered
   awk -v n="$1" -v t="$2" -v a="$3" -v hz="$hz" -v r="$rate" \
     'BEGIN { us = (a > 0) ? t / hz * 1e6 / a : 0; per_core = (us > 0) ? 1e6 / us : 0; printf "%-9s %7.2f us CPU per OPTIONS = %6.0f OPTIONS/s per core  (%d answered of %d at %d/s)\n", n, us, per_core, a, '"$count"', r; print us > "/dev/stderr" }'
@@ -82,23 +47,7 @@ report() { # name ticks answered
 echo "OPTIONS at ${rate}/s for ${secs}s over ${transport}; server on CPU ${server_cpu}, SIPp on CPU ${load_cpu}"
 
 port=$(free_port)
-cat > "$work/drongo.toml" <<TOML
-[log]
-level = "warn"
-[shards]
-cores = [$server_cpu]
-[sip]
-listen = ["127.0.0.1:$port"]
-[udp]
-batch = 32
-[tcp]
-# Every SIPp connection comes from 127.0.0.1, and with -t tn SIPp holds hundreds open.
-max_connections_per_ip = 100000
-TOML
-target/release/drongo run --config "$work/drongo.toml" &
-dpid=$!
-pids+=("$dpid")
-sleep 1
+start_drongo "$port"
 warm "$port"
 before=$(ticks "$dpid")
 answered=$(load "$port" drongo)
@@ -108,13 +57,8 @@ d_us=$(report drongo $((after - before)) "$answered" 2>&1 >/dev/null)
 
 if [ "$with_kamailio" = 1 ]; then
   kport=$(free_port)
-  taskset -c "$server_cpu" kamailio -DD -E -f bench/peers/kamailio.cfg -A "LISTEN_PORT=$kport" \
-    -m 256 -M 16 -x tlsf -w "$work" -P "$work/kamailio.pid" >"$work/kamailio.log" 2>&1 &
-  kpid=$!
-  pids+=("$kpid")
-  sleep 2
+  start_kamailio "$kport"
   warm "$kport"
-  kpids=$(pgrep -f "LISTEN_PORT=$kport" | tr '\n' ' ')
   before=$(ticks $kpids)
   answered=$(load "$kport" kamailio)
   after=$(ticks $kpids)
