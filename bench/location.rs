@@ -2,21 +2,25 @@
 //!
 //!   cargo bench --bench location              (about 15 s after the build)
 //!   cargo bench --bench location -- --shards 4
+//!   cargo bench --bench location -- --outbound 0     (every binding a UDP phone)
 //!
 //! The bindings are spread over one [`Location`] per shard by [`aor_shard`], as the running
 //! binary spreads them (default: one shard per CPU this process may use). One AoR per
 //! binding, as most phones register: `sip:user123456@example.com`, a 32-character Call-ID,
 //! and a contact `sip:user123456@192.0.2.x:5060;transport=udp` from behind a NAT; every
-//! fourth one is an RFC 5626 outbound phone over TCP (`;ob`, `+sip.instance`, `reg-id`).
+//! fourth one (every `--outbound N`th, none with 0) is an RFC 5626 outbound phone over TCP
+//! (`;ob`, `+sip.instance`, `reg-id`).
 //!
 //! - memory per binding at 10 000, 100 000 and 1 000 000 bindings (all shards together): the
 //!   heap bytes the location service asked for, what mimalloc gave (its size classes), and
 //!   the process's resident growth; spare capacity of the grown tables is included;
-//! - lookup (`bindings(aor)`, every binding read) of a random AoR and refresh (a re-REGISTER
-//!   of a random binding with a higher CSeq, its event drained) at each size: thread CPU
-//!   time per operation, the requests prepared beforehand so that only the location service
-//!   is timed, in random order over the whole table so that caches are as cold as they are in
-//!   service; best of 3 rounds;
+//! - lookup (`bindings(aor)`, every binding read: its contact and its flow) of a random AoR
+//!   and refresh (a re-REGISTER of a random binding with a higher CSeq, its event drained) at
+//!   each size: thread CPU time per operation, the requests prepared beforehand so that only
+//!   the location service is timed, in random order over the whole table so that caches are
+//!   as cold as they are in service; best of 3 rounds. Lookups are timed twice: back to back,
+//!   where the CPU overlaps the memory misses of several lookups, and alone, each one's key
+//!   depending on what the one before read, as a lookup in service runs between other work;
 //! - 100 000 bindings that expire at the same instant, beside the million: `expire` driven as
 //!   the shard drives it (called again while its deadline has passed); the longest single
 //!   call, the calls, and the total.
@@ -29,7 +33,7 @@ use std::alloc::{GlobalAlloc, Layout};
 use std::ffi::c_void;
 use std::hint::black_box;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use drongo::core::registrar::{
@@ -47,6 +51,9 @@ use mimalloc::MiMalloc;
 /// in the memory pass, never while operations are timed.
 struct CountingAlloc;
 
+/// Every how many bindings one is an outbound TCP phone (`--outbound`; 0: none).
+static OUTBOUND_EVERY: AtomicU32 = AtomicU32::new(4);
+
 static COUNTING: AtomicBool = AtomicBool::new(false);
 static ASKED: AtomicUsize = AtomicUsize::new(0);
 static GIVEN: AtomicUsize = AtomicUsize::new(0);
@@ -55,6 +62,8 @@ extern "C" {
     /// mimalloc's usable size of a block it allocated (part of the library the `mimalloc`
     /// crate links; the crate exposes it only behind a feature).
     fn mi_usable_size(p: *const c_void) -> usize;
+    /// Makes mimalloc give freed memory back to the system now rather than later.
+    fn mi_collect(force: bool);
 }
 
 fn add(ptr: *mut u8, size: usize) {
@@ -187,7 +196,8 @@ impl Prepared {
         aor.copy_from_slice(AOR_TEMPLATE);
         aor[4..USER_AT].copy_from_slice(prefix);
         digits(&mut aor[USER_AT..USER_AT + 6], u64::from(user));
-        let outbound = user % 4 == 0;
+        let every = OUTBOUND_EVERY.load(Ordering::Relaxed);
+        let outbound = every != 0 && user % every == 0;
         let template = if outbound { TCP_TEMPLATE } else { UDP_TEMPLATE };
         let mut contact = [0u8; TCP_TEMPLATE.len()];
         contact[..template.len()].copy_from_slice(template);
@@ -347,15 +357,24 @@ impl Table {
             .collect()
     }
 
-    /// CPU ns per `bindings(aor)` with every binding read.
-    fn lookups(&self, sample: &[([u8; AOR_TEMPLATE.len()], u16)]) -> f64 {
+    /// CPU ns per `bindings(aor)` with every binding read. `alone`: each lookup waits for
+    /// the one before (its key depends on the contact the one before read), so that the
+    /// figure is a lookup's latency rather than that of lookups overlapping in the CPU.
+    fn lookups(&self, sample: &[([u8; AOR_TEMPLATE.len()], u16)], alone: bool) -> f64 {
         let start = cpu_now();
+        let mut after = 0u8;
         for (aor, shard) in sample {
             let loc = &self.shards[usize::from(*shard)];
+            let mut key = *aor;
+            if alone {
+                // NOTE: always 0 (no contact is 2^60 bytes long), which the compiler cannot
+                // know: the next lookup waits for this one's contact.
+                key[0] |= after;
+            }
             let mut found = 0;
-            for b in loc.bindings(aor) {
-                black_box(b.contact());
-                black_box(&b.flow);
+            for b in loc.bindings(&key) {
+                after = (black_box(b.contact()).len() >> 60) as u8;
+                black_box(b.flow());
                 found += 1;
             }
             debug_assert_eq!(found, 1);
@@ -407,6 +426,10 @@ fn memory_pass(shards: u16, sizes: &[u32]) -> Vec<(u32, f64, f64, f64)> {
     let (asked, _) = live();
     COUNTING.store(false, Ordering::SeqCst);
     assert_eq!(asked, asked0, "the location service gave back every byte");
+    // mimalloc returns freed pages to the system lazily, from within a later free: without
+    // this, the first call that frees much (an `expire`) would pay for this whole table.
+    // SAFETY: a plain call into the allocator the process runs on.
+    unsafe { mi_collect(true) };
     figures
 }
 
@@ -423,6 +446,10 @@ fn mass_expiry(table: &mut Table, n: u32) -> (usize, usize, Duration, Duration, 
     }
     let before = table.len();
     let until = at + Duration::from_secs(61);
+    // As after the memory pass: what the tables freed while they grew goes back now, not
+    // inside the first `expire`.
+    // SAFETY: a plain call into the allocator the process runs on.
+    unsafe { mi_collect(true) };
     let (mut calls, mut longest, mut total) = (0, Duration::ZERO, Duration::ZERO);
     let mut now = at;
     loop {
@@ -465,6 +492,19 @@ fn main() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()) as u16)
         .max(1);
+    if let Some(every) = args
+        .iter()
+        .position(|a| a == "--outbound")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+    {
+        OUTBOUND_EVERY.store(every, Ordering::Relaxed);
+    }
+    let mix = match OUTBOUND_EVERY.load(Ordering::Relaxed) {
+        0 => "every one a UDP contact".to_string(),
+        1 => "every one an outbound TCP contact with +sip.instance".to_string(),
+        n => format!("1 in {n} an outbound TCP contact with +sip.instance"),
+    };
     // `--profile lookup|refresh`: 100 000 bindings, then only that operation, for a profiler.
     if let Some(i) = args.iter().position(|a| a == "--profile") {
         let mut table = Table::new(shards);
@@ -473,7 +513,7 @@ fn main() {
         let mut spent = f64::MAX;
         for round in 0..20 {
             spent = spent.min(if lookup {
-                table.lookups(&table.sample_aors(1_000_000, round))
+                table.lookups(&table.sample_aors(1_000_000, round), false)
             } else {
                 table.refreshes(&table.sample(200_000, round))
             });
@@ -499,32 +539,40 @@ fn main() {
     let mut costs = Vec::new();
     for &size in &sizes {
         let add = table.fill(size);
-        let (mut lookup, mut refresh) = (f64::MAX, f64::MAX);
+        let (mut lookup, mut alone, mut refresh) = (f64::MAX, f64::MAX, f64::MAX);
         for round in 0..rounds {
             let seed = u64::from(size) * 31 + round;
-            lookup = lookup.min(table.lookups(&table.sample_aors(lookups, seed)));
+            let sample = table.sample_aors(lookups, seed);
+            lookup = lookup.min(table.lookups(&sample, false));
+            alone = alone.min(table.lookups(&sample, true));
             let sample = table.sample(refreshes, seed ^ 0xf00d);
             refresh = refresh.min(table.refreshes(&sample));
         }
-        costs.push((add, lookup, refresh));
+        costs.push((add, lookup, alone, refresh));
     }
     let (expired, calls, longest, total, dropped) = mass_expiry(&mut table, burst);
 
     println!(
-        "location service, {shards} shard(s) (one Location each, AoRs spread by aor_shard), one AoR per binding, 1 in 4 an outbound TCP contact with +sip.instance:"
+        "location service, {shards} shard(s) (one Location each, AoRs spread by aor_shard), one AoR per binding, {mix}:"
     );
     println!(
-        "{:>10} | {:>26} | {:>12} | {:>10} | {:>11} | {:>14}",
-        "bindings", "bytes/binding asked/given", "RSS/binding", "lookup", "refresh", "new binding"
+        "{:>10} | {:>26} | {:>12} | {:>10} | {:>12} | {:>11} | {:>14}",
+        "bindings",
+        "bytes/binding asked/given",
+        "RSS/binding",
+        "lookup",
+        "lookup alone",
+        "refresh",
+        "new binding"
     );
-    for ((size, asked, given, rss), (add, lookup, refresh)) in memory.iter().zip(&costs) {
+    for ((size, asked, given, rss), (add, lookup, alone, refresh)) in memory.iter().zip(&costs) {
         println!(
-            "{size:>10} | {:>26} | {rss:>12.0} | {lookup:>7.0} ns | {refresh:>8.0} ns | {add:>11.0} ns",
+            "{size:>10} | {:>26} | {rss:>12.0} | {lookup:>7.0} ns | {alone:>9.0} ns | {refresh:>8.0} ns | {add:>11.0} ns",
             format!("{asked:.0} / {given:.0}"),
         );
     }
     println!(
-        "lookup: bindings(aor) of a random AoR, every binding read; refresh: re-REGISTER of a random binding, higher CSeq, event drained; thread CPU time, best of {rounds}"
+        "lookup: bindings(aor) of a random AoR, every binding read (contact and flow), back to back or alone (each waiting for the one before); refresh: re-REGISTER of a random binding, higher CSeq, event drained; thread CPU time, best of {rounds}"
     );
     println!(
         "{expired} bindings expiring at one instant beside {} others: expire called {calls} times, longest call {:.2} ms, all calls {:.1} ms ({:.0} ns a binding); {dropped} registration events dropped",

@@ -1,5 +1,6 @@
-//! The in-memory location service of one shard: AoRs in reusable slots, each with a few
-//! bindings inline, and one timer per binding in the registrar's own wheel.
+//! The in-memory location service of one shard: AoRs in reusable slots, each with its
+//! first binding inline and one allocation for its key and its bindings' strings
+//! (`binding.rs`), and the AoRs filed by the second their bindings fall due (`expiry.rs`).
 //!
 //! Besides §10.3 it keeps what GRUUs and outbound flows need (RFC 5627, RFC 5626):
 //! - a contact with `+sip.instance` and `reg-id` is the same binding as an earlier one with
@@ -12,9 +13,12 @@
 //! - outbound bindings over a connection are indexed by connection, so a failed flow marks
 //!   them unreachable at once (RFC 5626 §5.3).
 
+mod binding;
+mod expiry;
+
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use hashbrown::HashMap;
 use smallvec::SmallVec;
@@ -22,11 +26,10 @@ use smallvec::SmallVec;
 use super::service::{Bindings, Registrar};
 use super::RegistrarConfig;
 use crate::core::sip::uri::{uri_eq, Uri};
-use crate::core::slots::{Keyed, Slots};
-use crate::core::timer::{TimerId, TimerWheel};
-
-/// The registrar wheel's tick: expiry needs no finer grain than a tenth of a second.
-const TICK: Duration = Duration::from_millis(100);
+use crate::core::slots::Slots;
+pub use binding::Binding;
+use binding::{call_id_hash, Aor, Context, Fields, Stored};
+use expiry::Due;
 
 /// Events kept for a consumer that does not drain them; older ones are dropped and counted.
 const MAX_EVENTS: usize = 4096;
@@ -35,6 +38,10 @@ const MAX_EVENTS: usize = 4096;
 /// one is a cache miss (`cargo bench --bench location`), and fewer than [`MAX_EVENTS`], so
 /// a consumer that drains the events after each call loses none.
 const EXPIRE_BUDGET: usize = 1024;
+
+/// Entries of the due buckets one [`Location::expire`] call looks at, at most: removals,
+/// bindings filed again for a later expiry, and stale entries (see `expiry.rs`) all count.
+const EXPIRE_STEPS: usize = 4 * EXPIRE_BUDGET;
 
 /// The flow a REGISTER came over: requests to its contacts go back over it (RFC 5626, and the
 /// NAT case: the source address rather than the Contact).
@@ -132,115 +139,6 @@ pub struct RegEvent {
     pub contact: Box<[u8]>,
 }
 
-/// One binding: a contact of an AoR, until it expires.
-#[derive(Debug)]
-pub struct Binding {
-    /// Contact URI, Call-ID, instance and Path, one after the other.
-    text: Box<[u8]>,
-    contact_len: u16,
-    call_id_len: u16,
-    instance_len: u16,
-    pub cseq: u32,
-    /// In thousandths; `None` when the contact named none.
-    pub q: Option<u16>,
-    pub reg_id: Option<u32>,
-    pub flow: FlowInfo,
-    expires_at: Instant,
-    timer: TimerId,
-    /// Names the binding in its timer, so a timer for a binding since replaced is ignored.
-    serial: u32,
-    /// The registration of its instance (see the module docs); 0 without an instance.
-    epoch: u32,
-    /// An outbound binding whose flow has ended.
-    failed: bool,
-}
-
-impl Binding {
-    fn part(&self, from: usize, len: u16) -> &[u8] {
-        self.text
-            .get(from..from + usize::from(len))
-            .unwrap_or_default()
-    }
-
-    /// The contact URI as registered.
-    pub fn contact(&self) -> &[u8] {
-        self.part(0, self.contact_len)
-    }
-
-    pub fn call_id(&self) -> &[u8] {
-        self.part(usize::from(self.contact_len), self.call_id_len)
-    }
-
-    /// `+sip.instance`, empty when none was given.
-    pub fn instance(&self) -> &[u8] {
-        let at = usize::from(self.contact_len) + usize::from(self.call_id_len);
-        self.part(at, self.instance_len)
-    }
-
-    /// The Path the REGISTER carried, empty when none.
-    pub fn path(&self) -> &[u8] {
-        let at = usize::from(self.contact_len)
-            + usize::from(self.call_id_len)
-            + usize::from(self.instance_len);
-        self.text.get(at..).unwrap_or_default()
-    }
-
-    /// The instance id (RFC 5627 §3.1.1: the `gr` value of the public GRUU): `+sip.instance`
-    /// without its quotes and angle brackets; empty when none was given.
-    pub fn instance_id(&self) -> &[u8] {
-        instance_id(self.instance())
-    }
-
-    /// Registered with RFC 5626 outbound: an instance and a `reg-id`. Requests reach it over
-    /// its flow only.
-    pub fn outbound(&self) -> bool {
-        self.reg_id.is_some() && self.instance_len > 0
-    }
-
-    /// The flow of this outbound binding has ended (the shell reported it); it is
-    /// unreachable until its UA registers again.
-    pub fn flow_failed(&self) -> bool {
-        self.failed
-    }
-
-    /// Registered (added or refreshed) after `other`.
-    pub(super) fn newer_than(&self, other: &Binding) -> bool {
-        (self.serial.wrapping_sub(other.serial) as i32) > 0
-    }
-
-    pub fn expires_at(&self) -> Instant {
-        self.expires_at
-    }
-
-    /// Whole seconds left at `now` (the `expires` of the binding in a 200).
-    pub fn remaining(&self, now: Instant) -> u32 {
-        let left = self.expires_at.saturating_duration_since(now);
-        u32::try_from(left.as_secs()).unwrap_or(u32::MAX)
-    }
-
-    fn same_contact(&self, uri: &Uri<'_>) -> bool {
-        // A phone refreshes with the contact it registered, byte for byte: equal without
-        // parsing the stored one (§19.1.4 equality holds for identical text).
-        self.contact() == uri.as_bytes()
-            || Uri::parse(self.contact()).is_ok_and(|mine| uri_eq(&mine, uri))
-    }
-
-    /// Whether a contact of a REGISTER names this binding: the same URI (§10.3 step 7), or,
-    /// for an outbound contact, the same instance and `reg-id` (RFC 5626 §6).
-    fn matches(&self, contact: &Contact<'_>, uri: &Uri<'_>) -> bool {
-        let same_flow = match (contact.instance, contact.reg_id) {
-            (Some(instance), Some(reg_id)) => {
-                self.reg_id == Some(reg_id)
-                    && self
-                        .instance_id()
-                        .eq_ignore_ascii_case(instance_id(instance))
-            }
-            _ => false,
-        };
-        same_flow || self.same_contact(uri)
-    }
-}
-
 /// `"<urn:uuid:...>"` as `urn:uuid:...`: a `+sip.instance` value without its quotes and
 /// angle brackets.
 pub(super) fn instance_id(value: &[u8]) -> &[u8] {
@@ -255,27 +153,13 @@ pub(super) fn instance_id(value: &[u8]) -> &[u8] {
         .unwrap_or(value)
 }
 
-/// An address-of-record and its bindings.
-struct Aor {
-    key: Box<[u8]>,
-    bindings: SmallVec<[Binding; 1]>,
-}
-
-impl Keyed for Aor {
-    type Key = [u8];
-    fn key(&self) -> &[u8] {
-        &self.key
-    }
-}
-
-/// What a binding's timer names: the AoR's slot and the binding's serial.
-pub type BindingTimer = (u32, u32);
-
 /// The bindings one shard holds.
 pub struct Location {
     config: RegistrarConfig,
     aors: Slots<Aor>,
-    wheel: TimerWheel<BindingTimer>,
+    /// The expiry clock and the local addresses bindings name.
+    context: Context,
+    due: Due,
     bindings: usize,
     serial: u32,
     /// The last instance registration number given out (see the module docs).
@@ -301,7 +185,8 @@ impl Location {
         Location {
             config,
             aors: Slots::new(),
-            wheel: TimerWheel::new(now, TICK),
+            context: Context::new(now),
+            due: Due::default(),
             bindings: 0,
             serial: 0,
             epochs: 0,
@@ -347,13 +232,11 @@ impl Location {
     /// AoR's slot and the instance's registration number.
     pub fn registration(&self, aor: &[u8], instance: &[u8]) -> Option<u64> {
         let slot = self.aors.find(aor)?;
-        let b = self
-            .aors
-            .get(slot)?
-            .bindings
-            .iter()
-            .find(|b| b.epoch != 0 && b.instance_id().eq_ignore_ascii_case(instance))?;
-        Some(u64::from(slot) << 32 | u64::from(b.epoch))
+        let b =
+            self.aors.get(slot)?.views(&self.context).find(|b| {
+                b.stored().epoch != 0 && b.instance_id().eq_ignore_ascii_case(instance)
+            })?;
+        Some(u64::from(slot) << 32 | u64::from(b.stored().epoch))
     }
 
     /// The bindings of the registration `registration` names, while it lives.
@@ -362,22 +245,19 @@ impl Location {
         if epoch == 0 {
             return Bindings::empty();
         }
-        let list = self
-            .aors
-            .get(slot)
-            .map(|a| a.bindings.iter().filter(|b| b.epoch == epoch).collect())
-            .unwrap_or_default();
-        Bindings::by_q(list)
+        match self.aors.get(slot) {
+            Some(a) => {
+                Bindings::by_q_of(a.views(&self.context).filter(|b| b.stored().epoch == epoch))
+            }
+            None => Bindings::empty(),
+        }
     }
 
-    fn select(&self, aor: &[u8], keep: impl Fn(&Binding) -> bool) -> Bindings<'_> {
-        let list = self
-            .aors
-            .find(aor)
-            .and_then(|i| self.aors.get(i))
-            .map(|a| a.bindings.iter().filter(|b| keep(b)).collect())
-            .unwrap_or_default();
-        Bindings::by_q(list)
+    fn select(&self, aor: &[u8], keep: impl Fn(&Binding<'_>) -> bool) -> Bindings<'_> {
+        match self.aors.find(aor).and_then(|i| self.aors.get(i)) {
+            Some(a) => Bindings::by_q_of(a.views(&self.context).filter(|b| keep(b))),
+            None => Bindings::empty(),
+        }
     }
 
     /// The flow on connection `conn` has ended: outbound bindings over it are unreachable.
@@ -389,9 +269,15 @@ impl Location {
             let Some(aor) = self.aors.get_mut(slot) else {
                 continue;
             };
-            for b in aor.bindings.iter_mut() {
-                if b.outbound() && b.flow.conn == Some(conn) {
-                    b.failed = true;
+            let over: SmallVec<[usize; 4]> = aor
+                .views(&self.context)
+                .enumerate()
+                .filter(|(_, b)| b.outbound() && b.conn() == Some(conn))
+                .map(|(i, _)| i)
+                .collect();
+            for i in over {
+                if let Some(b) = aor.bindings.get_mut(i) {
+                    b.set_failed();
                 }
             }
         }
@@ -409,7 +295,7 @@ impl Location {
 
     /// When [`Location::expire`] must next run.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.wheel.next_deadline()
+        self.due.first().map(|second| self.context.instant(second))
     }
 
     /// Removes the bindings whose time has come, at most [`EXPIRE_BUDGET`] of them a call, so
@@ -418,22 +304,37 @@ impl Location {
     /// is then already past, and the shard calls again on its next timer turn, after serving
     /// what arrived in between (and draining the events of the first batch).
     pub fn expire(&mut self, now: Instant) {
-        for _ in 0..EXPIRE_BUDGET {
-            let Some((_, (slot, serial))) = self.wheel.poll(now) else {
+        let now = self.context.second_floor(now);
+        let mut removed = 0;
+        for _ in 0..EXPIRE_STEPS {
+            if removed == EXPIRE_BUDGET {
+                return;
+            }
+            let Some((second, slot)) = self.due.peek(now) else {
                 return;
             };
-            let Some(aor) = self.aors.get_mut(slot) else {
-                continue;
-            };
-            let Some(i) = aor.bindings.iter().position(|b| b.serial == serial) else {
-                continue; // replaced since the timer was armed
-            };
-            let gone = aor.bindings.remove(i);
-            let key = aor.key.clone();
-            self.bindings -= 1;
-            self.unindex(slot, &gone);
-            self.event(RegEventKind::Expired, key, gone.contact());
-            self.drop_if_empty(slot);
+            // A binding of the slot filed under this second, and when it expires.
+            let filed = self.aors.get(slot).and_then(|aor| {
+                let i = aor.bindings.iter().position(|b| b.filed == second)?;
+                Some((i, aor.bindings.get(i)?.expires))
+            });
+            match filed {
+                // The entry is done with (or was stale: see `expiry.rs`).
+                None => self.due.pop(second),
+                Some((i, expires)) if expires <= now => {
+                    self.remove_binding(slot, i, RegEventKind::Expired);
+                    self.drop_if_empty(slot);
+                    removed += 1;
+                }
+                // Refreshed since it was filed: filed again for its expiry.
+                Some((i, expires)) => {
+                    let aor = self.aors.get_mut(slot);
+                    if let Some(b) = aor.and_then(|a| a.bindings.get_mut(i)) {
+                        b.filed = expires;
+                        self.due.file(expires, slot);
+                    }
+                }
+            }
         }
     }
 
@@ -444,20 +345,26 @@ impl Location {
         now: Instant,
         req: &RegisterRequest<'_>,
     ) -> Result<(), RegisterError> {
+        let call_id = call_id_hash(req.call_id);
+        // Known before anything changes, so that applying cannot fail.
+        let local = self
+            .context
+            .local(req.flow.local)
+            .ok_or(RegisterError::Full)?;
         let slot = self.aors.find(req.aor);
-        let current: &[Binding] = slot
+        let current: SmallVec<[Binding<'_>; 4]> = slot
             .and_then(|i| self.aors.get(i))
-            .map_or(&[], |a| &a.bindings[..]);
+            .map(|a| a.views(&self.context).collect())
+            .unwrap_or_default();
+        let out_of_order = |b: &Binding<'_>| b.stored().call_id == call_id && req.cseq <= b.cseq();
         if req.star {
             if !req.contacts.is_empty() || req.expires != Some(0) {
                 return Err(RegisterError::BadStar);
             }
-            if current
-                .iter()
-                .any(|b| b.call_id() == req.call_id && req.cseq <= b.cseq)
-            {
+            if current.iter().any(out_of_order) {
                 return Err(RegisterError::OutOfOrder);
             }
+            drop(current);
             if let Some(slot) = slot {
                 self.remove_all(slot);
             }
@@ -474,10 +381,11 @@ impl Location {
             too_brief |= asked != 0 && asked < self.config.min_expires;
             let expires = asked.min(self.config.max_expires);
             let existing = current.iter().position(|b| b.matches(contact, &uri));
-            if let Some(b) = existing.and_then(|i| current.get(i)) {
-                if b.call_id() == req.call_id && req.cseq <= b.cseq {
-                    return Err(RegisterError::OutOfOrder);
-                }
+            if existing
+                .and_then(|i| current.get(i))
+                .is_some_and(out_of_order)
+            {
+                return Err(RegisterError::OutOfOrder);
             }
             // The same contact twice in one request: the later one wins (§10.3 step 8 applies
             // the contacts in order).
@@ -507,15 +415,13 @@ impl Location {
         if self.bindings + added > self.config.max_bindings {
             return Err(RegisterError::Full);
         }
+        drop(current);
         // Apply: removals first (indices into `current` stay valid while only removals by
         // descending index happen), then refreshes and additions.
         let slot = match slot {
             Some(s) => s,
             None if added == 0 => return Ok(()),
-            None => self.aors.insert(|_| Aor {
-                key: req.aor.into(),
-                bindings: SmallVec::new(),
-            }),
+            None => self.aors.insert(|_| Aor::new(req.aor)),
         };
         let mut removals: SmallVec<[usize; 4]> = checked
             .iter()
@@ -527,44 +433,74 @@ impl Location {
             self.remove_binding(slot, i, RegEventKind::Removed);
         }
         for c in checked.iter().filter(|c| c.expires > 0) {
-            self.put(now, slot, c, req);
+            self.put(now, slot, c, req, call_id, local);
         }
         self.drop_if_empty(slot);
         Ok(())
     }
 
     /// Adds a binding, or refreshes the one the contact names.
-    fn put(&mut self, now: Instant, slot: u32, c: &Checked<'_>, req: &RegisterRequest<'_>) {
+    fn put(
+        &mut self,
+        now: Instant,
+        slot: u32,
+        c: &Checked<'_>,
+        req: &RegisterRequest<'_>,
+        call_id: u64,
+        local: u16,
+    ) {
         self.serial = self.serial.wrapping_add(1);
-        let serial = self.serial;
-        let epoch = self.epoch_for(slot, c.contact, req.call_id);
-        let expires_at = now + Duration::from_secs(u64::from(c.expires));
-        let timer = self.wheel.arm(expires_at, (slot, serial));
-        let binding = new_binding(c, req, expires_at, timer, serial, epoch);
-        let indexed = binding.outbound().then_some(binding.flow.conn).flatten();
+        let epoch = self.epoch_for(slot, c.contact, call_id);
+        let expires = self.context.second_ceil(now).saturating_add(c.expires);
+        let (mut stored, parts) = Stored::new(
+            c.contact,
+            Fields {
+                call_id,
+                cseq: req.cseq,
+                path: req.path,
+                flow: &req.flow,
+                local,
+                expires,
+                serial: self.serial,
+                epoch,
+            },
+        );
         let Some(aor) = self.aors.get_mut(slot) else {
-            self.wheel.cancel(timer);
             return;
         };
+        // The binding it replaces: its index, where it is filed, its connection if outbound.
         let same = aor
-            .bindings
-            .iter()
-            .position(|b| b.matches(c.contact, &c.uri));
-        let (kind, old) = match same {
-            Some(i) => {
-                let old = std::mem::replace(&mut aor.bindings[i], binding);
-                self.wheel.cancel(old.timer);
-                (RegEventKind::Refreshed, Some(old))
+            .views(&self.context)
+            .enumerate()
+            .find(|(_, b)| b.matches(c.contact, &c.uri))
+            .map(|(i, b)| {
+                (
+                    i,
+                    b.stored().filed,
+                    b.outbound().then(|| b.conn()).flatten(),
+                )
+            });
+        // A refreshed binding stays filed where it was unless it now expires earlier (see
+        // `expiry.rs`).
+        match same {
+            Some((_, filed, _)) if filed <= expires => stored.filed = filed,
+            _ => self.due.file(expires, slot),
+        }
+        let indexed = stored.outbound().then_some(req.flow.conn).flatten();
+        let (kind, old_conn) = match same {
+            Some((i, _, old_conn)) => {
+                aor.replace(i, stored, &parts);
+                (RegEventKind::Refreshed, old_conn)
             }
             None => {
-                aor.bindings.push(binding);
+                aor.push(stored, &parts);
                 self.bindings += 1;
                 (RegEventKind::Added, None)
             }
         };
-        let key = aor.key.clone();
-        if let Some(old) = old {
-            self.unindex(slot, &old);
+        let key: Box<[u8]> = aor.key().into();
+        if let Some(conn) = old_conn {
+            self.unindex(slot, conn);
         }
         if let Some(conn) = indexed {
             let slots = self.flows.entry(conn).or_default();
@@ -579,46 +515,43 @@ impl Location {
     /// instance's bindings registered with the same Call-ID, else a new one, which then
     /// becomes the number of every binding of the instance (a new Call-ID means the UA
     /// started over, and the temporary GRUUs given out before die, RFC 5627 §5.1).
-    fn epoch_for(&mut self, slot: u32, contact: &Contact<'_>, call_id: &[u8]) -> u32 {
+    fn epoch_for(&mut self, slot: u32, contact: &Contact<'_>, call_id: u64) -> u32 {
         let Some(instance) = contact.instance.map(instance_id).filter(|i| !i.is_empty()) else {
             return 0;
         };
         let Some(aor) = self.aors.get_mut(slot) else {
             return 0;
         };
-        let mut siblings = aor
-            .bindings
-            .iter_mut()
-            .filter(|b| b.epoch != 0 && b.instance_id().eq_ignore_ascii_case(instance))
-            .peekable();
-        let mut fresh = None;
-        if siblings.peek().is_some() {
-            let mut all: SmallVec<[&mut Binding; 4]> = siblings.collect();
-            if let Some(same) = all.iter().find(|b| b.call_id() == call_id) {
-                return same.epoch;
-            }
-            self.epochs = self.epochs.wrapping_add(1).max(1);
-            for b in all.iter_mut() {
+        let siblings: SmallVec<[usize; 4]> = aor
+            .views(&self.context)
+            .enumerate()
+            .filter(|(_, b)| {
+                b.stored().epoch != 0 && b.instance_id().eq_ignore_ascii_case(instance)
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let same = siblings
+            .iter()
+            .filter_map(|&i| aor.bindings.get(i))
+            .find(|b| b.call_id == call_id);
+        if let Some(same) = same {
+            return same.epoch;
+        }
+        self.epochs = self.epochs.wrapping_add(1).max(1);
+        for i in siblings {
+            if let Some(b) = aor.bindings.get_mut(i) {
                 b.epoch = self.epochs;
             }
-            fresh = Some(self.epochs);
         }
-        fresh.unwrap_or_else(|| {
-            self.epochs = self.epochs.wrapping_add(1).max(1);
-            self.epochs
-        })
+        self.epochs
     }
 
-    /// Drops `gone`'s connection from the flow index when no other outbound binding of the
-    /// slot uses it.
-    fn unindex(&mut self, slot: u32, gone: &Binding) {
-        let Some(conn) = gone.outbound().then_some(gone.flow.conn).flatten() else {
-            return;
-        };
+    /// Drops connection `conn` (that of an outbound binding gone from `slot`) from the flow
+    /// index when no other outbound binding of the slot uses it.
+    fn unindex(&mut self, slot: u32, conn: u64) {
         let still_used = self.aors.get(slot).is_some_and(|a| {
-            a.bindings
-                .iter()
-                .any(|b| b.outbound() && b.flow.conn == Some(conn))
+            a.views(&self.context)
+                .any(|b| b.outbound() && b.conn() == Some(conn))
         });
         if still_used {
             return;
@@ -635,15 +568,18 @@ impl Location {
         let Some(aor) = self.aors.get_mut(slot) else {
             return;
         };
-        if index >= aor.bindings.len() {
+        let Some(gone) = aor.view(index, &self.context) else {
             return;
-        }
-        let gone = aor.bindings.remove(index);
-        self.wheel.cancel(gone.timer);
+        };
+        let contact: Box<[u8]> = gone.contact().into();
+        let conn = gone.outbound().then(|| gone.conn()).flatten();
+        let key: Box<[u8]> = aor.key().into();
+        aor.remove(index);
         self.bindings -= 1;
-        let key = aor.key.clone();
-        self.unindex(slot, &gone);
-        self.event(kind, key, gone.contact());
+        if let Some(conn) = conn {
+            self.unindex(slot, conn);
+        }
+        self.event(kind, key, contact);
     }
 
     fn remove_all(&mut self, slot: u32) {
@@ -660,7 +596,7 @@ impl Location {
         }
     }
 
-    fn event(&mut self, kind: RegEventKind, aor: Box<[u8]>, contact: &[u8]) {
+    fn event(&mut self, kind: RegEventKind, aor: Box<[u8]>, contact: impl Into<Box<[u8]>>) {
         if self.events.len() >= MAX_EVENTS {
             self.events.pop_front();
             self.events_dropped += 1;
@@ -670,41 +606,6 @@ impl Location {
             aor,
             contact: contact.into(),
         });
-    }
-}
-
-fn new_binding(
-    c: &Checked<'_>,
-    req: &RegisterRequest<'_>,
-    expires_at: Instant,
-    timer: TimerId,
-    serial: u32,
-    epoch: u32,
-) -> Binding {
-    let instance = c.contact.instance.unwrap_or_default();
-    // NOTE: a message is at most 64 KiB (the codec's cap), so each part fits a u16.
-    let len16 = |s: &[u8]| u16::try_from(s.len()).unwrap_or(u16::MAX);
-    let (contact, call_id) = (c.contact.uri, req.call_id);
-    let mut text =
-        Vec::with_capacity(contact.len() + call_id.len() + instance.len() + req.path.len());
-    text.extend_from_slice(contact);
-    text.extend_from_slice(call_id);
-    text.extend_from_slice(instance);
-    text.extend_from_slice(req.path);
-    Binding {
-        text: text.into_boxed_slice(),
-        contact_len: len16(contact),
-        call_id_len: len16(call_id),
-        instance_len: len16(instance),
-        cseq: req.cseq,
-        q: c.contact.q,
-        reg_id: c.contact.reg_id,
-        flow: req.flow,
-        expires_at,
-        timer,
-        serial,
-        epoch,
-        failed: false,
     }
 }
 
@@ -764,3 +665,5 @@ impl Registrar for Location {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+pub(super) use tests::footprint;

@@ -154,7 +154,7 @@ pub fn write_contacts(
         value.extend_from_slice(b.contact());
         value.extend_from_slice(b">;expires=");
         push_decimal(&mut value, u64::from(b.remaining(now)));
-        if let Some(q) = b.q {
+        if let Some(q) = b.q() {
             value.extend_from_slice(b";q=");
             push_q(&mut value, q);
         }
@@ -170,7 +170,7 @@ pub fn write_contacts(
                 value.push(b'"');
             }
         }
-        if let Some(reg_id) = b.reg_id {
+        if let Some(reg_id) = b.reg_id() {
             value.extend_from_slice(b";reg-id=");
             push_decimal(&mut value, u64::from(reg_id));
         }

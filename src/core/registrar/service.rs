@@ -111,37 +111,69 @@ pub trait Registrar {
     fn aors(&self) -> usize;
 }
 
-/// Bindings found by a lookup, highest q first. Up to four are held without allocating.
+/// Bindings found by a lookup, highest q first. Up to four are held without allocating, and
+/// one (as most AoRs have) without a list.
 pub struct Bindings<'a> {
-    list: smallvec::IntoIter<[&'a Binding; 4]>,
+    list: List<'a>,
+}
+
+enum List<'a> {
+    One(Option<Binding<'a>>),
+    Many(smallvec::IntoIter<[Binding<'a>; 4]>),
 }
 
 impl<'a> Bindings<'a> {
     /// `list` in the order of §16.6: highest q first, a contact without q ranking as q=1.0
     /// (absent means no preference below others); equal q keep their order.
-    pub fn by_q(mut list: SmallVec<[&'a Binding; 4]>) -> Self {
-        list.sort_by_key(|b| std::cmp::Reverse(b.q.unwrap_or(1000)));
+    pub fn by_q(mut list: SmallVec<[Binding<'a>; 4]>) -> Self {
+        list.sort_by_key(|b| std::cmp::Reverse(b.q().unwrap_or(1000)));
         Bindings {
-            list: list.into_iter(),
+            list: List::Many(list.into_iter()),
         }
+    }
+
+    /// [`Bindings::by_q`] of what `bindings` yields.
+    pub fn by_q_of(mut bindings: impl Iterator<Item = Binding<'a>>) -> Self {
+        let Some(first) = bindings.next() else {
+            return Bindings::empty();
+        };
+        let Some(second) = bindings.next() else {
+            return Bindings {
+                list: List::One(Some(first)),
+            };
+        };
+        let mut list: SmallVec<[Binding<'a>; 4]> = SmallVec::new();
+        list.push(first);
+        list.push(second);
+        list.extend(bindings);
+        Bindings::by_q(list)
     }
 
     pub fn empty() -> Self {
         Bindings {
-            list: SmallVec::new().into_iter(),
+            list: List::One(None),
         }
     }
 }
 
 impl<'a> Iterator for Bindings<'a> {
-    type Item = &'a Binding;
+    type Item = Binding<'a>;
 
-    fn next(&mut self) -> Option<&'a Binding> {
-        self.list.next()
+    fn next(&mut self) -> Option<Binding<'a>> {
+        match &mut self.list {
+            List::One(one) => one.take(),
+            List::Many(list) => list.next(),
+        }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        self.list.size_hint()
+        match &self.list {
+            List::One(one) => {
+                let n = usize::from(one.is_some());
+                (n, Some(n))
+            }
+            List::Many(list) => list.size_hint(),
+        }
     }
 }
 
@@ -151,8 +183,8 @@ impl ExactSizeIterator for Bindings<'_> {}
 /// `+sip.instance` and `reg-id`) whose flow has failed is unreachable, and of the live
 /// outbound bindings of one instance only the most recently registered is a target, since
 /// they are flows to the same UA. Order is kept.
-pub fn reachable<'a>(bindings: impl Iterator<Item = &'a Binding>) -> SmallVec<[&'a Binding; 4]> {
-    let mut out: SmallVec<[&'a Binding; 4]> = SmallVec::new();
+pub fn reachable<'a>(bindings: impl Iterator<Item = Binding<'a>>) -> SmallVec<[Binding<'a>; 4]> {
+    let mut out: SmallVec<[Binding<'a>; 4]> = SmallVec::new();
     for b in bindings {
         if b.outbound() && b.flow_failed() {
             continue;
@@ -165,7 +197,7 @@ pub fn reachable<'a>(bindings: impl Iterator<Item = &'a Binding>) -> SmallVec<[&
             .iter()
             .position(|o| o.outbound() && o.instance_id().eq_ignore_ascii_case(b.instance_id()));
         match same {
-            Some(i) if b.newer_than(out[i]) => out[i] = b,
+            Some(i) if b.newer_than(&out[i]) => out[i] = b,
             Some(_) => {}
             None => out.push(b),
         }

@@ -865,7 +865,7 @@ impl Shard {
         let keep = match r.src.flow {
             Flow::Stream(conn) if matches!(answer, Answer::Ok { .. }) => location
                 .bindings(&aor)
-                .any(|b| b.flow.conn == Some(conn.0))
+                .any(|b| b.conn() == Some(conn.0))
                 .then_some(conn),
             _ => None,
         };

@@ -860,9 +860,9 @@ fn client_event(
 
 /// A binding as a fork target with its q in thousandths (a contact without q counts as 1.0,
 /// as the location service orders them).
-fn by_q(b: &crate::core::registrar::Binding) -> (u16, Target) {
-    let target = binding_target(b.contact(), b.path(), b.flow, b.outbound());
-    (b.q.unwrap_or(1000), target)
+fn by_q(b: crate::core::registrar::Binding<'_>) -> (u16, Target) {
+    let target = binding_target(b.contact(), b.path(), b.flow(), b.outbound());
+    (b.q().unwrap_or(1000), target)
 }
 
 /// A binding's contact as a fork target: its URI and Path, and where to send when the flow
