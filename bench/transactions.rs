@@ -3,7 +3,10 @@
 //!   cargo bench --bench transactions            (about 20 s after the build)
 //!
 //! - arm and cancel of one timer in a wheel already holding 100 000 timers, 1 000 000 at
-//!   random deadlines within 64 s (after one pass that grew the wheel's tables);
+//!   random deadlines within 64 s, in room a first pass left (the 100 000 were armed among
+//!   that pass's timers, so the wheel keeps the room as a running shard's does);
+//! - the same 1 000 000 armed into a wheel holding only the 100 000, then cancelled: the
+//!   wheel allocates its storage as it grows and releases it as it drains;
 //! - a complete non-INVITE server transaction through one sans-IO shard on a virtual clock
 //!   (no sockets): parse, validate, match, answer (the transaction keeps the response), then
 //!   expire on Timer J; CPU time per transaction over many, the clock moved on at the end so
@@ -33,9 +36,13 @@ fn cpu_now() -> Duration {
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
-fn timer_arm_cancel(n: u32) -> (f64, f64) {
+/// Timers to hold in the wheel while the timed ones are armed and cancelled.
+const HELD: u32 = 100_000;
+
+/// Arm and cancel costs, ns per timer, of `n` timers in a wheel holding `HELD`: first with
+/// the room for them already there, then growing into it and draining.
+fn timer_arm_cancel(n: u32) -> ((f64, f64), (f64, f64)) {
     let t0 = epoch();
-    let mut wheel: TimerWheel<u32> = TimerWheel::new(t0, Duration::from_millis(10));
     let mut seed = 0x9E37_79B9_7F4A_7C15u64;
     let mut next = || {
         seed ^= seed << 13;
@@ -43,34 +50,58 @@ fn timer_arm_cancel(n: u32) -> (f64, f64) {
         seed ^= seed << 17;
         seed
     };
-    for i in 0..100_000u32 {
-        wheel.arm(t0 + Duration::from_millis(next() % 3_600_000), i);
-    }
-    let mut ids = Vec::with_capacity(n as usize);
+    let held: Vec<Instant> = (0..HELD)
+        .map(|_| t0 + Duration::from_millis(next() % 3_600_000))
+        .collect();
     let deadlines: Vec<Instant> = (0..n)
         .map(|_| t0 + Duration::from_millis(next() % 64_000))
         .collect();
-    // A first pass grows the wheel's entry table, as a running shard's already is.
-    for (i, d) in deadlines.iter().enumerate() {
-        ids.push(wheel.arm(*d, i as u32));
+    let mut ids = Vec::with_capacity(n as usize);
+    let timed = |wheel: &mut TimerWheel<u32>, ids: &mut Vec<_>| {
+        let start = cpu_now();
+        for (i, d) in deadlines.iter().enumerate() {
+            ids.push(wheel.arm(*d, i as u32));
+        }
+        let armed = cpu_now() - start;
+        let start = cpu_now();
+        for id in ids.drain(..) {
+            black_box(wheel.cancel(id));
+        }
+        let cancelled = cpu_now() - start;
+        (
+            armed.as_nanos() as f64 / f64::from(n),
+            cancelled.as_nanos() as f64 / f64::from(n),
+        )
+    };
+
+    // A first pass arms the held timers spread evenly among the timed ones, then cancels the
+    // timed ones: the room they took stays around the held ones.
+    let mut wheel: TimerWheel<u32> = TimerWheel::new(t0, Duration::from_millis(10));
+    let total = u64::from(n + HELD);
+    let (mut h, mut d) = (held.iter(), deadlines.iter());
+    for i in 0..total {
+        let hold = (i * u64::from(HELD)) / total != ((i + 1) * u64::from(HELD)) / total;
+        if hold {
+            if let Some(at) = h.next() {
+                wheel.arm(*at, u32::MAX);
+            }
+        } else if let Some(at) = d.next() {
+            ids.push(wheel.arm(*at, 0));
+        }
     }
     for id in ids.drain(..) {
         wheel.cancel(id);
     }
-    let start = cpu_now();
-    for (i, d) in deadlines.iter().enumerate() {
-        ids.push(wheel.arm(*d, i as u32));
+    assert_eq!(wheel.len(), HELD as usize);
+    let in_room = timed(&mut wheel, &mut ids);
+
+    // The held timers alone, then the timed ones grow the wheel and drain it.
+    let mut wheel: TimerWheel<u32> = TimerWheel::new(t0, Duration::from_millis(10));
+    for at in &held {
+        wheel.arm(*at, u32::MAX);
     }
-    let armed = cpu_now() - start;
-    let start = cpu_now();
-    for id in &ids {
-        black_box(wheel.cancel(*id));
-    }
-    let cancelled = cpu_now() - start;
-    (
-        armed.as_nanos() as f64 / f64::from(n),
-        cancelled.as_nanos() as f64 / f64::from(n),
-    )
+    let growing = timed(&mut wheel, &mut ids);
+    (in_room, growing)
 }
 
 /// OPTIONS request `i` of a stream in which each is a new transaction from one of many
@@ -198,8 +229,16 @@ fn rss_bytes() -> u64 {
 const RATE: u32 = 10_000;
 
 fn main() {
-    // `--profile N`: only transactions, N rounds, for a profiler to watch.
+    // `--profile N`: only transactions, N rounds, for a profiler to watch; `--timers`: only
+    // the timer wheel, 5 rounds.
     let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--timers") {
+        for _ in 0..5 {
+            let ((arm, cancel), (grow, drain)) = timer_arm_cancel(1_000_000);
+            println!("arm {arm:.1} ns, cancel {cancel:.1} ns; growing {grow:.1} ns, draining {drain:.1} ns");
+        }
+        return;
+    }
     if let Some(i) = args.iter().position(|a| a == "--profile") {
         let count = args
             .get(i + 1)
@@ -216,8 +255,7 @@ fn main() {
         (1_000_000, vec![RATE / 10, RATE], 400_000)
     };
     let rounds = if smoke { 1 } else { 5 };
-    let mut arm = f64::MAX;
-    let mut cancel = f64::MAX;
+    let (mut arm, mut cancel, mut grow, mut drain) = (f64::MAX, f64::MAX, f64::MAX, f64::MAX);
     // Per rate: best cold, best warm, first round's bytes per live transaction.
     let mut figures = vec![(f64::MAX, f64::MAX, 0f64); rates.len()];
     for round in 0..rounds {
@@ -230,11 +268,15 @@ fn main() {
                 fig.2 = per_live;
             }
         }
-        let (a, c) = timer_arm_cancel(timers);
-        arm = arm.min(a);
-        cancel = cancel.min(c);
+        let ((a, c), (g, d)) = timer_arm_cancel(timers);
+        (arm, cancel) = (arm.min(a), cancel.min(c));
+        (grow, drain) = (grow.min(g), drain.min(d));
     }
     println!("timer wheel (100 000 armed, 10 ms tick): arm {arm:.1} ns, cancel {cancel:.1} ns (best of {rounds})");
+    println!(
+        "  growing to {} armed and back: arm {grow:.1} ns, cancel {drain:.1} ns",
+        timers + HELD
+    );
     println!(
         "non-INVITE server transaction through one shard on a virtual clock (parse, validate, match, answer, expire on Timer J), best of {rounds}:"
     );

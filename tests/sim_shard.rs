@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use drongo::core::shard::ShardConfig;
+use drongo::core::sip::headers::Vias;
 use drongo::core::sip::{DropReason, Framing, HeaderName, Message};
 use drongo::core::transaction::TimerConfig;
 use drongo::sim::{Datagram, Sim};
@@ -118,6 +119,53 @@ fn the_answer_fills_rport_and_received_and_tags_the_to() {
     // A retransmission gets the same answer, To tag included.
     let again = answer(&mut sim, &options(""));
     assert_eq!(header(&again, HeaderName::To), Some(to));
+}
+
+/// §8.2.6.2: every Via value goes back, in order, the later values of the top line too, with
+/// `rport` and `received` set in the first one only (§18.2.1, RFC 3581 §4); header lines in
+/// their compact forms are copied as they came.
+#[test]
+fn the_answer_keeps_every_via_value_and_compact_forms() {
+    let mut sim = sim();
+    let req = b"OPTIONS sip:127.0.0.1 SIP/2.0\r\n\
+v: SIP/2.0/UDP 192.0.2.10:40000;branch=z9hG4bK-c1;rport , SIP/2.0/TCP proxy.example.com;branch=z9hG4bK-p1\r\n\
+Via: SIP/2.0/UDP edge.example.com;branch=z9hG4bK-e1\r\n\
+f: <sip:alice@example.com>;tag=a1\r\n\
+t: <sip:127.0.0.1>\r\n\
+i: compact-1@example.com\r\n\
+CSeq: 7 OPTIONS\r\n\
+l: 0\r\n\r\n";
+    let d = answer(&mut sim, req);
+    assert_eq!(d.status(), Some(200));
+    let msg = Message::parse(&d.bytes, Framing::Stream).unwrap();
+    let vias: Vec<Vec<u8>> = msg
+        .headers()
+        .all(HeaderName::Via)
+        .flat_map(Vias::new)
+        .map(|v| v.unwrap().as_bytes().to_vec())
+        .collect();
+    assert_eq!(
+        vias,
+        [
+            &b"SIP/2.0/UDP 192.0.2.10:40000;branch=z9hG4bK-c1;rport=40000;received=192.0.2.10"[..],
+            b"SIP/2.0/TCP proxy.example.com;branch=z9hG4bK-p1",
+            b"SIP/2.0/UDP edge.example.com;branch=z9hG4bK-e1",
+        ]
+    );
+    let to = msg.header(HeaderName::To).unwrap();
+    assert!(to.starts_with(b"<sip:127.0.0.1>;tag="), "{to:?}");
+    assert_eq!(
+        msg.header(HeaderName::From),
+        Some(&b"<sip:alice@example.com>;tag=a1"[..])
+    );
+    assert_eq!(
+        msg.header(HeaderName::CallId),
+        Some(&b"compact-1@example.com"[..])
+    );
+    assert_eq!(msg.header(HeaderName::CSeq), Some(&b"7 OPTIONS"[..]));
+    // A retransmission gets the same bytes.
+    let again = answer(&mut sim, req);
+    assert_eq!(again.bytes, d.bytes);
 }
 
 #[test]

@@ -43,7 +43,9 @@ use crate::core::sip::message::{Framing, Headers, Kind, Message};
 use crate::core::sip::method::{Method, ALLOW_VALUE};
 use crate::core::sip::uri::{Host, Scheme, Uri};
 use crate::core::sip::validate::{self, Checked};
-use crate::core::sip::writer::{push_decimal, push_ip, response_to, Writer};
+use crate::core::sip::writer::{
+    header_lines, header_lines_len, push_decimal, response_to, HeaderLines, ViaStamp, Writer,
+};
 use crate::core::timer::TimerWheel;
 use crate::core::transaction::client_table::{ClientTable, ClientTimer};
 use crate::core::transaction::table::{
@@ -55,6 +57,16 @@ use crate::core::transaction::{Reliability, ServerKey, TimerConfig};
 /// (RFC 5626) at its registrar. A Require or Proxy-Require naming any other tag is answered
 /// 420 with the tag in Unsupported (§8.2.2.3, §16.3 step 5).
 pub const SUPPORTED: &[&[u8]] = &[b"gruu", b"outbound"];
+
+/// What Drongo's answer to OPTIONS says it can do (§11.2): Allow, Accept and Supported.
+const OPTIONS_HEADERS: HeaderLines<'_> = &[
+    (b"Allow", &[ALLOW_VALUE.as_bytes()]),
+    (b"Accept", &[b"application/sdp"]),
+    (b"Supported", SUPPORTED),
+];
+
+/// [`OPTIONS_HEADERS`] written out once.
+static OPTIONS_LINES: [u8; header_lines_len(OPTIONS_HEADERS)] = header_lines(OPTIONS_HEADERS);
 
 /// What a shard needs to know about its place in the process.
 #[derive(Debug, Clone)]
@@ -225,8 +237,8 @@ pub struct Shard {
     /// Set while a transaction's response is built again for a retransmitted request
     /// ([`Resend::Rebuilt`]): the answer is sent as it is, counted as resent.
     rebuilding: bool,
-    /// Where a response's rewritten top Via is written (kept to reuse its allocation).
-    via_scratch: Vec<u8>,
+    /// The `Server` header line of Drongo's answers (empty for none), written once.
+    server_line: Box<[u8]>,
     /// Connection commands for the shell ([`Shard::poll_conn_command`]).
     commands: VecDeque<ConnCommand>,
     /// The location service holding the bindings of the AoRs this shard serves
@@ -263,6 +275,12 @@ impl Shard {
         let servers = ServerTable::new(config.timers);
         let clients = ClientTable::new(config.timers);
         let router = config.router.as_ref().map(|make| make.make(config.id));
+        let server_line = match config.server_header.as_str() {
+            "" => Box::default(),
+            token => format!("Server: {token}\r\n")
+                .into_bytes()
+                .into_boxed_slice(),
+        };
         Shard {
             config,
             secret,
@@ -275,7 +293,7 @@ impl Shard {
             now: None,
             pending: None,
             rebuilding: false,
-            via_scratch: Vec::new(),
+            server_line,
             commands: VecDeque::new(),
             location: None,
             gruus,
@@ -365,28 +383,28 @@ impl Shard {
             }
         }
         self.stats.received += 1;
-        let msg = match Message::parse(bytes, framing) {
-            Ok(m) => m,
-            Err(rejected) => {
-                let headers = rejected.headers.as_ref();
-                return self.refuse(src, rejected.kind, rejected.error, headers);
-            }
-        };
-        let checked = match validate::message(&msg) {
-            Ok(c) => c,
-            Err(e) => {
-                let kind = if msg.is_request() {
-                    Kind::Request
-                } else {
-                    Kind::Response
-                };
-                return self.refuse(src, kind, e, Some(msg.headers()));
-            }
-        };
+        // The message and what validation decodes are written where they stay (each is
+        // several hundred bytes; moving them costs more than most of the checks).
+        let mut parsed = Message::unparsed(bytes);
+        if let Err(rejected) = parsed.parse_in_place(framing) {
+            let headers = rejected.headers.as_ref();
+            return self.refuse(src, rejected.kind, rejected.error, headers);
+        }
+        let msg = &parsed;
+        let mut validated = Checked::placeholder();
+        if let Err(e) = validate::check(msg, &mut validated) {
+            let kind = if msg.is_request() {
+                Kind::Request
+            } else {
+                Kind::Response
+            };
+            return self.refuse(src, kind, e, Some(msg.headers()));
+        }
+        let checked = &validated;
         if route {
             let (id, count) = (self.config.id, self.config.shard_count);
-            let owner = handoff::owner(id, count, &msg, &checked)
-                .or_else(|| self.aor_owner(&msg, &checked, src.local));
+            let owner = handoff::owner(id, count, msg, checked)
+                .or_else(|| self.aor_owner(msg, checked, src.local));
             if let Some(owner) = owner {
                 return self.hand_off(owner, now, src, bytes);
             }
@@ -394,7 +412,7 @@ impl Shard {
         match msg.method() {
             None => {
                 self.stats.responses += 1;
-                self.handle_response(&msg);
+                self.handle_response(msg);
             }
             Some(method) => {
                 self.stats.requests += 1;
@@ -404,7 +422,7 @@ impl Shard {
                     self.commands
                         .push_back(ConnCommand::Alias { conn, sent_by });
                 }
-                self.handle_request(src, &msg, &checked, method);
+                self.handle_request(src, msg, checked, method);
             }
         }
     }
@@ -593,7 +611,7 @@ impl Shard {
             // §17.2.3: an ACK that matches no transaction is passed to the core. One routed
             // through Drongo (the ACK for a 2xx, its top Route Drongo's) goes on statelessly
             // (§16.11); any other is absorbed.
-            let pre = self.preprocess(msg, checked, src.local);
+            let pre = self.route_preprocess(msg, checked, src.local);
             if pre.pop_top_route.is_some() || pre.strict_repair.is_some() {
                 return self.forward_ack(src, msg, checked, pre);
             }
@@ -638,10 +656,10 @@ impl Shard {
         cancels_live_invite: bool,
     ) {
         let h = msg.headers();
-        if self.config.drop_scanners && h.get(HeaderName::UserAgent).is_some_and(is_scanner) {
+        if self.config.drop_scanners && checked.user_agent.is_some_and(is_scanner) {
             return self.drop(DropReason::Scanner);
         }
-        let Some(uri) = checked.request_uri else {
+        let Some(uri) = checked.request_uri.as_ref() else {
             return self.drop(DropReason::Internal);
         };
         let to_tagged = checked.to.tag().is_some();
@@ -654,7 +672,7 @@ impl Shard {
         if !matches!(uri.scheme(), Scheme::Sip | Scheme::Sips | Scheme::Tel) {
             return self.respond(&r, 416, "Unsupported URI Scheme", |_| {});
         }
-        let for_us = self.is_for_us(&uri, src.local);
+        let for_us = self.is_for_us(uri, src.local);
         if !for_us && checked.max_forwards == Some(0) {
             return self.respond(&r, 483, "Too Many Hops", |_| {});
         }
@@ -673,7 +691,7 @@ impl Shard {
         // A GRUU of Drongo's reaches its instance whatever the method, inside a dialog too
         // (it is a remote target, RFC 5627 §6.1); a REGISTER to one is Drongo's to answer.
         let gruu = (for_us && method != Method::Register)
-            .then(|| Gruu::of(&uri))
+            .then(|| Gruu::of(uri))
             .flatten()
             .is_some();
         let mut looked_up = false;
@@ -683,7 +701,7 @@ impl Shard {
             // whose route set ends here goes where routing says (a router, the location
             // service, static routes); REGISTER and OPTIONS to Drongo, and requests for
             // Drongo itself (no user part), are its own to answer.
-            let pre = self.preprocess(msg, checked, src.local);
+            let pre = self.route_preprocess(msg, checked, src.local);
             let onward = || {
                 routing::TargetSet::one(proxy::Target {
                     uri: None,
@@ -700,7 +718,7 @@ impl Shard {
             let to_gruu = gruu && (!routed || route_set_ends_here(msg, &pre));
             let targets = if to_gruu {
                 looked_up = true;
-                let set = self.binding_targets(&uri);
+                let set = self.binding_targets(uri);
                 (!set.is_empty()).then_some(set)
             } else if along_route {
                 Some(onward())
@@ -711,7 +729,7 @@ impl Shard {
             {
                 None
             } else {
-                match self.route_new_request(src, msg, checked, method, &uri, for_us) {
+                match self.route_new_request(src, msg, checked, method, uri, for_us) {
                     routing::Routing::Targets(set) => Some(set),
                     routing::Routing::Answer(status) => {
                         let reason = crate::core::proxy::reason_phrase(status);
@@ -738,7 +756,7 @@ impl Shard {
             }
         }
         if looked_up {
-            let (status, reason) = self.no_target_status(&uri);
+            let (status, reason) = self.no_target_status(uri);
             return self.respond(&r, status, reason, |_| {});
         }
         match method {
@@ -751,9 +769,7 @@ impl Shard {
             }
             Method::Register if for_us => self.answer_register(&r, msg, checked),
             Method::Options if for_us => self.respond(&r, 200, "OK", |w| {
-                write_allow(w);
-                w.header("Accept", b"application/sdp");
-                w.header_list("Supported", SUPPORTED.iter().copied());
+                w.lines(&OPTIONS_LINES);
             }),
             _ => self.respond(&r, 404, "Not Found", |_| {}),
         }
@@ -875,6 +891,9 @@ impl Shard {
         local: SocketAddr,
     ) -> Option<u16> {
         let count = self.config.shard_count;
+        if count < 2 {
+            return None;
+        }
         let method = msg.method()?;
         let uri = match method {
             Method::Register => *checked.to.uri(),
@@ -882,7 +901,7 @@ impl Shard {
         };
         // A GRUU reaches its instance inside a dialog too (RFC 5627 §6.1).
         let gruu = Gruu::of(&uri).filter(|_| method != Method::Register);
-        if count < 2 || checked.to.tag().is_some() && gruu.is_none() {
+        if checked.to.tag().is_some() && gruu.is_none() {
             return None;
         }
         uri.user()?;
@@ -901,6 +920,19 @@ impl Shard {
             .map(|()| crate::core::registrar::aor_shard(&key, count));
         self.aor_scratch = key;
         owner.filter(|o| *o != self.config.id)
+    }
+
+    /// §16.4 route preprocessing of a request; one without Route has none to do.
+    fn route_preprocess<'a>(
+        &self,
+        msg: &Message<'a>,
+        checked: &Checked<'a>,
+        local: SocketAddr,
+    ) -> crate::core::proxy::Preprocess<'a> {
+        if !checked.has_route {
+            return crate::core::proxy::Preprocess::default();
+        }
+        self.preprocess(msg, checked, local)
     }
 
     /// Whether a URI's host is a domain or address served here, on any port: the domain
@@ -1016,36 +1048,26 @@ impl Shard {
         // retransmission gets the same tag; from the branch and the CSeq number but not the
         // method, so the answers to an INVITE and to its CANCEL carry the same tag (§9.2).
         let mut tag_buf = [0u8; ids::TAG_LEN];
-        let to_tag = match h.get(HeaderName::To) {
-            Some(_) if status > 100 && !r.to_tagged => {
-                let branch = via
-                    .filter(|v| v.is_rfc3261_branch())
-                    .and_then(Via::branch)
-                    .unwrap_or(top);
-                let cseq = h.get(HeaderName::CSeq).unwrap_or_default();
-                let key = ids::keyed_hash(
-                    self.secret,
-                    &[
-                        h.get(HeaderName::CallId).unwrap_or_default(),
-                        branch,
-                        cseq_number(cseq),
-                    ],
-                );
-                Some(ids::write_tag(self.config.id, key, &mut tag_buf))
-            }
-            _ => None,
+        let to_tag = if status > 100 && !r.to_tagged && h.get(HeaderName::To).is_some() {
+            let branch = via
+                .filter(|v| v.is_rfc3261_branch())
+                .and_then(Via::branch)
+                .unwrap_or(top);
+            let call_id = h.get(HeaderName::CallId).unwrap_or_default();
+            let cseq = h.get(HeaderName::CSeq).unwrap_or_default();
+            let key = ids::tag_hash(self.secret, &[call_id, branch, cseq_number(cseq)]);
+            Some(ids::write_tag(self.config.id, key, &mut tag_buf))
+        } else {
+            None
         };
-        let mut via_buf = std::mem::take(&mut self.via_scratch);
-        let rewritten = via.is_some_and(|v| rewrite_top_via(v, src.remote, &mut via_buf));
-        let top_via = rewritten.then_some(&via_buf[..]);
+        let stamp = via.map_or_else(ViaStamp::default, |v| via_stamp(v, h.buf(), src.remote));
         let mut out = self.buffer();
-        let mut w = response_to(&mut out, h, status, reason, top_via, to_tag);
-        if !self.config.server_header.is_empty() {
-            w.header("Server", self.config.server_header.as_bytes());
+        let mut w = response_to(&mut out, h, status, reason, stamp, to_tag);
+        if !self.server_line.is_empty() {
+            w.lines(&self.server_line);
         }
         extra(&mut w);
         w.finish(b"");
-        self.via_scratch = via_buf;
         let route = Source {
             flow: src.flow,
             local: src.local,
@@ -1232,10 +1254,9 @@ fn canonical(ip: IpAddr) -> IpAddr {
 
 /// §18.2.1 and RFC 3581 §4: the top Via of the response gets `received` when the sent-by
 /// host differs from the source address (always when `rport` is present), and a valueless
-/// `rport` gets the source port. Writes the new value into `out` and returns true; returns
-/// false when nothing changes.
-fn rewrite_top_via(via: &Via<'_>, remote: SocketAddr, out: &mut Vec<u8>) -> bool {
-    out.clear();
+/// `rport` gets the source port. `via` is the first value of the request's first Via line,
+/// in `buf`; the additions are given as offsets into `buf` (none when nothing changes).
+fn via_stamp(via: &Via<'_>, buf: &[u8], remote: SocketAddr) -> ViaStamp {
     let src = canonical(remote.ip());
     let sent_by_matches = match via.host() {
         Host::V4(ip) => canonical(IpAddr::V4(ip)) == src,
@@ -1246,24 +1267,24 @@ fn rewrite_top_via(via: &Via<'_>, remote: SocketAddr, out: &mut Vec<u8>) -> bool
     let fill_rport = matches!(rport, Some(None));
     let add_received = (!sent_by_matches || rport.is_some()) && via.received().is_none();
     if !fill_rport && !add_received {
-        return false;
+        return ViaStamp::default();
     }
+    // NOTE: the Via was decoded from `buf`, so its bytes lie inside it; a Via from elsewhere
+    // gets no additions.
     let raw = via.as_bytes();
-    match via.bare_rport_end() {
-        // Split the value after the bare `rport` and write `=<port>` there.
-        Some(end) if fill_rport => {
-            out.extend_from_slice(raw.get(..end).unwrap_or(raw));
-            out.push(b'=');
-            push_decimal(out, u64::from(remote.port()));
-            out.extend_from_slice(raw.get(end..).unwrap_or_default());
-        }
-        _ => out.extend_from_slice(raw),
+    let Some(start) = (raw.as_ptr() as usize)
+        .checked_sub(buf.as_ptr() as usize)
+        .filter(|start| start + raw.len() <= buf.len())
+    else {
+        return ViaStamp::default();
+    };
+    ViaStamp {
+        rport: via
+            .bare_rport_end()
+            .filter(|_| fill_rport)
+            .map(|end| (start + end, remote.port())),
+        received: add_received.then_some((start + raw.len(), src)),
     }
-    if add_received {
-        out.extend_from_slice(b";received=");
-        push_ip(out, src);
-    }
-    true
 }
 
 /// Executes a server-transaction event: a send becomes a transmit in a pooled buffer. Returns

@@ -80,6 +80,16 @@ pub struct Headers<'a> {
 }
 
 impl<'a> Headers<'a> {
+    /// An index of no lines over `buf`.
+    fn empty(buf: &'a [u8]) -> Self {
+        Headers {
+            buf,
+            fields: SmallVec::new(),
+            content_length: None,
+            content_lengths: 0,
+        }
+    }
+
     /// Every header line in order.
     #[inline]
     pub fn fields(&self) -> &[HeaderField] {
@@ -235,6 +245,34 @@ impl<'a> Message<'a> {
     /// Parses one message. Structural checks only: the start line, the header index and the
     /// body bounds; [`Message::validate`] checks the headers every request needs.
     pub fn parse(buf: &'a [u8], framing: Framing) -> ParseResult<'a> {
+        let mut msg = Message::unparsed(buf);
+        msg.parse_in_place(framing)?;
+        Ok(msg)
+    }
+
+    /// A message over `buf` with nothing read yet, for [`Message::parse_in_place`] to fill
+    /// where the caller keeps it. Until that succeeds it is no message: its start line and
+    /// header index are empty.
+    pub(crate) fn unparsed(buf: &'a [u8]) -> Self {
+        Message {
+            buf,
+            start: StartLine::Response(StatusLine {
+                code: 0,
+                reason: &[],
+            }),
+            start_span: Span::default(),
+            headers: Headers::empty(buf),
+            body: Span::default(),
+            headers_start: 0,
+        }
+    }
+
+    /// [`Message::parse`] into a message fresh from [`Message::unparsed`], decoded where the
+    /// caller keeps it: the header index, several hundred bytes, is written where it stays
+    /// instead of being built aside and moved. On error the rejection takes the header index
+    /// and the message is left unusable.
+    pub(crate) fn parse_in_place(&mut self, framing: Framing) -> Result<(), Box<Rejected<'a>>> {
+        let buf = self.buf;
         if buf.len() >= u32::MAX as usize {
             return Err(reject(ParseError::TooManyHeaders, Kind::Unknown, None));
         }
@@ -265,36 +303,30 @@ impl<'a> Message<'a> {
             return Err(reject(error, kind, None));
         }
         let headers_start = eol + 2;
-        let mut headers = Headers {
-            buf,
-            fields: SmallVec::new(),
-            content_length: None,
-            content_lengths: 0,
-        };
-        let body_start = match index_headers(buf, headers_start, &mut headers) {
+        let headers = &mut self.headers;
+        let taken =
+            |headers: &mut Headers<'a>| Some(std::mem::replace(headers, Headers::empty(buf)));
+        let body_start = match index_headers(buf, headers_start, headers) {
             Ok(b) => b,
             Err(error) => {
                 // A bad start line is the better diagnosis (505 rather than 400).
                 let error = start.err().unwrap_or(error);
-                return Err(reject(error, kind, Some(headers)));
+                return Err(reject(error, kind, taken(headers)));
             }
         };
         let start = match start {
             Ok(s) => s,
-            Err(e) => return Err(reject(e, kind, Some(headers))),
+            Err(e) => return Err(reject(e, kind, taken(headers))),
         };
-        let body = match body_span(buf, &headers, body_start, framing) {
+        let body = match body_span(buf, headers, body_start, framing) {
             Ok(b) => b,
-            Err(e) => return Err(reject(e, kind, Some(headers))),
+            Err(e) => return Err(reject(e, kind, taken(headers))),
         };
-        Ok(Message {
-            buf,
-            start,
-            start_span: line_span,
-            headers,
-            body,
-            headers_start: headers_start as u32,
-        })
+        self.start = start;
+        self.start_span = line_span;
+        self.body = body;
+        self.headers_start = headers_start as u32;
+        Ok(())
     }
 
     /// The buffer this message borrows (it may extend past the message: see [`Message::len`]).

@@ -26,9 +26,9 @@ const SINGLES: [HeaderName; 3] = [
     HeaderName::ContentLength,
 ];
 
-/// How many headers [`message`] counts: the required ones, the singles, Require and
-/// Proxy-Require.
-const SLOTS: usize = REQUIRED.len() + SINGLES.len() + 2;
+/// How many headers [`message`] counts: the required ones, the singles, Require,
+/// Proxy-Require, Route and User-Agent.
+const SLOTS: usize = REQUIRED.len() + SINGLES.len() + 4;
 
 /// Each header name's counter in [`message`], by the name's discriminant; `SLOTS` for the
 /// names not counted. The required headers come first, in their order.
@@ -44,8 +44,10 @@ static SLOT: [u8; 256] = {
         t[SINGLES[k] as usize] = (REQUIRED.len() + k) as u8;
         k += 1;
     }
-    t[HeaderName::Require as usize] = (SLOTS - 2) as u8;
-    t[HeaderName::ProxyRequire as usize] = (SLOTS - 1) as u8;
+    t[HeaderName::Require as usize] = (SLOTS - 4) as u8;
+    t[HeaderName::ProxyRequire as usize] = (SLOTS - 3) as u8;
+    t[HeaderName::Route as usize] = (SLOTS - 2) as u8;
+    t[HeaderName::UserAgent as usize] = (SLOTS - 1) as u8;
     t
 };
 
@@ -78,11 +80,45 @@ pub struct Checked<'a> {
     pub has_require: bool,
     /// Whether a Proxy-Require header is present (its tags are valid option tags).
     pub has_proxy_require: bool,
+    /// Whether a Route header is present (its values are not checked here).
+    pub has_route: bool,
+    /// The first User-Agent value (not checked here), if any.
+    pub user_agent: Option<&'a [u8]>,
+}
+
+impl Checked<'_> {
+    /// Nothing decoded yet, for [`check`] to fill.
+    pub(crate) const fn placeholder() -> Self {
+        Checked {
+            top_via: Via::placeholder(),
+            from: NameAddr::placeholder(),
+            to: NameAddr::placeholder(),
+            call_id: b"",
+            cseq: CSeq {
+                seq: 0,
+                method: Method::Ack,
+            },
+            max_forwards: None,
+            request_uri: None,
+            has_require: false,
+            has_proxy_require: false,
+            has_route: false,
+            user_agent: None,
+        }
+    }
 }
 
 /// Validates a parsed message. The first failure found is returned; on success, the headers
 /// it decoded.
 pub fn message<'a>(msg: &Message<'a>) -> Result<Checked<'a>, ParseError> {
+    let mut checked = Checked::placeholder();
+    check(msg, &mut checked)?;
+    Ok(checked)
+}
+
+/// [`message`] into a [`Checked`] fresh from [`Checked::placeholder`], decoded where the
+/// caller keeps it rather than built aside and moved. On error `checked` is left unusable.
+pub(crate) fn check<'a>(msg: &Message<'a>, checked: &mut Checked<'a>) -> Result<(), ParseError> {
     let h = msg.headers();
     let fields = h.fields();
     // One pass over the index: which headers that matter are present, which are repeated
@@ -118,29 +154,27 @@ pub fn message<'a>(msg: &Message<'a>) -> Result<Checked<'a>, ParseError> {
     }
     let has_require = seen & slot_bit(HeaderName::Require) != 0;
     let has_proxy_require = seen & slot_bit(HeaderName::ProxyRequire) != 0;
+    let has_route = seen & slot_bit(HeaderName::Route) != 0;
+    checked.has_require = has_require;
+    checked.has_proxy_require = has_proxy_require;
+    checked.has_route = has_route;
+    if seen & slot_bit(HeaderName::UserAgent) != 0 {
+        checked.user_agent = Some(first_value(h, &first, HeaderName::UserAgent));
+    }
     // NOTE: every REQUIRED header is present (checked above), so its first index is one of
     // the fields'.
-    // What is decoded goes straight where it is returned.
-    let mut checked = Checked {
-        top_via: Via::placeholder(),
-        from: NameAddr::placeholder(),
-        to: NameAddr::placeholder(),
-        call_id: b"",
-        cseq: CSeq {
-            seq: 0,
-            method: Method::Ack,
-        },
-        max_forwards: None,
-        request_uri: None,
-        has_require,
-        has_proxy_require,
-    };
     // Every element of every Via line is checked, as `Vias` reads them; the first one is kept.
     let invalid_via = |_| ParseError::Invalid(HeaderName::Via);
     let mut rest;
     let mut have_top = false;
     let first_via = first[usize::from(SLOT[HeaderName::Via as usize])];
-    let via_fields = fields.get(first_via..).unwrap_or_default();
+    // One Via line (the usual case) is the only line to read; with more, the rest of the
+    // index is searched for them.
+    let via_fields = match repeated & slot_bit(HeaderName::Via) {
+        0 => fields.get(first_via..first_via + 1),
+        _ => fields.get(first_via..),
+    }
+    .unwrap_or_default();
     for f in via_fields.iter().filter(|f| f.name == HeaderName::Via) {
         let value = h.value(f);
         let mut at = 0;
@@ -203,7 +237,7 @@ pub fn message<'a>(msg: &Message<'a>) -> Result<Checked<'a>, ParseError> {
     checked.call_id = call_id.as_bytes();
     checked.cseq = cseq;
     checked.max_forwards = max_forwards;
-    Ok(checked)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -270,6 +304,9 @@ mod tests {
         assert_eq!(c.from.tag(), Some(&b"1"[..]));
         assert_eq!(c.call_id, b"x");
         assert_eq!((c.cseq.seq, c.max_forwards), (1, Some(7)));
-        assert!(c.has_require && !c.has_proxy_require);
+        assert!(c.has_require && !c.has_proxy_require && !c.has_route);
+        let text = format!("{HEAD}{}Route: <sip:p;lr>\r\n\r\n", GOOD.concat());
+        let msg = Message::parse(text.as_bytes(), Framing::Datagram).unwrap();
+        assert!(message(&msg).unwrap().has_route);
     }
 }

@@ -21,9 +21,17 @@ pub struct Writer<'o> {
 impl<'o> Writer<'o> {
     /// Starts `SIP/2.0 <status> <reason>`.
     pub fn response(out: &'o mut Vec<u8>, status: u16, reason: &str) -> Writer<'o> {
-        out.extend_from_slice(b"SIP/2.0 ");
-        push_decimal(out, u64::from(status));
-        out.push(b' ');
+        if (100..=999).contains(&status) {
+            // A three-digit status: the version, the code and the SP in one copy.
+            let d = |k: u16| b'0' + (status / k % 10) as u8;
+            let mut line = *b"SIP/2.0 000 ";
+            line[8..11].copy_from_slice(&[d(100), d(10), d(1)]);
+            out.extend_from_slice(&line);
+        } else {
+            out.extend_from_slice(b"SIP/2.0 ");
+            push_decimal(out, u64::from(status));
+            out.push(b' ');
+        }
         out.extend_from_slice(reason.as_bytes());
         out.extend_from_slice(b"\r\n");
         Writer { out }
@@ -77,18 +85,82 @@ impl<'o> Writer<'o> {
     /// Copies a header line as it was (name and value as on the wire).
     pub fn copy_field(&mut self, headers: &Headers<'_>, field: &HeaderField) -> &mut Self {
         self.out
-            .extend_from_slice(&headers.buf()[field.line.range()]);
-        self.out.extend_from_slice(b"\r\n");
+            .extend_from_slice(headers.buf().get(line_with_crlf(field)).unwrap_or_default());
+        self
+    }
+
+    /// Appends header lines already written out, each ending in CRLF (lines a shard writes
+    /// once and adds to many messages).
+    pub fn lines(&mut self, lines: &[u8]) -> &mut Self {
+        self.out.extend_from_slice(lines);
         self
     }
 
     /// Writes Content-Length, the empty line and the body.
     pub fn finish(self, body: &[u8]) {
+        if body.is_empty() {
+            self.out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+            return;
+        }
         self.out.extend_from_slice(b"Content-Length: ");
         push_decimal(self.out, body.len() as u64);
         self.out.extend_from_slice(b"\r\n\r\n");
         self.out.extend_from_slice(body);
     }
+}
+
+/// Header lines given as names and their values, for [`header_lines`].
+pub type HeaderLines<'a> = &'a [(&'a [u8], &'a [&'a [u8]])];
+
+/// The length of what [`header_lines`] writes.
+pub const fn header_lines_len(headers: HeaderLines<'_>) -> usize {
+    let mut len = 0;
+    let mut i = 0;
+    while i < headers.len() {
+        let (name, values) = headers[i];
+        len += name.len() + 2 + 2;
+        let mut k = 0;
+        while k < values.len() {
+            len += values[k].len() + if k > 0 { 2 } else { 0 };
+            k += 1;
+        }
+        i += 1;
+    }
+    len
+}
+
+/// `name: v1, v2, ...` lines, each ending in CRLF, written at compile time: header lines a
+/// shard adds to many messages with one copy ([`Writer::lines`]). `N` must be
+/// [`header_lines_len`] of the same lines (a constant that is not fails to compile).
+pub const fn header_lines<const N: usize>(headers: HeaderLines<'_>) -> [u8; N] {
+    let mut out = [0u8; N];
+    let mut at = 0;
+    const fn put(out: &mut [u8], at: usize, bytes: &[u8]) -> usize {
+        let mut i = 0;
+        while i < bytes.len() {
+            out[at + i] = bytes[i];
+            i += 1;
+        }
+        at + bytes.len()
+    }
+    let mut i = 0;
+    while i < headers.len() {
+        let (name, values) = headers[i];
+        at = put(&mut out, at, name);
+        at = put(&mut out, at, b": ");
+        let mut k = 0;
+        while k < values.len() {
+            if k > 0 {
+                at = put(&mut out, at, b", ");
+            }
+            at = put(&mut out, at, values[k]);
+            k += 1;
+        }
+        at = put(&mut out, at, b"\r\n");
+        i += 1;
+    }
+    assert!(at == N, "N must be header_lines_len of the same lines");
+    out
 }
 
 /// Appends `n` in decimal (what `write!` does, without the formatting machinery). Numbers of
@@ -122,30 +194,33 @@ fn push_decimal_long(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(digits.get(at..).unwrap_or(&[]));
 }
 
+/// Each octet's decimal digits followed by a dot, in four bytes (zeros after the dot), and
+/// how many bytes that is.
+static OCTETS: [([u8; 4], u8); 256] = {
+    let mut table = [([0u8; 4], 0u8); 256];
+    let mut n = 0;
+    while n < 256 {
+        let (d100, d10, d1) = (
+            b'0' + (n / 100) as u8,
+            b'0' + (n / 10 % 10) as u8,
+            b'0' + (n % 10) as u8,
+        );
+        table[n] = match n {
+            0..=9 => ([d1, b'.', 0, 0], 2),
+            10..=99 => ([d10, d1, b'.', 0], 3),
+            _ => ([d100, d10, d1, b'.'], 4),
+        };
+        n += 1;
+    }
+    table
+};
+
 /// Appends an IP address as text: dotted quad, or IPv6 in the RFC 5952 form `std` writes
 /// (without brackets). An IPv4 address is put together aside and appended in one copy.
 pub fn push_ip(out: &mut Vec<u8>, ip: std::net::IpAddr) {
     match ip {
         std::net::IpAddr::V4(v4) => {
-            let mut text = [0u8; 15];
-            let mut len = 0;
-            for (i, octet) in v4.octets().into_iter().enumerate() {
-                // NOTE: four octets of at most three digits and three dots fill at most 15.
-                if i > 0 {
-                    text[len] = b'.';
-                    len += 1;
-                }
-                if octet >= 100 {
-                    text[len] = b'0' + octet / 100;
-                    len += 1;
-                }
-                if octet >= 10 {
-                    text[len] = b'0' + octet / 10 % 10;
-                    len += 1;
-                }
-                text[len] = b'0' + octet % 10;
-                len += 1;
-            }
+            let (text, len) = ipv4_text(v4);
             out.extend_from_slice(text.get(..len).unwrap_or_default());
         }
         // NOTE: writing into a Vec cannot fail.
@@ -155,54 +230,202 @@ pub fn push_ip(out: &mut Vec<u8>, ip: std::net::IpAddr) {
     }
 }
 
+/// An IPv4 address as a dotted quad, left-aligned in sixteen bytes, an octet at a time from
+/// a table; and its length.
+fn ipv4_text(ip: std::net::Ipv4Addr) -> ([u8; 16], usize) {
+    let mut text = [0u8; 16];
+    let mut len = 0;
+    for octet in ip.octets() {
+        let (digits, n) = OCTETS[usize::from(octet)];
+        // NOTE: four octets of at most four bytes each fill at most 16.
+        if let Some(at) = text.get_mut(len..len + 4) {
+            at.copy_from_slice(&digits);
+        }
+        len += usize::from(n);
+    }
+    // The last octet's dot is left off; it stays in the text past `len`.
+    (text, len - 1)
+}
+
+/// A header line in its buffer with the CRLF that ends it (the index guarantees one).
+fn line_with_crlf(f: &HeaderField) -> Range<usize> {
+    f.line.start as usize..f.line.end as usize + 2
+}
+
+/// What §18.2.1 and RFC 3581 §4 add to the first Via value of a response, as offsets into
+/// the request's buffer, inside the first Via line: the default adds nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ViaStamp {
+    /// A valueless `rport`: the offset just past its name, where `=<port>` goes.
+    pub rport: Option<(usize, u16)>,
+    /// `;received=<address>`, written at the offset where the first value ends.
+    pub received: Option<(usize, std::net::IpAddr)>,
+}
+
+impl ViaStamp {
+    fn is_empty(&self) -> bool {
+        self.rport.is_none() && self.received.is_none()
+    }
+
+    /// Splices the Via line `line` (CRLF included) of the request with the additions, or
+    /// returns false, splicing nothing, when they do not lie in order inside the line. The
+    /// additions are put together on the stack.
+    fn splice(&self, line: Range<usize>, out: &mut Splice<'_, '_>) -> bool {
+        let at_rport = self.rport.map(|(at, _)| at);
+        let at_received = self.received.map(|(at, _)| at);
+        let cut = at_rport.or(at_received).unwrap_or(line.start);
+        let cut2 = at_received.unwrap_or(cut);
+        // The additions go before the line's CRLF.
+        if !(line.start <= cut && cut <= cut2 && cut2 + 2 <= line.end) {
+            return false;
+        }
+        // `=<port>` (6 bytes at most), then `;received=` and the address (55 at most), each
+        // part copied in whole words and the length moved on by what it holds.
+        let mut add = [0u8; 64];
+        let mut len = 0;
+        if let Some((_, port)) = self.rport {
+            let (digits, n) = decimal_u16(port);
+            add[0] = b'=';
+            add[1..9].copy_from_slice(&digits);
+            len = 1 + n;
+        }
+        let rport_len = len;
+        if let Some((_, ip)) = self.received {
+            // NOTE: len <= 6, so the name and an IPv4 address fit in 64 bytes.
+            add[len..len + 10].copy_from_slice(b";received=");
+            len += 10;
+            match ip {
+                std::net::IpAddr::V4(v4) => {
+                    let (text, n) = ipv4_text(v4);
+                    add[len..len + 16].copy_from_slice(&text);
+                    len += n;
+                }
+                std::net::IpAddr::V6(v6) => {
+                    // At most 45 bytes (RFC 4291 §2.2 text with a dotted quad).
+                    let mut rest = &mut add[len..];
+                    let room = rest.len();
+                    let _ = write!(rest, "{v6}");
+                    len += room - rest.len();
+                }
+            }
+        }
+        out.copy(line.start..cut);
+        if cut == cut2 {
+            // Side by side (a bare `rport` last): one insertion.
+            out.insert(&add[..len]);
+        } else {
+            out.insert(&add[..rport_len]);
+            out.copy(cut..cut2);
+            out.insert(&add[rport_len..len]);
+        }
+        out.copy(cut2..line.end);
+        true
+    }
+}
+
+/// Writes a message made of ranges of another message's bytes and inserted bytes; ranges
+/// that follow each other in the source are copied as one.
+struct Splice<'s, 'o> {
+    source: &'s [u8],
+    out: &'o mut Vec<u8>,
+    /// The range of `source` waiting to be copied.
+    pending: Range<usize>,
+}
+
+impl Splice<'_, '_> {
+    fn copy(&mut self, range: Range<usize>) {
+        if range.is_empty() {
+            return;
+        }
+        if self.pending.end == range.start && !self.pending.is_empty() {
+            self.pending.end = range.end;
+        } else {
+            self.flush();
+            self.pending = range;
+        }
+    }
+
+    fn insert(&mut self, bytes: &[u8]) {
+        if !bytes.is_empty() {
+            self.flush();
+            self.out.extend_from_slice(bytes);
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.pending.is_empty() {
+            let range = std::mem::replace(&mut self.pending, 0..0);
+            self.out
+                .extend_from_slice(self.source.get(range).unwrap_or_default());
+        }
+    }
+}
+
+/// `n` in decimal, left-aligned in eight bytes, and how many digits that is: the five digits
+/// put together in one word, the leading zeros shifted out.
+fn decimal_u16(n: u16) -> ([u8; 8], usize) {
+    let n = u32::from(n);
+    let len = match n {
+        0..=9 => 1,
+        10..=99 => 2,
+        100..=999 => 3,
+        1_000..=9_999 => 4,
+        _ => 5,
+    };
+    let d = |k: u32| u64::from(b'0') + u64::from(n / k % 10);
+    let word = d(10_000) | d(1_000) << 8 | d(100) << 16 | d(10) << 24 | d(1) << 32;
+    ((word >> (8 * (5 - len))).to_le_bytes(), len)
+}
+
 /// Starts a response to a request per RFC 3261 §8.2.6.2 (and §16.7 for a proxy's own): the
-/// status line, every Via line in order (the first one replaced by `top_via` when given, so
-/// `received`/`rport` from §18.2.1 and RFC 3581 can be set), From, To (with `to_tag` added
-/// unless the To already has a tag: the caller decides and passes `None` then), Call-ID and
-/// CSeq copied. Add more headers, then call [`Writer::finish`].
+/// status line, then every Via line in order with `via` added to the first value, From, To
+/// (with `;tag=` and `to_tag` added when given: the caller passes `None` when the To already
+/// has a tag), Call-ID and CSeq. Each line is copied as it came, its name in the form
+/// received (compact ones included), and lines next to each other in the request are copied
+/// as one. Add more headers, then call [`Writer::finish`].
 pub fn response_to<'o>(
     out: &'o mut Vec<u8>,
     request: &Headers<'_>,
     status: u16,
     reason: &str,
-    top_via: Option<&[u8]>,
+    via: ViaStamp,
     to_tag: Option<&[u8]>,
 ) -> Writer<'o> {
-    let mut w = Writer::response(out, status, reason);
-    let mut first_via = true;
+    let w = Writer::response(out, status, reason);
+    let mut splice = Splice {
+        source: request.buf(),
+        out: w.out,
+        pending: 0..0,
+    };
+    let mut stamp = (!via.is_empty()).then_some(via);
     for f in request.fields() {
+        let line = line_with_crlf(f);
         match f.name {
-            HeaderName::Via if first_via && top_via.is_some() => {
-                first_via = false;
-                // NOTE: guarded by `top_via.is_some()` above.
-                let rewritten = top_via.unwrap_or_default();
-                w.out.extend_from_slice(b"Via: ");
-                w.out.extend_from_slice(rewritten);
-                w.out.extend_from_slice(b"\r\n");
-            }
             HeaderName::Via => {
-                first_via = false;
-                w.copy_field(request, f);
+                if let Some(stamp) = stamp.take() {
+                    if stamp.splice(line.clone(), &mut splice) {
+                        continue;
+                    }
+                }
+                splice.copy(line);
             }
             HeaderName::To => match to_tag {
+                // `;tag=` goes after the value, before any LWS that ends the line.
                 Some(tag) => {
-                    w.out.extend_from_slice(b"To: ");
-                    w.out.extend_from_slice(request.value(f));
-                    w.out.extend_from_slice(b";tag=");
-                    w.out.extend_from_slice(tag);
-                    w.out.extend_from_slice(b"\r\n");
+                    let value_end = (f.value.end as usize).clamp(line.start, line.end);
+                    splice.copy(line.start..value_end);
+                    splice.insert(b";tag=");
+                    splice.insert(tag);
+                    splice.copy(value_end..line.end);
                 }
-                None => {
-                    w.copy_field(request, f);
-                }
+                None => splice.copy(line),
             },
-            HeaderName::From | HeaderName::CallId | HeaderName::CSeq => {
-                w.copy_field(request, f);
-            }
+            HeaderName::From | HeaderName::CallId | HeaderName::CSeq => splice.copy(line),
             _ => {}
         }
     }
-    w
+    splice.flush();
+    Writer { out: splice.out }
 }
 
 /// One change to a parsed message: replace `span` with `scratch[data]` (an insertion has an
@@ -476,6 +699,20 @@ mod tests {
                 assert_eq!(out, format!("received={ip}").into_bytes());
             }
         }
+        for n in 0..=u16::MAX {
+            let (text, len) = decimal_u16(n);
+            assert_eq!(&text[..len], n.to_string().as_bytes());
+        }
+        for n in 0..=255u8 {
+            for ip in [
+                std::net::Ipv4Addr::new(n, n, n, n),
+                std::net::Ipv4Addr::new(9, n, 255, n / 3),
+            ] {
+                let mut out = Vec::new();
+                push_ip(&mut out, ip.into());
+                assert_eq!(out, ip.to_string().into_bytes());
+            }
+        }
         let v6: std::net::IpAddr = "2001:db8::9:1".parse().unwrap();
         let mut out = Vec::new();
         push_ip(&mut out, v6);
@@ -518,7 +755,15 @@ body";
     fn response_copies_the_dialog_headers_and_adds_the_to_tag() {
         let req = parse(INVITE);
         let mut out = Vec::new();
-        response_to(&mut out, req.headers(), 404, "Not Found", None, Some(b"t9")).finish(b"");
+        response_to(
+            &mut out,
+            req.headers(),
+            404,
+            "Not Found",
+            ViaStamp::default(),
+            Some(b"t9"),
+        )
+        .finish(b"");
         let r = parse(&out);
         assert_eq!(r.status().unwrap().code, 404);
         let vias: Vec<_> = r.headers().all(HeaderName::Via).collect();
@@ -535,17 +780,113 @@ body";
     }
 
     #[test]
-    fn response_can_rewrite_the_top_via() {
+    fn response_stamps_the_first_via_value_and_keeps_the_others() {
         let req = parse(INVITE);
+        let line = req.headers().fields()[0];
+        let at = |text: &[u8]| {
+            let value = req.headers().value(&line);
+            line.value.start as usize + memchr::memmem::find(value, text).unwrap() + text.len()
+        };
+        let ip = std::net::IpAddr::from([192, 0, 2, 1]);
+        let received_only = ViaStamp {
+            rport: None,
+            received: Some((at(b"z9hG4bK1"), ip)),
+        };
         let mut out = Vec::new();
-        let top = b"SIP/2.0/UDP a.example.com;branch=z9hG4bK1;received=192.0.2.1";
-        response_to(&mut out, req.headers(), 200, "OK", Some(top), None).finish(b"");
+        response_to(&mut out, req.headers(), 200, "OK", received_only, None).finish(b"");
         let r = parse(&out);
         let vias: Vec<_> = r.headers().all(HeaderName::Via).collect();
         assert_eq!(
             vias,
-            [&top[..], b"SIP/2.0/UDP c.example.com;branch=z9hG4bK3"]
+            [
+                &b"SIP/2.0/UDP a.example.com;branch=z9hG4bK1;received=192.0.2.1, SIP/2.0/UDP b.example.com;branch=z9hG4bK2"[..],
+                b"SIP/2.0/UDP c.example.com;branch=z9hG4bK3"
+            ]
         );
+        // `=<port>` after a bare name (here `branch`'s, for the test), `received` later.
+        let both = ViaStamp {
+            rport: Some((at(b";branch"), 5062)),
+            received: Some((at(b"z9hG4bK1"), ip)),
+        };
+        let mut out = Vec::new();
+        response_to(&mut out, req.headers(), 200, "OK", both, None).finish(b"");
+        assert!(memchr::memmem::find(
+            &out,
+            b"\r\nVia: SIP/2.0/UDP a.example.com;branch=5062=z9hG4bK1;received=192.0.2.1, SIP"
+        )
+        .is_some());
+        let v6 = std::net::IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, 9]);
+        let both_v6 = ViaStamp {
+            rport: Some((at(b";branch"), 5)),
+            received: Some((at(b"z9hG4bK1"), v6)),
+        };
+        let mut out = Vec::new();
+        response_to(&mut out, req.headers(), 200, "OK", both_v6, None).finish(b"");
+        assert!(memchr::memmem::find(
+            &out,
+            b"\r\nVia: SIP/2.0/UDP a.example.com;branch=5=z9hG4bK1;received=2001:db8::9, SIP"
+        )
+        .is_some());
+        // Offsets out of order or outside the line: the line goes back as it came.
+        for bad in [
+            ViaStamp {
+                rport: Some((at(b"z9hG4bK1"), 1)),
+                received: Some((at(b";branch"), ip)),
+            },
+            ViaStamp {
+                rport: None,
+                received: Some((INVITE.len(), ip)),
+            },
+        ] {
+            let mut out = Vec::new();
+            response_to(&mut out, req.headers(), 200, "OK", bad, None).finish(b"");
+            let r = parse(&out);
+            assert_eq!(r.header(HeaderName::Via), req.header(HeaderName::Via));
+        }
+    }
+
+    #[test]
+    fn response_copies_lines_as_they_came() {
+        let b = b"OPTIONS sip:a SIP/2.0\r\n\
+v: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+f: <sip:x@y>;tag=1\r\n\
+X-Between: 1\r\n\
+t: <sip:a>\r\n\
+i: c1\r\n\
+CSeq:  2\r\n OPTIONS\r\n\
+Content-Length: 0\r\n\r\n";
+        let req = parse(b);
+        let mut out = Vec::new();
+        response_to(
+            &mut out,
+            req.headers(),
+            404,
+            "Not Found",
+            ViaStamp::default(),
+            Some(b"t1"),
+        )
+        .finish(b"");
+        assert_eq!(
+            out,
+            b"SIP/2.0 404 Not Found\r\n\
+v: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+f: <sip:x@y>;tag=1\r\n\
+t: <sip:a>;tag=t1\r\n\
+i: c1\r\n\
+CSeq:  2\r\n OPTIONS\r\n\
+Content-Length: 0\r\n\r\n"
+        );
+        let mut out = Vec::new();
+        response_to(
+            &mut out,
+            req.headers(),
+            1000,
+            "Odd",
+            ViaStamp::default(),
+            None,
+        )
+        .finish(b"");
+        assert!(out.starts_with(b"SIP/2.0 1000 Odd\r\nv: "));
     }
 
     #[test]

@@ -133,6 +133,14 @@ impl ServerKey {
             Method::Ack => Method::Invite,
             m => m,
         };
+        match ServerKey::build_3261_inline(method, via) {
+            Some(key) => key,
+            None => ServerKey::build_pushed(method, via, old),
+        }
+    }
+
+    /// [`ServerKey::build`] a byte at a time, for any request.
+    fn build_pushed(method: Method<'_>, via: &Via<'_>, old: Fallback2543<'_>) -> ServerKey {
         let mut bytes = KeyBytes::new();
         if via.is_rfc3261_branch() {
             bytes.push(KIND_3261);
@@ -160,6 +168,60 @@ impl ServerKey {
             push_field(&mut bytes, old.to_tag);
         }
         ServerKey { bytes }
+    }
+
+    /// The RFC 3261 key of most requests (a method Drongo knows, a sent-by host shorter than
+    /// 128 bytes, a key that fits inline), written into an array and taken whole: the bytes
+    /// [`ServerKey::build`] pushes one at a time. `None` for any other request.
+    #[inline]
+    fn build_3261_inline(method: Method<'_>, via: &Via<'_>) -> Option<ServerKey> {
+        if matches!(method, Method::Other(_)) || !via.is_rfc3261_branch() {
+            return None;
+        }
+        let branch = via.branch()?;
+        let mut key = [0u8; INLINE];
+        key[0] = KIND_3261;
+        key[1] = method_code(method);
+        let mut len = match via.host() {
+            Host::V4(a) => {
+                key[2] = 4;
+                key[3..7].copy_from_slice(&a.octets());
+                7
+            }
+            Host::V6(a) => {
+                key[2] = 6;
+                key[3..19].copy_from_slice(&a.octets());
+                19
+            }
+            Host::Domain(name) if name.len() < 0x80 => {
+                // A one-byte LEB128 length, then the name in lower case.
+                key[2] = 0;
+                key[3] = name.len() as u8;
+                let at = key.get_mut(4..4 + name.len())?;
+                for (k, b) in at.iter_mut().zip(name) {
+                    *k = b.to_ascii_lowercase();
+                }
+                4 + name.len()
+            }
+            Host::Domain(_) => return None,
+        };
+        match via.port() {
+            Some(p) => {
+                let at = key.get_mut(len..len + 3)?;
+                at[0] = 1;
+                at[1..].copy_from_slice(&p.to_be_bytes());
+                len += 3;
+            }
+            None => {
+                *key.get_mut(len)? = 0;
+                len += 1;
+            }
+        }
+        let end = len + branch.len();
+        key.get_mut(len..end)?.copy_from_slice(branch);
+        Some(ServerKey {
+            bytes: KeyBytes::from_buf_and_len(key, end),
+        })
     }
 
     /// For the key of a CANCEL, the key of the INVITE it cancels (§9.2: the same matching
@@ -490,6 +552,48 @@ Content-Length: 0\r\n\r\n";
             .unwrap()
             .replace("CSeq: 314159 INVITE\r\n", "");
         assert_eq!(ServerKey::of_request(&parse(no_cseq.as_bytes())), None);
+    }
+
+    #[test]
+    fn keys_written_whole_are_the_keys_pushed_a_byte_at_a_time() {
+        let old = || Fallback2543 {
+            uri: b"sip:x",
+            call_id: b"c",
+            seq: 1,
+            from_tag: b"f",
+            to_tag: b"",
+        };
+        let long_branch = format!("z9hG4bK{}", "x".repeat(40));
+        let long_host = format!("h{}.example.com", "o".repeat(140));
+        let mut inline = 0;
+        for sent_by in [
+            "192.0.2.1",
+            "192.0.2.1:5060",
+            "[2001:db8::1]:5062",
+            "[2001:db8::1]",
+            "Phone.Example.COM",
+            "phone.example.com:0",
+            &long_host,
+        ] {
+            for branch in ["z9hG4bK-1", "z9hG4bKnashds8", "abc", &long_branch] {
+                let value = format!("SIP/2.0/UDP {sent_by};branch={branch}");
+                let via = Via::parse(value.as_bytes()).unwrap();
+                for method in [Method::Invite, Method::Options, Method::Other(b"FOO")] {
+                    let pushed = ServerKey::build_pushed(method, &via, old());
+                    if let Some(whole) = ServerKey::build_3261_inline(method, &via) {
+                        assert_eq!(whole, pushed, "{value} {method:?}");
+                        assert!(!whole.bytes.spilled());
+                        inline += 1;
+                    }
+                    assert_eq!(ServerKey::build(method, &via, old()), pushed);
+                }
+            }
+        }
+        assert_eq!(
+            inline,
+            6 * 2 * 2,
+            "IP and short domain sent-bys, short branches"
+        );
     }
 
     #[test]
