@@ -31,6 +31,22 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Lower-case hex of 1 to 16 digits, as Drongo writes its tokens (nonces, temporary GRUUs);
+/// anything else is no token.
+pub fn unhex(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 16 {
+        return None;
+    }
+    s.iter().try_fold(0u64, |n, &c| {
+        let d = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => return None,
+        };
+        Some(n << 4 | u64::from(d))
+    })
+}
+
 /// A keyed 64-bit hash over several byte strings. Used for stateless ids that must come out
 /// the same for a retransmitted request (the To tag of a stateless answer). The key is the
 /// shard's secret, so the result is not predictable from the wire.

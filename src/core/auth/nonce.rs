@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::core::ids::keyed_hash;
+use crate::core::ids::{keyed_hash, unhex};
 
 /// Sequence numbers remembered; an older nonce is stale. 8 KiB of bits.
 const WINDOW: u32 = 1 << 16;
@@ -126,20 +126,6 @@ fn hex(mut n: u64, out: &mut [u8]) {
         *d = DIGITS[(n & 0xF) as usize];
         n >>= 4;
     }
-}
-
-fn unhex(s: &[u8]) -> Option<u64> {
-    if s.len() > 16 {
-        return None;
-    }
-    s.iter().try_fold(0u64, |n, &c| {
-        let d = match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            _ => return None,
-        };
-        Some(n << 4 | u64::from(d))
-    })
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::core::ids::unhex;
 use crate::core::sip::text::{in_class, PARAM, USER};
 use crate::core::sip::uri::Uri;
 
@@ -176,21 +177,6 @@ fn hex(mut n: u64, out: &mut [u8]) {
         *d = DIGITS[(n & 0xF) as usize];
         n >>= 4;
     }
-}
-
-/// Lower-case hex, at most 16 digits (what [`hex`] writes; anything else is no token).
-fn unhex(s: &[u8]) -> Option<u64> {
-    if s.is_empty() || s.len() > 16 {
-        return None;
-    }
-    s.iter().try_fold(0u64, |n, &c| {
-        let d = match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            _ => return None,
-        };
-        Some(n << 4 | u64::from(d))
-    })
 }
 
 #[cfg(test)]
